@@ -1,0 +1,67 @@
+//! Every build and test recipe of mass: `cargo xtask <task>`.
+//!
+//! One module per task. Each task collects every failure before it exits and
+//! prints what it ran.
+
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  test      fmt, clippy, workspace tests, no_std builds of mass-core, firmware under QEMU
+  interop   sign and verify against dkimpy, Mail::DKIM, OpenDKIM and Exim (reads ../shared)
+  e2e       end to end through a real Postfix (reads ../shared/harness)
+  bench     throughput and memory figures, as ratios against baselines from the same run
+  qemu      build the firmware and boot it in QEMU with its UART on a TCP socket
+  fuzz      run the fuzz targets for a while
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(task) = args.first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let rest = &args[1..];
+    let result = match task.as_str() {
+        "test" => run_test(rest),
+        "-h" | "--help" | "help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown task `{other}`\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_test(_args: &[String]) -> Result<(), String> {
+    let mut run = util::Run::new("test");
+    run.cargo(&["fmt", "--all", "--", "--check"]);
+    run.cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run.cargo(&["test", "--workspace"]);
+    for target in ["thumbv7m-none-eabi", "x86_64-unknown-none"] {
+        if util::ensure_rust_target(target) {
+            run.cargo(&["build", "--package", "mass-core", "--target", target]);
+        } else {
+            run.fail(format!(
+                "rust target {target} is missing: run `rustup target add {target}`"
+            ));
+        }
+    }
+    run.finish()
+}
