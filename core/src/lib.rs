@@ -27,4 +27,6 @@
 
 extern crate alloc;
 
+pub mod batv;
+
 pub use sha2;

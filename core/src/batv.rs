@@ -1,0 +1,958 @@
+//! BATV bounce address tags of type `prvs` (draft-levine-smtp-batv-01).
+//!
+//! ```text
+//!  outgoing:  MAIL FROM local@domain ──► tag() ──► prvs=KDDDSSSSSS=local@domain
+//!  bounce:    RCPT TO prvs=KDDDSSSSSS=local@domain ──► check() ──► local@domain (a sub-slice)
+//! ```
+//!
+//! - `K` is the key number, one decimal digit; it selects the secret.
+//! - `DDD` is the expiry day: (unix time / 86400 + validity days) mod 1000, three digits.
+//! - `SSSSSS` is the first three bytes, in lower-case hex, of
+//!   HMAC-SHA1(secret, `K` ‖ `DDD` ‖ original address).
+//!
+//! Exim's `${prvs}` / `${prvscheck}` is the deployed reference and this module
+//! matches it byte for byte (checked against Exim 4.96 in `cargo xtask interop`):
+//! - the HMAC input is the key digit, the three day digits and the original address
+//!   exactly as written (case preserved, nothing between the parts);
+//! - the tag prefix `prvs=` is matched without regard to case;
+//! - the address is split at its last `@`.
+//!
+//! Two deliberate differences from Exim, both on the checking side:
+//! - upper-case hex digits in `SSSSSS` are accepted (Exim compares them case-sensitively
+//!   against its lower-case output; the value is the same number);
+//! - an expiry day further ahead than [`CheckPolicy::max_validity_days`] is refused as
+//!   [`CheckError::DayOutOfRange`] (Exim accepts any day "ahead" of today), and a
+//!   configurable grace period accepts tags that expired recently.
+//!
+//! RFC 5321 §4.5.3.1.1 limits a local part to 64 octets. Tagging adds 16
+//! (`prvs=` + 10 + `=`), so [`tag`] refuses with [`TagError::LocalPartTooLong`] and the
+//! caller sends the address untagged and logs it.
+//!
+//! No clock is read: callers pass `now` as unix seconds. Secrets are borrowed, never
+//! copied; the HMAC state is zeroized on drop (the `zeroize` feature of `hmac`/`sha1`).
+
+use core::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha1::Sha1;
+
+type HmacSha1 = Hmac<Sha1>;
+
+/// The tag type prefix, matched case-insensitively on input.
+pub const PRVS_PREFIX: &[u8] = b"prvs=";
+/// Length of the tag value `KDDDSSSSSS`.
+pub const TAG_VALUE_LEN: usize = 10;
+/// Octets that tagging adds in front of the local part: `prvs=` + `KDDDSSSSSS` + `=`.
+pub const TAG_OVERHEAD: usize = 16;
+/// RFC 5321 §4.5.3.1.1: the longest local part, in octets.
+pub const MAX_LOCAL_PART: usize = 64;
+/// RFC 5321 §4.5.3.1.3: the longest path is 256 octets including `<` and `>`.
+pub const MAX_ADDRESS: usize = 254;
+/// The validity the draft and Exim use by default, in days.
+pub const DEFAULT_VALIDITY_DAYS: u16 = 7;
+/// Seconds in a day of unix time.
+pub const SECONDS_PER_DAY: u64 = 86_400;
+/// Day stamps count modulo this.
+pub const DAY_MODULUS: u16 = 1000;
+/// Day offsets (validity, grace) must stay below half the modulus, so that "ahead"
+/// and "behind" are never ambiguous.
+pub const MAX_DAY_OFFSET: u16 = 499;
+/// Length of a tagged address for an original address of `n` octets.
+pub const fn tagged_len(n: usize) -> usize {
+    n.saturating_add(TAG_OVERHEAD)
+}
+
+/// A key number `K`, 0 to 9.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct KeyNumber(u8);
+
+impl KeyNumber {
+    /// A key number; above 9 is [`TagError::KeyNumberOutOfRange`].
+    pub const fn new(n: u8) -> Result<Self, TagError> {
+        if n <= 9 {
+            Ok(KeyNumber(n))
+        } else {
+            Err(TagError::KeyNumberOutOfRange)
+        }
+    }
+
+    /// The number, 0 to 9.
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+
+    const fn digit(self) -> u8 {
+        b'0'.saturating_add(self.0)
+    }
+}
+
+/// The secrets, indexed by key number. A tag naming an absent key is
+/// [`CheckError::UnknownKey`].
+#[derive(Clone, Copy, Default)]
+pub struct KeyRing<'a> {
+    secrets: [Option<&'a [u8]>; 10],
+}
+
+impl fmt::Debug for KeyRing<'_> {
+    // Never print secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        for (n, s) in self.secrets.iter().enumerate() {
+            if s.is_some() {
+                list.entry(&n);
+            }
+        }
+        list.finish()
+    }
+}
+
+impl<'a> KeyRing<'a> {
+    /// An empty ring.
+    pub const fn new() -> Self {
+        KeyRing {
+            secrets: [None; 10],
+        }
+    }
+
+    /// The same secret for every key number (what Exim does with a constant secret).
+    pub const fn all(secret: &'a [u8]) -> Self {
+        KeyRing {
+            secrets: [Some(secret); 10],
+        }
+    }
+
+    /// Sets the secret for one key number.
+    pub fn with(mut self, key: KeyNumber, secret: &'a [u8]) -> Self {
+        if let Some(slot) = self.secrets.get_mut(usize::from(key.get())) {
+            *slot = Some(secret);
+        }
+        self
+    }
+
+    /// The secret for a key number, if held.
+    pub fn get(&self, key: KeyNumber) -> Option<&'a [u8]> {
+        self.secrets.get(usize::from(key.get())).copied().flatten()
+    }
+}
+
+/// Why an address was not tagged.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TagError {
+    /// The key number is above 9.
+    KeyNumberOutOfRange,
+    /// The validity is above [`MAX_DAY_OFFSET`] days.
+    ValidityOutOfRange,
+    /// The address has no `@`, or an empty local part or domain.
+    MalformedAddress,
+    /// The address already carries a `prvs=` tag.
+    AlreadyTagged,
+    /// RFC 5321 §4.5.3.1.1: the tagged local part would be `tagged` octets, over 64.
+    /// Send the address untagged and log this.
+    LocalPartTooLong {
+        /// Length the tagged local part would have.
+        tagged: usize,
+    },
+    /// RFC 5321 §4.5.3.1.3: the tagged address would be `tagged` octets, over 254.
+    AddressTooLong {
+        /// Length the tagged address would have.
+        tagged: usize,
+    },
+    /// The output buffer is too small; `needed` octets are required.
+    BufferTooSmall {
+        /// Octets required.
+        needed: usize,
+    },
+}
+
+impl fmt::Display for TagError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TagError::KeyNumberOutOfRange => f.write_str("BATV key number above 9"),
+            TagError::ValidityOutOfRange => f.write_str("BATV validity above 499 days"),
+            TagError::MalformedAddress => {
+                f.write_str("address has no @, or an empty local part or domain")
+            }
+            TagError::AlreadyTagged => f.write_str("address already has a prvs= tag"),
+            TagError::LocalPartTooLong { tagged } => write!(
+                f,
+                "tagged local part would be {tagged} octets, over the RFC 5321 limit of 64"
+            ),
+            TagError::AddressTooLong { tagged } => write!(
+                f,
+                "tagged address would be {tagged} octets, over the RFC 5321 limit of 254"
+            ),
+            TagError::BufferTooSmall { needed } => {
+                write!(f, "output buffer too small: {needed} octets needed")
+            }
+        }
+    }
+}
+
+impl core::error::Error for TagError {}
+
+/// Why a recipient address did not check as a valid `prvs` tag.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CheckError {
+    /// The address does not start with `prvs=` (case-insensitive).
+    MissingTag,
+    /// The tag value is not ten characters followed by `=`.
+    MalformedTag,
+    /// `K` is not a decimal digit (a key number above 9).
+    KeyNumberOutOfRange,
+    /// `DDD` is not three decimal digits.
+    DayNotDecimal,
+    /// `SSSSSS` is not six hex digits.
+    HashNotHex,
+    /// The original address has no `@`, or an empty local part or domain.
+    MalformedAddress,
+    /// No secret is configured for this key number.
+    UnknownKey {
+        /// The key number from the tag.
+        key: u8,
+    },
+    /// The hash does not match: a forged or altered tag.
+    BadHash,
+    /// The tag is authentic but expired more than the grace period ago.
+    Expired {
+        /// Days since the expiry day.
+        days_ago: u16,
+    },
+    /// The tag is authentic but its expiry day is further ahead than any tag we accept.
+    DayOutOfRange {
+        /// Days from today to the expiry day.
+        days_ahead: u16,
+    },
+    /// The check policy's grace or validity is above [`MAX_DAY_OFFSET`] days.
+    PolicyOutOfRange,
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckError::MissingTag => f.write_str("no prvs= tag"),
+            CheckError::MalformedTag => f.write_str("prvs tag value is not KDDDSSSSSS="),
+            CheckError::KeyNumberOutOfRange => f.write_str("prvs key number is not 0-9"),
+            CheckError::DayNotDecimal => f.write_str("prvs day is not three digits"),
+            CheckError::HashNotHex => f.write_str("prvs hash is not six hex digits"),
+            CheckError::MalformedAddress => {
+                f.write_str("tagged address has no @, or an empty local part or domain")
+            }
+            CheckError::UnknownKey { key } => write!(f, "no secret for prvs key {key}"),
+            CheckError::BadHash => f.write_str("prvs hash does not match"),
+            CheckError::Expired { days_ago } => {
+                write!(f, "prvs tag expired {days_ago} day(s) ago")
+            }
+            CheckError::DayOutOfRange { days_ahead } => {
+                write!(
+                    f,
+                    "prvs expiry day is {days_ahead} days ahead, out of range"
+                )
+            }
+            CheckError::PolicyOutOfRange => f.write_str("BATV check policy above 499 days"),
+        }
+    }
+}
+
+impl core::error::Error for CheckError {}
+
+/// Settings for tagging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TagParams {
+    /// The key number written as `K`.
+    pub key: KeyNumber,
+    /// Days from today to the expiry day; at most [`MAX_DAY_OFFSET`].
+    pub validity_days: u16,
+    /// The current time, unix seconds.
+    pub now: u64,
+}
+
+impl TagParams {
+    /// Key 0 and the default validity of 7 days.
+    pub const fn new(now: u64) -> Self {
+        TagParams {
+            key: KeyNumber(0),
+            validity_days: DEFAULT_VALIDITY_DAYS,
+            now,
+        }
+    }
+}
+
+/// Settings for checking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct CheckPolicy {
+    /// Days after the expiry day that a tag is still accepted (clock skew, slow bounces).
+    pub grace_days: u16,
+    /// The furthest ahead an expiry day may be. It must cover the signer's validity.
+    pub max_validity_days: u16,
+}
+
+impl Default for CheckPolicy {
+    /// No grace, as Exim; accept expiry days up to 30 days ahead.
+    fn default() -> Self {
+        CheckPolicy {
+            grace_days: 0,
+            max_validity_days: 30,
+        }
+    }
+}
+
+/// A tag that checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Checked<'a> {
+    /// The original (untagged) address, a sub-slice of the input.
+    pub original: &'a [u8],
+    /// The key number from the tag.
+    pub key: KeyNumber,
+    /// The expiry day, 0 to 999.
+    pub expiry_day: u16,
+    /// Whole days until the tag expires (0 on its last day); negative within the grace period.
+    pub days_left: i16,
+}
+
+/// The day stamp `(now / 86400 + offset) mod 1000`.
+pub const fn day_stamp(now: u64, offset_days: u16) -> u16 {
+    const MODULUS: u64 = DAY_MODULUS as u64;
+    let today = now / SECONDS_PER_DAY % MODULUS;
+    // today < 1000 and offset < 65536, so the sum cannot wrap; the result is < 1000.
+    (today.wrapping_add(offset_days as u64) % MODULUS) as u16
+}
+
+/// Splits an address at its last `@` into a non-empty local part and domain.
+fn split_address(address: &[u8]) -> Option<(&[u8], &[u8])> {
+    let at = address.iter().rposition(|&b| b == b'@')?;
+    let (local, rest) = address.split_at(at);
+    let domain = rest.get(1..)?;
+    if local.is_empty() || domain.is_empty() {
+        None
+    } else {
+        Some((local, domain))
+    }
+}
+
+fn has_prvs_prefix(address: &[u8]) -> bool {
+    address
+        .get(..PRVS_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(PRVS_PREFIX))
+}
+
+fn three_digits(day: u16) -> [u8; 3] {
+    let d = day % DAY_MODULUS;
+    // Each quotient is a single digit, so the additions stay within ASCII.
+    [
+        b'0'.saturating_add((d / 100) as u8),
+        b'0'.saturating_add((d / 10 % 10) as u8),
+        b'0'.saturating_add((d % 10) as u8),
+    ]
+}
+
+fn mac(secret: &[u8], key: KeyNumber, day: &[u8; 3], address: &[u8]) -> HmacSha1 {
+    // HMAC accepts keys of any length, so this never fails; an empty key is legal too.
+    let mut mac = match HmacSha1::new_from_slice(secret) {
+        Ok(m) => m,
+        Err(_) => HmacSha1::new(&Default::default()),
+    };
+    mac.update(&[key.digit()]);
+    mac.update(day);
+    mac.update(address);
+    mac
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn hex_lower(nibble: u8) -> u8 {
+    HEX.get(usize::from(nibble & 0x0f)).copied().unwrap_or(b'0')
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c.wrapping_sub(b'0')),
+        b'a'..=b'f' => Some(c.wrapping_sub(b'a').wrapping_add(10)),
+        b'A'..=b'F' => Some(c.wrapping_sub(b'A').wrapping_add(10)),
+        _ => None,
+    }
+}
+
+/// Tags `address` (`local@domain`, without angle brackets) into `out` as
+/// `prvs=KDDDSSSSSS=local@domain`; returns the length written.
+///
+/// The address is hashed exactly as given. On [`TagError::LocalPartTooLong`] the caller
+/// sends the address untagged (RFC 5321 §4.5.3.1.1) and logs it.
+pub fn tag(
+    address: &[u8],
+    secret: &[u8],
+    params: &TagParams,
+    out: &mut [u8],
+) -> Result<usize, TagError> {
+    if params.validity_days > MAX_DAY_OFFSET {
+        return Err(TagError::ValidityOutOfRange);
+    }
+    let (local, _domain) = split_address(address).ok_or(TagError::MalformedAddress)?;
+    if has_prvs_prefix(address) {
+        return Err(TagError::AlreadyTagged);
+    }
+    let tagged_local = tagged_len(local.len());
+    if tagged_local > MAX_LOCAL_PART {
+        return Err(TagError::LocalPartTooLong {
+            tagged: tagged_local,
+        });
+    }
+    let needed = tagged_len(address.len());
+    if needed > MAX_ADDRESS {
+        return Err(TagError::AddressTooLong { tagged: needed });
+    }
+    let dst = out
+        .get_mut(..needed)
+        .ok_or(TagError::BufferTooSmall { needed })?;
+
+    let day = three_digits(day_stamp(params.now, params.validity_days));
+    let digest = mac(secret, params.key, &day, address)
+        .finalize()
+        .into_bytes();
+
+    let (prefix, rest) = dst.split_at_mut(PRVS_PREFIX.len());
+    prefix.copy_from_slice(PRVS_PREFIX);
+    let (value, rest) = rest.split_at_mut(TAG_VALUE_LEN);
+    let (k, value) = value.split_at_mut(1);
+    k.fill(params.key.digit());
+    let (ddd, hash) = value.split_at_mut(3);
+    ddd.copy_from_slice(&day);
+    for (pair, byte) in hash.chunks_exact_mut(2).zip(digest.iter()) {
+        if let [hi, lo] = pair {
+            *hi = hex_lower(byte >> 4);
+            *lo = hex_lower(*byte);
+        }
+    }
+    let (eq, orig) = rest.split_at_mut(1);
+    eq.fill(b'=');
+    orig.copy_from_slice(address);
+    Ok(needed)
+}
+
+/// The parts of a syntactically valid tagged address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Parsed<'a> {
+    /// The key number `K`.
+    pub key: KeyNumber,
+    /// The expiry day `DDD`.
+    pub expiry_day: u16,
+    /// `SSSSSS` decoded.
+    pub hash: [u8; 3],
+    /// The original address.
+    pub original: &'a [u8],
+}
+
+/// Parses `prvs=KDDDSSSSSS=local@domain` without checking the hash or the day.
+pub fn parse(tagged: &[u8]) -> Result<Parsed<'_>, CheckError> {
+    if !has_prvs_prefix(tagged) {
+        return Err(CheckError::MissingTag);
+    }
+    let rest = tagged
+        .get(PRVS_PREFIX.len()..)
+        .ok_or(CheckError::MissingTag)?;
+    let eq = rest
+        .iter()
+        .position(|&b| b == b'=')
+        .ok_or(CheckError::MalformedTag)?;
+    let (value, original) = rest.split_at(eq);
+    let original = original.get(1..).ok_or(CheckError::MalformedTag)?;
+    let [k, d0, d1, d2, s @ ..] = value else {
+        return Err(CheckError::MalformedTag);
+    };
+    if !k.is_ascii_digit() {
+        // Fixed-width: a key number of two digits shows up as a tag value one too long.
+        return Err(
+            if k.is_ascii_alphanumeric() && value.len() == TAG_VALUE_LEN {
+                CheckError::KeyNumberOutOfRange
+            } else {
+                CheckError::MalformedTag
+            },
+        );
+    }
+    if value.len() != TAG_VALUE_LEN {
+        let two_digit_key = value.len() == TAG_VALUE_LEN.saturating_add(1)
+            && value.get(1).is_some_and(u8::is_ascii_digit)
+            && value
+                .get(2..5)
+                .is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+        return Err(if two_digit_key {
+            CheckError::KeyNumberOutOfRange
+        } else {
+            CheckError::MalformedTag
+        });
+    }
+    let key = KeyNumber(k.wrapping_sub(b'0'));
+    let mut expiry_day: u16 = 0;
+    for d in [d0, d1, d2] {
+        if !d.is_ascii_digit() {
+            return Err(CheckError::DayNotDecimal);
+        }
+        expiry_day = expiry_day
+            .saturating_mul(10)
+            .saturating_add(u16::from(d.wrapping_sub(b'0')));
+    }
+    let mut hash = [0u8; 3];
+    for (h, pair) in hash.iter_mut().zip(s.chunks_exact(2)) {
+        let [hi, lo] = pair else {
+            return Err(CheckError::HashNotHex);
+        };
+        let hi = hex_value(*hi).ok_or(CheckError::HashNotHex)?;
+        let lo = hex_value(*lo).ok_or(CheckError::HashNotHex)?;
+        *h = (hi << 4) | lo;
+    }
+    if split_address(original).is_none() {
+        return Err(CheckError::MalformedAddress);
+    }
+    Ok(Parsed {
+        key,
+        expiry_day,
+        hash,
+        original,
+    })
+}
+
+/// Checks a tagged recipient address; on success returns the original address.
+///
+/// The hash is compared in constant time. The day is judged modulo 1000 around today:
+/// up to `max_validity_days` ahead is valid, up to `grace_days` behind is valid
+/// (negative `days_left`), further behind is [`CheckError::Expired`], and further
+/// ahead than the validity is [`CheckError::DayOutOfRange`]. Ahead and behind split
+/// the 1000-day circle in half.
+pub fn check<'a>(
+    tagged: &'a [u8],
+    keys: &KeyRing<'_>,
+    now: u64,
+    policy: &CheckPolicy,
+) -> Result<Checked<'a>, CheckError> {
+    if policy.grace_days > MAX_DAY_OFFSET || policy.max_validity_days > MAX_DAY_OFFSET {
+        return Err(CheckError::PolicyOutOfRange);
+    }
+    let parsed = parse(tagged)?;
+    let secret = keys.get(parsed.key).ok_or(CheckError::UnknownKey {
+        key: parsed.key.get(),
+    })?;
+    let day = three_digits(parsed.expiry_day);
+    mac(secret, parsed.key, &day, parsed.original)
+        .verify_truncated_left(&parsed.hash)
+        .map_err(|_| CheckError::BadHash)?;
+
+    let today = day_stamp(now, 0);
+    // Both are < 1000, so this is in 0..1000.
+    let ahead = (parsed.expiry_day % DAY_MODULUS)
+        .wrapping_add(DAY_MODULUS)
+        .wrapping_sub(today)
+        % DAY_MODULUS;
+    let behind = DAY_MODULUS.wrapping_sub(ahead) % DAY_MODULUS;
+    let days_left = if ahead <= policy.max_validity_days {
+        i16::try_from(ahead).unwrap_or(i16::MAX)
+    } else if behind <= policy.grace_days {
+        0i16.saturating_sub_unsigned(behind)
+    } else if ahead <= MAX_DAY_OFFSET {
+        return Err(CheckError::DayOutOfRange { days_ahead: ahead });
+    } else {
+        return Err(CheckError::Expired { days_ago: behind });
+    };
+    Ok(Checked {
+        original: parsed.original,
+        key: parsed.key,
+        expiry_day: parsed.expiry_day,
+        days_left,
+    })
+}
+
+/// True if the address starts with a `prvs=` tag prefix (case-insensitive).
+pub fn is_tagged(address: &[u8]) -> bool {
+    has_prvs_prefix(address)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"secret";
+    // 2026-11-28 12:00 UTC: day 20_420, day stamp 420.
+    const NOW: u64 = 20_420 * SECONDS_PER_DAY + 43_200;
+
+    fn tag_vec(addr: &str, secret: &[u8], p: &TagParams) -> Result<std::string::String, TagError> {
+        let mut out = [0u8; 300];
+        let n = tag(addr.as_bytes(), secret, p, &mut out)?;
+        Ok(std::string::String::from_utf8(out[..n].to_vec()).unwrap())
+    }
+
+    extern crate std;
+
+    #[test]
+    fn exim_vector_round_trip() {
+        // Made by Exim 4.96: ${prvs{Foo.Bar+x@Example.COM}{secret}{3}} on day 20_785
+        // (expiry stamp 792).
+        let now = 20_785 * SECONDS_PER_DAY;
+        let p = TagParams {
+            key: KeyNumber::new(3).unwrap(),
+            validity_days: 7,
+            now,
+        };
+        assert_eq!(
+            tag_vec("Foo.Bar+x@Example.COM", SECRET, &p).unwrap(),
+            "prvs=3792bf1249=Foo.Bar+x@Example.COM"
+        );
+        let ring = KeyRing::all(SECRET);
+        let c = check(
+            b"prvs=3792bf1249=Foo.Bar+x@Example.COM",
+            &ring,
+            now,
+            &CheckPolicy::default(),
+        )
+        .unwrap();
+        assert_eq!(c.original, b"Foo.Bar+x@Example.COM");
+        assert_eq!(c.key.get(), 3);
+        assert_eq!(c.expiry_day, 792);
+        assert_eq!(c.days_left, 7);
+        // Key 0 from the same run: ${prvs{Foo.Bar+x@Example.COM}{secret}}.
+        assert_eq!(
+            check(
+                b"prvs=0792d48f5e=Foo.Bar+x@Example.COM",
+                &ring,
+                now,
+                &CheckPolicy::default()
+            )
+            .unwrap()
+            .original,
+            b"Foo.Bar+x@Example.COM"
+        );
+    }
+
+    #[test]
+    fn case_handling_matches_exim() {
+        let ring = KeyRing::all(SECRET);
+        let now = 20_785 * SECONDS_PER_DAY;
+        let pol = CheckPolicy::default();
+        // Prefix is case-insensitive.
+        assert!(check(b"PRVS=3792bf1249=Foo.Bar+x@Example.COM", &ring, now, &pol).is_ok());
+        // Hex digits: accepted in upper case too (a documented difference from Exim).
+        assert!(check(b"prvs=3792BF1249=Foo.Bar+x@Example.COM", &ring, now, &pol).is_ok());
+        // The address is hashed as written: changing its case breaks the hash.
+        assert_eq!(
+            check(b"prvs=3792bf1249=foo.bar+x@example.com", &ring, now, &pol),
+            Err(CheckError::BadHash)
+        );
+    }
+
+    #[test]
+    fn day_stamp_wraps() {
+        assert_eq!(day_stamp(0, 0), 0);
+        assert_eq!(day_stamp(999 * SECONDS_PER_DAY, 0), 999);
+        assert_eq!(day_stamp(999 * SECONDS_PER_DAY, 1), 0);
+        assert_eq!(day_stamp(995 * SECONDS_PER_DAY, 7), 2);
+        assert_eq!(day_stamp(NOW, 7), 427);
+        assert_eq!(day_stamp(u64::MAX, u16::MAX), {
+            ((u64::MAX / SECONDS_PER_DAY % 1000 + 65535) % 1000) as u16
+        });
+        // The last second of a day and the first of the next.
+        assert_eq!(day_stamp(SECONDS_PER_DAY - 1, 0), 0);
+        assert_eq!(day_stamp(SECONDS_PER_DAY, 0), 1);
+        assert_eq!(three_digits(7), *b"007");
+        assert_eq!(three_digits(42), *b"042");
+    }
+
+    fn round(
+        addr: &str,
+        now_sign: u64,
+        validity: u16,
+        now_check: u64,
+        pol: &CheckPolicy,
+    ) -> Result<i16, CheckError> {
+        let p = TagParams {
+            key: KeyNumber::new(5).unwrap(),
+            validity_days: validity,
+            now: now_sign,
+        };
+        let t = tag_vec(addr, SECRET, &p).unwrap();
+        let c = check(
+            t.as_bytes(),
+            &KeyRing::new().with(p.key, SECRET),
+            now_check,
+            pol,
+        )?;
+        assert_eq!(c.original, addr.as_bytes());
+        Ok(c.days_left)
+    }
+
+    #[test]
+    fn wraparound_at_every_day_of_the_cycle() {
+        let pol = CheckPolicy {
+            grace_days: 2,
+            max_validity_days: 30,
+        };
+        for start in [990u64, 993, 995, 999, 1000, 1992, 1999] {
+            let sign_at = start * SECONDS_PER_DAY + 100;
+            for later in 0..=12u64 {
+                let r = round(
+                    "a@b.example",
+                    sign_at,
+                    7,
+                    sign_at + later * SECONDS_PER_DAY,
+                    &pol,
+                );
+                let expect = match later {
+                    0..=7 => Ok(7 - later as i16),
+                    8 | 9 => Ok(7 - later as i16),
+                    n => Err(CheckError::Expired {
+                        days_ago: (n - 7) as u16,
+                    }),
+                };
+                assert_eq!(r, expect, "start {start} later {later}");
+            }
+        }
+    }
+
+    #[test]
+    fn expiry_edges() {
+        let pol0 = CheckPolicy {
+            grace_days: 0,
+            max_validity_days: 7,
+        };
+        let s = NOW;
+        // Last second of the expiry day: valid; first second of the next: expired.
+        let last = (NOW / SECONDS_PER_DAY + 8) * SECONDS_PER_DAY - 1;
+        assert_eq!(round("x@y", s, 7, last, &pol0), Ok(0));
+        assert_eq!(
+            round("x@y", s, 7, last + 1, &pol0),
+            Err(CheckError::Expired { days_ago: 1 })
+        );
+        // A tag for more days than the checker allows is out of range.
+        assert_eq!(
+            round("x@y", s, 8, s, &pol0),
+            Err(CheckError::DayOutOfRange { days_ahead: 8 })
+        );
+        assert_eq!(
+            round("x@y", s, 499, s, &pol0),
+            Err(CheckError::DayOutOfRange { days_ahead: 499 })
+        );
+        // 500 ahead counts as 500 behind: expired.
+        assert_eq!(
+            round("x@y", s + 1, 0, s + 500 * SECONDS_PER_DAY, &pol0),
+            Err(CheckError::Expired { days_ago: 500 })
+        );
+        // Validity 0 expires at the end of today.
+        assert_eq!(round("x@y", s, 0, s, &pol0), Ok(0));
+        // Grace edges.
+        let pol3 = CheckPolicy {
+            grace_days: 3,
+            max_validity_days: 7,
+        };
+        assert_eq!(round("x@y", s, 0, s + 3 * SECONDS_PER_DAY, &pol3), Ok(-3));
+        assert_eq!(
+            round("x@y", s, 0, s + 4 * SECONDS_PER_DAY, &pol3),
+            Err(CheckError::Expired { days_ago: 4 })
+        );
+        // Policy limits.
+        let bad = CheckPolicy {
+            grace_days: 500,
+            max_validity_days: 7,
+        };
+        assert_eq!(
+            round("x@y", s, 7, s, &bad),
+            Err(CheckError::PolicyOutOfRange)
+        );
+        let bad = CheckPolicy {
+            grace_days: 0,
+            max_validity_days: 500,
+        };
+        assert_eq!(
+            round("x@y", s, 7, s, &bad),
+            Err(CheckError::PolicyOutOfRange)
+        );
+    }
+
+    #[test]
+    fn key_number_above_nine() {
+        assert_eq!(KeyNumber::new(10), Err(TagError::KeyNumberOutOfRange));
+        assert_eq!(KeyNumber::new(255), Err(TagError::KeyNumberOutOfRange));
+        assert_eq!(KeyNumber::new(9).map(KeyNumber::get), Ok(9));
+        let ring = KeyRing::all(SECRET);
+        let pol = CheckPolicy::default();
+        // A hex "A" where K goes, and a two-digit key.
+        assert_eq!(
+            check(b"prvs=A427abcdef=a@b", &ring, NOW, &pol),
+            Err(CheckError::KeyNumberOutOfRange)
+        );
+        assert_eq!(
+            check(b"prvs=10427abcdef=a@b", &ring, NOW, &pol),
+            Err(CheckError::KeyNumberOutOfRange)
+        );
+    }
+
+    #[test]
+    fn unknown_key() {
+        let ring = KeyRing::new().with(KeyNumber::new(1).unwrap(), SECRET);
+        let t = tag_vec("a@b", SECRET, &TagParams::new(NOW)).unwrap();
+        assert_eq!(
+            check(t.as_bytes(), &ring, NOW, &CheckPolicy::default()),
+            Err(CheckError::UnknownKey { key: 0 })
+        );
+        assert_eq!(std::format!("{ring:?}"), "[1]");
+    }
+
+    #[test]
+    fn malformed_tags() {
+        let ring = KeyRing::all(SECRET);
+        let pol = CheckPolicy::default();
+        let c = |s: &str| check(s.as_bytes(), &ring, NOW, &pol).map(|_| ());
+        assert_eq!(c("alice@example.com"), Err(CheckError::MissingTag));
+        assert_eq!(c("prv=0427abcdef=a@b"), Err(CheckError::MissingTag));
+        assert_eq!(c(""), Err(CheckError::MissingTag));
+        assert_eq!(c("prvs"), Err(CheckError::MissingTag));
+        assert_eq!(c("prvs="), Err(CheckError::MalformedTag));
+        assert_eq!(c("prvs=0427abcdef"), Err(CheckError::MalformedTag));
+        assert_eq!(c("prvs=0427abcde=a@b"), Err(CheckError::MalformedTag));
+        assert_eq!(c("prvs=0427abcdef0=a@b"), Err(CheckError::MalformedTag));
+        assert_eq!(c("prvs==a@b"), Err(CheckError::MalformedTag));
+        assert_eq!(c("prvs=04x7abcdef=a@b"), Err(CheckError::DayNotDecimal));
+        assert_eq!(c("prvs=0-27abcdef=a@b"), Err(CheckError::DayNotDecimal));
+        assert_eq!(c("prvs=0427abcdeg=a@b"), Err(CheckError::HashNotHex));
+        assert_eq!(c("prvs=0427zbcdef=a@b"), Err(CheckError::HashNotHex));
+        assert_eq!(c("prvs=0427ab cdef=a@b"), Err(CheckError::MalformedTag));
+        assert_eq!(c("prvs=0427abcd f=a@b"), Err(CheckError::HashNotHex));
+        assert_eq!(c("prvs=0427abcdef="), Err(CheckError::MalformedAddress));
+        assert_eq!(c("prvs=0427abcdef=ab"), Err(CheckError::MalformedAddress));
+        assert_eq!(c("prvs=0427abcdef=@b"), Err(CheckError::MalformedAddress));
+        assert_eq!(c("prvs=0427abcdef=a@"), Err(CheckError::MalformedAddress));
+        // Well-formed but forged.
+        assert_eq!(c("prvs=0427abcdef=a@b"), Err(CheckError::BadHash));
+        assert_eq!(
+            parse(b"prvs=9000FFfF00=a@b").map(|p| p.hash),
+            Ok([0xff, 0xff, 0])
+        );
+    }
+
+    #[test]
+    fn every_altered_byte_is_rejected() {
+        let t = tag_vec("Mixed.Case+tag@Example.org", SECRET, &TagParams::new(NOW)).unwrap();
+        let ring = KeyRing::all(SECRET);
+        let pol = CheckPolicy::default();
+        assert!(check(t.as_bytes(), &ring, NOW, &pol).is_ok());
+        let bytes = t.as_bytes();
+        for i in PRVS_PREFIX.len()..bytes.len() {
+            if bytes[i] == b'=' || bytes[i] == b'@' {
+                continue;
+            }
+            let mut alt = bytes.to_vec();
+            alt[i] = match alt[i] {
+                b'0'..=b'8' | b'a'..=b'e' | b'A'..=b'Y' => alt[i] + 1,
+                b'9' => b'0',
+                b'f' => b'a',
+                b'Z' => b'A',
+                b'x' => b'y',
+                _ => b'x',
+            };
+            assert!(check(&alt, &ring, NOW, &pol).is_err(), "altered byte {i}");
+        }
+        // Another secret rejects.
+        assert_eq!(
+            check(bytes, &KeyRing::all(b"other"), NOW, &pol),
+            Err(CheckError::BadHash)
+        );
+    }
+
+    #[test]
+    fn local_part_limit_at_the_edge() {
+        let p = TagParams::new(NOW);
+        let local48 = "a".repeat(48);
+        let local49 = "b".repeat(49);
+        let ok = tag_vec(&std::format!("{local48}@example.com"), SECRET, &p).unwrap();
+        assert_eq!(ok.split('@').next().unwrap().len(), 64);
+        assert_eq!(
+            tag_vec(&std::format!("{local49}@example.com"), SECRET, &p),
+            Err(TagError::LocalPartTooLong { tagged: 65 })
+        );
+        // The split is at the last @.
+        assert_eq!(
+            tag_vec(
+                &std::format!("\"{}@x\"@example.com", "c".repeat(45)),
+                SECRET,
+                &p
+            ),
+            Err(TagError::LocalPartTooLong { tagged: 65 })
+        );
+        // Whole-address limit: 238 octets tag to 254, 239 to 255.
+        let domain = std::format!("{}.example", "d".repeat(228));
+        assert_eq!(
+            tag_vec(&std::format!("a@{domain}"), SECRET, &p).map(|t| t.len()),
+            Ok(254)
+        );
+        assert_eq!(
+            tag_vec(&std::format!("ab@{domain}"), SECRET, &p),
+            Err(TagError::AddressTooLong { tagged: 255 })
+        );
+    }
+
+    #[test]
+    fn tag_errors() {
+        let p = TagParams::new(NOW);
+        assert_eq!(
+            tag_vec("nodomain", SECRET, &p),
+            Err(TagError::MalformedAddress)
+        );
+        assert_eq!(tag_vec("@b", SECRET, &p), Err(TagError::MalformedAddress));
+        assert_eq!(tag_vec("a@", SECRET, &p), Err(TagError::MalformedAddress));
+        assert_eq!(tag_vec("", SECRET, &p), Err(TagError::MalformedAddress));
+        assert_eq!(
+            tag_vec("PRVS=0427abcdef=a@b", SECRET, &p),
+            Err(TagError::AlreadyTagged)
+        );
+        let p500 = TagParams {
+            validity_days: 500,
+            ..p
+        };
+        assert_eq!(
+            tag_vec("a@b", SECRET, &p500),
+            Err(TagError::ValidityOutOfRange)
+        );
+        // Output buffer: every size below the need fails with the need, the need itself works.
+        let need = tagged_len(3);
+        for size in 0..need {
+            let mut out = [0u8; 32];
+            assert_eq!(
+                tag(b"a@b", SECRET, &p, &mut out[..size]),
+                Err(TagError::BufferTooSmall { needed: need })
+            );
+        }
+        let mut out = [0u8; 19];
+        assert_eq!(tag(b"a@b", SECRET, &p, &mut out), Ok(19));
+        assert!(out.starts_with(b"prvs=0427"));
+        assert!(out.ends_with(b"=a@b"));
+    }
+
+    #[test]
+    fn empty_and_long_secrets() {
+        // HMAC keys longer than the SHA-1 block are hashed first; both still round-trip.
+        for secret in [&b""[..], &[7u8; 65][..], &[9u8; 200][..]] {
+            let t = tag_vec("a@b", secret, &TagParams::new(NOW)).unwrap();
+            assert!(
+                check(
+                    t.as_bytes(),
+                    &KeyRing::all(secret),
+                    NOW,
+                    &CheckPolicy::default()
+                )
+                .is_ok()
+            );
+        }
+    }
+
+    #[test]
+    fn is_tagged_prefix() {
+        assert!(is_tagged(b"prvs=x"));
+        assert!(is_tagged(b"Prvs=x"));
+        assert!(!is_tagged(b"prv"));
+        assert!(!is_tagged(b"bob@prvs=x"));
+    }
+}
