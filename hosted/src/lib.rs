@@ -1,0 +1,6 @@
+//! mass-hosted: everything that touches the operating system (DESIGN.md).
+//! The `mass` binary is a thin layer over these modules.
+
+pub mod auth_results;
+pub mod dns;
+pub mod zone;
