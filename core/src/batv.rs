@@ -578,7 +578,7 @@ mod tests {
     use super::*;
 
     const SECRET: &[u8] = b"secret";
-    // 2026-11-28 12:00 UTC: day 20_420, day stamp 420.
+    // Noon on unix day 20_420 (day stamp 420).
     const NOW: u64 = 20_420 * SECONDS_PER_DAY + 43_200;
 
     fn tag_vec(addr: &str, secret: &[u8], p: &TagParams) -> Result<std::string::String, TagError> {

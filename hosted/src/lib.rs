@@ -2,5 +2,6 @@
 //! The `mass` binary is a thin layer over these modules.
 
 pub mod auth_results;
+pub mod batv;
 pub mod dns;
 pub mod zone;
