@@ -30,3 +30,8 @@ extern crate alloc;
 pub mod batv;
 
 pub use sha2;
+
+pub mod signature_field;
+pub mod tag_list;
+#[cfg(test)]
+mod test_rng;
