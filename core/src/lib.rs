@@ -31,6 +31,8 @@ pub mod batv;
 
 pub use sha2;
 
+pub mod key_record;
+pub mod public_key;
 pub mod signature_field;
 pub mod tag_list;
 #[cfg(test)]

@@ -557,7 +557,7 @@ fn every_prefix_is_handled_without_panic() {
 fn random_changes_and_random_bytes_are_handled_without_panic() {
     let mut rng = crate::test_rng::XorShift::new(0x5eed_0001);
     let mut buf = [0u8; 600];
-    for _ in 0..20_000 {
+    for _ in 0..4_000 {
         let base = [RFC6376_3_5, RFC6376_A_2, RFC8463_ED25519, RFC8463_RSA][rng.below(4)];
         let len = base.len();
         let buf = &mut buf[..len];
@@ -572,7 +572,7 @@ fn random_changes_and_random_bytes_are_handled_without_panic() {
             assert_eq!(before.len() + sig.b_deleted_span.len() + after.len(), cut);
         }
     }
-    for _ in 0..5_000 {
+    for _ in 0..2_000 {
         let len = rng.below(300);
         for b in buf[..len].iter_mut() {
             *b = rng.next() as u8;
