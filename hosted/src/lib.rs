@@ -3,5 +3,7 @@
 
 pub mod auth_results;
 pub mod batv;
+pub mod config;
 pub mod dns;
+pub mod milter;
 pub mod zone;

@@ -20,11 +20,18 @@ struct Cli {
 enum Command {
     /// BATV prvs= bounce address tags: sign an envelope sender, check a bounce recipient.
     Batv(batv::BatvArgs),
+    /// Run the milter daemon: sign or verify each message (config in TOML).
+    Serve {
+        /// The configuration file.
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Batv(args) => batv::run(&args),
+        Command::Serve { config } => mass_hosted::milter::server::main(&config),
     }
 }

@@ -1,0 +1,527 @@
+//! The `mass serve` configuration file (TOML).
+//!
+//! ```toml
+//! listen = "inet:127.0.0.1:8891"          # or "unix:/run/mass/milter.sock"
+//! authserv_id = "mx.example.net"
+//! internal_networks = ["127.0.0.0/8", "::1/128"]
+//! signing_daemons = ["ORIGINATING"]
+//! on_error = "tempfail"                   # or "accept"
+//! on_refuse = "accept"                    # or "tempfail" | "reject"
+//! [[key]]
+//! domain = "example.com"
+//! selector = "s2026"
+//! file = "keys/s2026.example.com.pem"
+//! ```
+//!
+//! Relative key paths are taken from the directory of the config file.
+//! Every mistake is reported with the line it is on, and every key file is
+//! checked for safe permissions before the daemon starts.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+
+/// Where the milter listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// `inet:HOST:PORT` (also `inet:PORT@HOST` and `inet6:[::1]:PORT`).
+    Inet(String),
+    /// `unix:PATH` (also `local:PATH`).
+    Unix(PathBuf),
+}
+
+impl fmt::Display for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Listen::Inet(a) => write!(f, "inet:{a}"),
+            Listen::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+impl FromStr for Listen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(path) = s.strip_prefix("unix:").or_else(|| s.strip_prefix("local:")) {
+            if path.is_empty() {
+                return Err("unix: needs a socket path".into());
+            }
+            return Ok(Listen::Unix(PathBuf::from(path)));
+        }
+        let Some(addr) = s.strip_prefix("inet:").or_else(|| s.strip_prefix("inet6:")) else {
+            return Err(format!(
+                "listen address `{s}` must start with inet: or unix:"
+            ));
+        };
+        // Sendmail's form: PORT@HOST.
+        let addr = match addr.split_once('@') {
+            Some((port, host)) if host.contains(':') => format!("[{host}]:{port}"),
+            Some((port, host)) => format!("{host}:{port}"),
+            None => addr.to_string(),
+        };
+        let (host, port) = addr
+            .rsplit_once(':')
+            .ok_or_else(|| format!("listen address `{s}` needs a port"))?;
+        port.parse::<u16>()
+            .map_err(|_| format!("bad port `{port}` in `{s}`"))?;
+        if host.is_empty() {
+            return Err(format!("listen address `{s}` needs a host"));
+        }
+        Ok(Listen::Inet(addr))
+    }
+}
+
+/// An IP network in CIDR form, such as `10.0.0.0/8` or `::1/128`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    /// True when `ip` is inside the network. IPv4-mapped IPv6 addresses
+    /// match IPv4 networks.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Network {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("`{s}` is not an IP network"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|&p| p <= max)
+                .ok_or_else(|| format!("bad prefix length in `{s}`"))?,
+            None => max,
+        };
+        Ok(Network { addr, prefix })
+    }
+}
+
+/// What to do with a message when signing fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Answer 4xx: the MTA keeps the message and retries.
+    Tempfail,
+    /// Pass the message on unsigned.
+    Accept,
+}
+
+/// What to do with a message the signer refuses (several From fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnRefuse {
+    /// Pass the message on unsigned.
+    Accept,
+    /// Answer 4xx.
+    Tempfail,
+    /// Answer 5xx.
+    Reject,
+}
+
+fn from_str_de<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = String>,
+{
+    let s = String::deserialize(d)?;
+    s.parse().map_err(de::Error::custom)
+}
+
+fn vec_from_str_de<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = String>,
+{
+    let v = Vec::<String>::deserialize(d)?;
+    v.iter()
+        .map(|s| s.parse().map_err(de::Error::custom))
+        .collect()
+}
+
+fn octal_mode_de<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let s = String::deserialize(d)?;
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| de::Error::custom(format!("`{s}` is not an octal mode such as \"0660\"")))
+}
+
+fn secs_de<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let v = f64::deserialize(d)?;
+    if v.is_finite() && v > 0.0 && v < 1e9 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(de::Error::custom(format!(
+            "{v} is not a positive number of seconds"
+        )))
+    }
+}
+
+/// One `[[key]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// The signing domain (`d=`).
+    pub domain: String,
+    /// The selector (`s=`).
+    pub selector: String,
+    /// The PKCS#8 (or PKCS#1 RSA) PEM private key.
+    pub file: PathBuf,
+}
+
+/// The daemon's configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The milter socket.
+    #[serde(deserialize_with = "from_str_de")]
+    pub listen: Listen,
+    /// Our authserv-id in Authentication-Results (RFC 8601 §2.5).
+    pub authserv_id: String,
+    /// Clients from these networks get their mail signed.
+    #[serde(default, deserialize_with = "vec_from_str_de")]
+    pub internal_networks: Vec<Network>,
+    /// `{daemon_name}` values (at connect time) whose mail is signed.
+    #[serde(default)]
+    pub signing_daemons: Vec<String>,
+    /// What to do when signing fails.
+    #[serde(default = "default_on_error")]
+    pub on_error: OnError,
+    /// What to do with mail the signer refuses.
+    #[serde(default = "default_on_refuse")]
+    pub on_refuse: OnRefuse,
+    /// The signing keys.
+    #[serde(default, rename = "key")]
+    pub keys: Vec<KeyConfig>,
+    /// Every read from the MTA must complete within this many seconds.
+    #[serde(default = "default_read_timeout", deserialize_with = "secs_de")]
+    pub read_timeout: Duration,
+    /// On SIGTERM, wait this long for in-flight messages.
+    #[serde(default = "default_drain_timeout", deserialize_with = "secs_de")]
+    pub drain_timeout: Duration,
+    /// Connections served at once; more are refused.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// The largest milter packet accepted (length field), in bytes.
+    #[serde(default = "default_max_packet")]
+    pub max_packet: u32,
+    /// The most header bytes kept per message while waiting for From.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// Mode of the unix socket, in octal (`"0660"`).
+    #[serde(default = "default_socket_mode", deserialize_with = "octal_mode_de")]
+    pub socket_mode: u32,
+    /// Accept key files that others can read (for tests only).
+    #[serde(default)]
+    pub insecure_key_permissions: bool,
+    /// Signature expiry (`x=`), seconds after `t=`; none by default.
+    #[serde(default)]
+    pub signature_ttl: Option<u64>,
+    /// `[signer]`: an external signing device (issue 5; parsed there).
+    #[serde(default)]
+    pub signer: Option<toml::Table>,
+    /// `[batv]`: envelope-sender tagging (issue 6; parsed there).
+    #[serde(default)]
+    pub batv: Option<toml::Table>,
+}
+
+fn default_on_error() -> OnError {
+    OnError::Tempfail
+}
+fn default_on_refuse() -> OnRefuse {
+    OnRefuse::Accept
+}
+fn default_read_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_drain_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_connections() -> usize {
+    256
+}
+fn default_max_packet() -> u32 {
+    crate::milter::codec::DEFAULT_MAX_PACKET
+}
+fn default_max_header_bytes() -> usize {
+    1 << 20
+}
+fn default_socket_mode() -> u32 {
+    0o660
+}
+
+/// Why a configuration cannot be used. The text names the file and line,
+/// or the key file.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// 1-based line of byte offset `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    text.as_bytes()
+        .iter()
+        .take(at)
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+impl Config {
+    /// Read and check `path`; relative key files are resolved against the
+    /// config file's directory. Key permissions are checked here.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, &path.display().to_string(), base)
+    }
+
+    /// Parse config text; `name` is used in messages.
+    pub fn parse(text: &str, name: &str, base: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| format!("line {}: ", line_of(text, s.start)))
+                .unwrap_or_default();
+            ConfigError(format!("{name}: {line}{}", e.message()))
+        })?;
+        // Semantic checks that serde cannot see, with the line of the key.
+        let line_at = |needle: &str| {
+            text.find(needle)
+                .map(|at| format!("line {}: ", line_of(text, at)))
+                .unwrap_or_default()
+        };
+        if config.authserv_id.trim().is_empty()
+            || config
+                .authserv_id
+                .contains(|c: char| c.is_whitespace() || c == ';')
+        {
+            return Err(ConfigError(format!(
+                "{name}: {}authserv_id must be a single token such as a host name",
+                line_at("authserv_id")
+            )));
+        }
+        if config.max_connections == 0 {
+            return Err(ConfigError(format!(
+                "{name}: {}max_connections must be at least 1",
+                line_at("max_connections")
+            )));
+        }
+        if config.max_packet < 1024 {
+            return Err(ConfigError(format!(
+                "{name}: {}max_packet must be at least 1024",
+                line_at("max_packet")
+            )));
+        }
+        for key in &mut config.keys {
+            let bad = |what: &str| {
+                ConfigError(format!(
+                    "{name}: {}[[key]] {what}",
+                    line_at(&format!("\"{}\"", key.selector))
+                ))
+            };
+            if key.domain.is_empty() || key.domain.contains(|c: char| c.is_whitespace() || c == ';')
+            {
+                return Err(bad("domain is not a domain name"));
+            }
+            if key.selector.is_empty()
+                || key
+                    .selector
+                    .contains(|c: char| c.is_whitespace() || c == ';')
+            {
+                return Err(bad("selector is not a selector"));
+            }
+            key.domain = key.domain.trim_end_matches('.').to_ascii_lowercase();
+            if key.file.is_relative() {
+                key.file = base.join(&key.file);
+            }
+        }
+        if !config.insecure_key_permissions {
+            for key in &config.keys {
+                check_key_permissions(&key.file)?;
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// Refuse a key file that group or others can read or write, that is not a
+/// regular file, or that lies under a directory anyone can write to (which
+/// would let them swap the key).
+pub fn check_key_permissions(file: &Path) -> Result<(), ConfigError> {
+    let meta = std::fs::metadata(file)
+        .map_err(|e| ConfigError(format!("key file {}: {e}", file.display())))?;
+    if !meta.is_file() {
+        return Err(ConfigError(format!(
+            "key file {}: not a regular file",
+            file.display()
+        )));
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(ConfigError(format!(
+            "key file {}: mode {mode:04o} lets group or others read it; chmod 600 it \
+             (or set insecure_key_permissions = true for tests)",
+            file.display()
+        )));
+    }
+    let absolute = std::fs::canonicalize(file)
+        .map_err(|e| ConfigError(format!("key file {}: {e}", file.display())))?;
+    for dir in absolute.ancestors().skip(1) {
+        let Ok(meta) = std::fs::metadata(dir) else {
+            continue;
+        };
+        if meta.mode() & 0o002 != 0 {
+            return Err(ConfigError(format!(
+                "key file {}: directory {} is writable by everyone, so anyone could replace \
+                 the key (or set insecure_key_permissions = true for tests)",
+                file.display(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISSUE_EXAMPLE: &str = r#"listen = "inet:127.0.0.1:8891"
+authserv_id = "mx.example.net"
+internal_networks = ["127.0.0.0/8", "::1/128"]
+signing_daemons = ["ORIGINATING"]
+on_error = "tempfail"        # or "accept": what to do when signing fails
+on_refuse = "accept"         # or "tempfail" | "reject"
+insecure_key_permissions = true
+[[key]]                      # several keys per domain give dual signatures (rsa + ed25519)
+domain = "example.com"
+selector = "s2026"
+file = "keys/s2026.example.com.pem"
+"#;
+
+    #[test]
+    fn the_issue_example_parses() {
+        let c = Config::parse(ISSUE_EXAMPLE, "t.toml", Path::new("/etc/mass")).unwrap();
+        assert_eq!(c.listen, Listen::Inet("127.0.0.1:8891".into()));
+        assert_eq!(c.on_error, OnError::Tempfail);
+        assert_eq!(c.on_refuse, OnRefuse::Accept);
+        assert_eq!(c.keys.len(), 1);
+        assert_eq!(
+            c.keys[0].file,
+            PathBuf::from("/etc/mass/keys/s2026.example.com.pem")
+        );
+        assert_eq!(c.read_timeout, Duration::from_secs(30));
+        assert_eq!(c.max_connections, 256);
+        assert!(c.internal_networks[0].contains("127.1.2.3".parse().unwrap()));
+        assert!(c.internal_networks[0].contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!c.internal_networks[0].contains("10.0.0.1".parse().unwrap()));
+        assert!(c.internal_networks[1].contains("::1".parse().unwrap()));
+        assert!(!c.internal_networks[1].contains("::2".parse().unwrap()));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let cases = [
+            (ISSUE_EXAMPLE.replace("\"tempfail\"", "\"maybe\""), "line 5"),
+            (
+                ISSUE_EXAMPLE.replace("\"::1/128\"", "\"::1/129\""),
+                "line 3",
+            ),
+            (ISSUE_EXAMPLE.replace("inet:", "tcp:"), "line 1"),
+            (format!("{ISSUE_EXAMPLE}bogus = 1\n"), "line 12"),
+            (
+                ISSUE_EXAMPLE.replace("mx.example.net", "mx example"),
+                "line 2",
+            ),
+            (ISSUE_EXAMPLE.replace("\"s2026\"", "\"s 1\""), "line 10"),
+        ];
+        for (text, line) in cases {
+            let e = Config::parse(&text, "t.toml", Path::new(".")).unwrap_err();
+            assert!(e.0.contains(line) && e.0.starts_with("t.toml: "), "{e}");
+        }
+    }
+
+    #[test]
+    fn listen_forms() {
+        assert_eq!(
+            "inet:8891@127.0.0.1".parse::<Listen>(),
+            Ok(Listen::Inet("127.0.0.1:8891".into()))
+        );
+        assert_eq!(
+            "unix:/run/m.sock".parse::<Listen>(),
+            Ok(Listen::Unix("/run/m.sock".into()))
+        );
+        assert!("inet:localhost".parse::<Listen>().is_err());
+        assert!("unix:".parse::<Listen>().is_err());
+    }
+
+    #[test]
+    fn key_permissions_are_checked() {
+        let dir = std::env::temp_dir().join(format!("mass-cfg-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let key = dir.join("k.pem");
+        std::fs::write(&key, "x").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = check_key_permissions(&key).unwrap_err();
+        assert!(e.0.contains("k.pem") && e.0.contains("0644"), "{e}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        // The temp dir itself is usually world-writable (sticky /tmp).
+        let tmp_writable = std::fs::metadata(std::env::temp_dir())
+            .map(|m| m.mode() & 0o002 != 0)
+            .unwrap();
+        let r = check_key_permissions(&key);
+        assert_eq!(r.is_err(), tmp_writable, "{r:?}");
+        if let Err(e) = r {
+            assert!(e.0.contains("writable by everyone"), "{e}");
+        }
+        let e = check_key_permissions(&dir.join("missing.pem")).unwrap_err();
+        assert!(e.0.contains("missing.pem"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,81 @@
+//! `mass serve`: the milter daemon.
+//!
+//! ```text
+//! socket ─► server (tokio: accept, timeouts, caps, signals)
+//!             └─► codec::Decoder ─► session::Session ─► signing / verifying ─► core
+//!                                          └─► codec::Reply bytes ─► one write
+//! ```
+
+pub mod codec;
+mod headers;
+pub mod keys;
+pub mod server;
+mod session;
+mod signing;
+mod verifying;
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use crate::config::Config;
+use keys::SigningKey;
+
+/// A loaded configuration with its keys: what one message is handled with.
+#[derive(Debug)]
+pub struct State {
+    /// The configuration.
+    pub config: Config,
+    /// Every `[[key]]`, loaded.
+    pub keys: Vec<Arc<SigningKey>>,
+}
+
+impl State {
+    /// Read the config file and every key it names. Errors name the line or
+    /// the file.
+    pub fn load(path: &Path) -> Result<State, String> {
+        let config = Config::load(path).map_err(|e| e.to_string())?;
+        let mut keys = Vec::new();
+        for k in &config.keys {
+            let material = keys::load_key(&k.file)?;
+            keys.push(Arc::new(SigningKey {
+                domain: k.domain.clone(),
+                selector: k.selector.clone(),
+                material,
+            }));
+        }
+        Ok(State { config, keys })
+    }
+}
+
+/// What every connection shares: the current state, swapped on SIGHUP.
+#[derive(Debug)]
+pub struct Shared {
+    state: RwLock<Arc<State>>,
+}
+
+impl Shared {
+    /// Shared state starting from `state`.
+    pub fn new(state: State) -> Self {
+        Shared {
+            state: RwLock::new(Arc::new(state)),
+        }
+    }
+
+    /// The state new messages use. A message keeps the state it started
+    /// with, so a reload never changes keys in the middle of a message.
+    pub fn current(&self) -> Arc<State> {
+        match self.state.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Use `state` for messages from now on.
+    pub fn replace(&self, state: State) {
+        let state = Arc::new(state);
+        match self.state.write() {
+            Ok(mut s) => *s = state,
+            Err(poisoned) => *poisoned.into_inner() = state,
+        }
+    }
+}
