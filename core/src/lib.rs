@@ -32,6 +32,7 @@ pub mod batv;
 pub use sha2;
 
 pub mod key_record;
+pub mod link;
 pub mod public_key;
 pub mod signature_field;
 pub mod tag_list;
