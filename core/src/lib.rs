@@ -12,6 +12,15 @@
 //! the caller passes `now` and an RNG. State per message is bounded by
 //! capacities fixed at compile time; running out of one is a typed error.
 //! Only RSA arithmetic allocates (through `alloc`).
+//!
+//! | module | RFC |
+//! |---|---|
+//! | [`canon`] | RFC 6376 §3.4 canonicalization |
+//! | [`body_hash`] | RFC 6376 §3.7 body hash, §3.5 `l=` |
+//! | [`header`] | RFC 5322 §2.2 header fields; RFC 6376 §5.4 selection |
+//! | [`sign`] | RFC 6376 §3.5, §3.7, §5; RFC 8463 |
+//! | [`crypto`] | RFC 8017 (RSASSA-PKCS1-v1_5), RFC 8032 / RFC 8463 (Ed25519) |
+//! | [`normalize`] | RFC 6376 §5.3 line-ending normalization |
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -28,13 +37,24 @@
 extern crate alloc;
 
 pub mod batv;
-
-pub use sha2;
-
+pub mod body_hash;
+pub mod canon;
+pub mod crypto;
+pub mod error;
+pub mod header;
 pub mod key_record;
 pub mod link;
+pub mod normalize;
 pub mod public_key;
+pub mod sign;
 pub mod signature_field;
 pub mod tag_list;
 #[cfg(test)]
 mod test_rng;
+
+pub use body_hash::BodyInterest;
+pub use canon::{Canon, Canonicalization};
+pub use crypto::{DigestSigner, Ed25519Signer, RsaSha256Signer, SigningAlgorithm};
+pub use error::Error;
+pub use sha2;
+pub use sign::{BodyLength, HeaderSelection, MessageSigner, SignRequest};

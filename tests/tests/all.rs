@@ -1,1 +1,5 @@
+//! mass integration tests: one binary, one module per RFC or topic.
 
+mod common;
+mod rfc6376_signing;
+mod rfc8463;

@@ -1,0 +1,779 @@
+//! Canonicalization, RFC 6376 §3.4.
+//!
+//! Header fields are canonicalized one at a time as a stream of pieces
+//! ([`HeaderCanonicalizer`]); the body is canonicalized as a stream of
+//! chunks of any size ([`BodyCanonicalizer`]). Both write into a [`Sink`]
+//! (normally SHA-256) and hold O(1) state: runs of whitespace and of empty
+//! lines are counted, never buffered.
+//!
+//! Line endings are CRLF (RFC 5322 §2.1). A bare CR or bare LF is an
+//! ordinary byte here; callers that accept files with bare LF line endings
+//! convert them first with [`crate::normalize::LineEndings`].
+
+use core::fmt;
+
+const CR: u8 = b'\r';
+const LF: u8 = b'\n';
+const SP: u8 = b' ';
+const TAB: u8 = b'\t';
+
+/// One canonicalization algorithm (RFC 6376 §3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Canon {
+    /// §3.4.1 (header) and §3.4.3 (body).
+    #[default]
+    Simple,
+    /// §3.4.2 (header) and §3.4.4 (body).
+    Relaxed,
+}
+
+impl Canon {
+    /// The name used in `c=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Canon::Simple => "simple",
+            Canon::Relaxed => "relaxed",
+        }
+    }
+
+    /// Parse a name used in `c=` (case-insensitive, RFC 6376 §3.5).
+    pub fn from_name(name: &[u8]) -> Option<Self> {
+        if name.eq_ignore_ascii_case(b"simple") {
+            Some(Canon::Simple)
+        } else if name.eq_ignore_ascii_case(b"relaxed") {
+            Some(Canon::Relaxed)
+        } else {
+            None
+        }
+    }
+}
+
+/// The header and body canonicalization of one signature (`c=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Canonicalization {
+    /// Header canonicalization.
+    pub header: Canon,
+    /// Body canonicalization.
+    pub body: Canon,
+}
+
+impl Canonicalization {
+    /// relaxed/relaxed, the signer default.
+    pub const RELAXED: Self = Canonicalization {
+        header: Canon::Relaxed,
+        body: Canon::Relaxed,
+    };
+    /// simple/simple, the RFC 6376 default when `c=` is absent.
+    pub const SIMPLE: Self = Canonicalization {
+        header: Canon::Simple,
+        body: Canon::Simple,
+    };
+
+    /// Parse the value of `c=` (`header[/body]`; a missing body part is
+    /// `simple`, RFC 6376 §3.5).
+    pub fn parse(value: &[u8]) -> Option<Self> {
+        let mut parts = value.splitn(2, |&b| b == b'/');
+        let header = Canon::from_name(parts.next()?)?;
+        let body = match parts.next() {
+            Some(b) => Canon::from_name(b)?,
+            None => Canon::Simple,
+        };
+        Some(Canonicalization { header, body })
+    }
+}
+
+impl fmt::Display for Canonicalization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.header.as_str(), self.body.as_str())
+    }
+}
+
+/// Where canonical bytes go: a hash, a length counter, a buffer in tests.
+pub trait Sink {
+    /// Take the next canonical bytes.
+    fn write(&mut self, bytes: &[u8]);
+}
+
+impl Sink for sha2::Sha256 {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        sha2::Digest::update(self, bytes);
+    }
+}
+
+impl<S: Sink + ?Sized> Sink for &mut S {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        (**self).write(bytes);
+    }
+}
+
+/// A small staging buffer so that byte-at-a-time output reaches the sink in
+/// runs rather than one call per byte.
+struct Staged<'s, S: Sink + ?Sized> {
+    sink: &'s mut S,
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl<'s, S: Sink + ?Sized> Staged<'s, S> {
+    fn new(sink: &'s mut S) -> Self {
+        Staged {
+            sink,
+            buf: [0; 64],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len = self.len.saturating_add(1);
+        } else {
+            self.sink.write(&self.buf);
+            self.buf[0] = b;
+            self.len = 1;
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(bytes) = self.buf.get(..self.len)
+            && !bytes.is_empty()
+        {
+            self.sink.write(bytes);
+        }
+        self.len = 0;
+    }
+}
+
+impl<S: Sink + ?Sized> Drop for Staged<'_, S> {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Streaming canonicalization of one header field (RFC 6376 §3.4.1–3.4.2).
+///
+/// Feed the raw field (`Name:value`, folding CRLFs included, without the
+/// final CRLF) in pieces of any size, then call [`finish`](Self::finish).
+/// The canonical form ends with CRLF unless the field is the signature
+/// field being verified or signed (§3.7).
+#[derive(Debug, Clone)]
+pub struct HeaderCanonicalizer {
+    canon: Canon,
+    state: HeaderState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeaderState {
+    /// In the field name; `wsp` counts whitespace not yet known to be
+    /// before the colon (only possible in obsolete syntax).
+    Name,
+    /// After the colon, before the first non-whitespace byte of the value.
+    LeadingValue { cr: bool },
+    /// In the value. `wsp`: a whitespace run is pending; `cr`: a CR is
+    /// pending (it may start a folding CRLF).
+    Value { wsp: bool, cr: bool },
+}
+
+impl HeaderCanonicalizer {
+    /// Start a field.
+    pub fn new(canon: Canon) -> Self {
+        HeaderCanonicalizer {
+            canon,
+            state: HeaderState::Name,
+        }
+    }
+
+    /// Canonicalize the next piece of the raw field into `sink`.
+    pub fn update<S: Sink + ?Sized>(&mut self, piece: &[u8], sink: &mut S) {
+        if self.canon == Canon::Simple {
+            sink.write(piece);
+            return;
+        }
+        let mut out = Staged::new(sink);
+        for &b in piece {
+            self.state = match self.state {
+                HeaderState::Name => match b {
+                    b':' => {
+                        out.push(b':');
+                        HeaderState::LeadingValue { cr: false }
+                    }
+                    // §3.4.2: WSP before the colon is deleted.
+                    SP | TAB => HeaderState::Name,
+                    // CRLF inside the name cannot occur in a valid field;
+                    // unfolding deletes it all the same.
+                    CR | LF => HeaderState::Name,
+                    _ => {
+                        out.push(b.to_ascii_lowercase());
+                        HeaderState::Name
+                    }
+                },
+                HeaderState::LeadingValue { cr } => match b {
+                    SP | TAB if cr => {
+                        out.push(CR);
+                        HeaderState::Value {
+                            wsp: true,
+                            cr: false,
+                        }
+                    }
+                    SP | TAB => HeaderState::LeadingValue { cr: false },
+                    CR => {
+                        if cr {
+                            out.push(CR);
+                            HeaderState::Value {
+                                wsp: false,
+                                cr: true,
+                            }
+                        } else {
+                            HeaderState::LeadingValue { cr: true }
+                        }
+                    }
+                    LF if cr => HeaderState::LeadingValue { cr: false },
+                    _ => {
+                        if cr {
+                            out.push(CR);
+                        }
+                        out.push(b);
+                        HeaderState::Value {
+                            wsp: false,
+                            cr: false,
+                        }
+                    }
+                },
+                HeaderState::Value { wsp, cr } => match b {
+                    SP | TAB => {
+                        if cr {
+                            Self::flush_wsp(&mut out, wsp);
+                            out.push(CR);
+                        }
+                        HeaderState::Value {
+                            wsp: true,
+                            cr: false,
+                        }
+                    }
+                    // An unfolded CRLF vanishes; whitespace around it stays
+                    // pending and collapses with it.
+                    LF if cr => HeaderState::Value { wsp, cr: false },
+                    CR => {
+                        if cr {
+                            Self::flush_wsp(&mut out, wsp);
+                            out.push(CR);
+                            HeaderState::Value {
+                                wsp: false,
+                                cr: true,
+                            }
+                        } else {
+                            HeaderState::Value { wsp, cr: true }
+                        }
+                    }
+                    _ => {
+                        if cr {
+                            Self::flush_wsp(&mut out, wsp);
+                            out.push(CR);
+                            out.push(b);
+                        } else {
+                            Self::flush_wsp(&mut out, wsp);
+                            out.push(b);
+                        }
+                        HeaderState::Value {
+                            wsp: false,
+                            cr: false,
+                        }
+                    }
+                },
+            };
+        }
+    }
+
+    fn flush_wsp<S: Sink + ?Sized>(out: &mut Staged<'_, S>, wsp: bool) {
+        if wsp {
+            out.push(SP);
+        }
+    }
+
+    /// End the field. With `crlf`, the canonical CRLF that ends every
+    /// hashed field but the signature field is written (§3.7).
+    pub fn finish<S: Sink + ?Sized>(self, crlf: bool, sink: &mut S) {
+        if self.canon == Canon::Relaxed {
+            // Trailing whitespace is deleted; a CR left pending was a bare CR
+            // at the end of the value and is kept as an ordinary byte.
+            if let HeaderState::Value { wsp, cr: true } = self.state {
+                let mut out = Staged::new(sink);
+                Self::flush_wsp(&mut out, wsp);
+                out.push(CR);
+            } else if let HeaderState::LeadingValue { cr: true } = self.state {
+                sink.write(b"\r");
+            } else if self.state == HeaderState::Name {
+                // A field with no colon still ends with one in relaxed form
+                // only if it had one; nothing to add.
+            }
+        }
+        if crlf {
+            sink.write(b"\r\n");
+        }
+    }
+}
+
+/// Canonicalize one whole header field into `sink` (see
+/// [`HeaderCanonicalizer`]).
+pub fn canonicalize_header<S: Sink + ?Sized>(canon: Canon, field: &[u8], crlf: bool, sink: &mut S) {
+    let mut c = HeaderCanonicalizer::new(canon);
+    c.update(field, sink);
+    c.finish(crlf, sink);
+}
+
+/// Streaming body canonicalization (RFC 6376 §3.4.3–3.4.4) with O(1) state.
+///
+/// Empty lines are counted and written only when content follows them, so
+/// trailing empty lines vanish (§3.4.3, §3.4.4) however many there are;
+/// a whitespace run is one flag. Long runs of input that canonicalization
+/// leaves unchanged go to the sink as one slice.
+#[derive(Debug, Clone)]
+pub struct BodyCanonicalizer {
+    canon: Canon,
+    /// CRLFs seen since the last content byte, not yet written.
+    pending_crlf: u64,
+    /// The last byte was a CR that may start a CRLF.
+    pending_cr: bool,
+    /// (relaxed) a whitespace run is pending.
+    pending_wsp: bool,
+    /// (relaxed) some content has been written: a body of nothing but
+    /// empty lines canonicalizes to nothing.
+    any_content: bool,
+    /// (relaxed) the output so far is empty or ends with CRLF, so a CR
+    /// that comes next may start an empty line.
+    at_line_start: bool,
+}
+
+impl BodyCanonicalizer {
+    /// Start a body.
+    pub fn new(canon: Canon) -> Self {
+        BodyCanonicalizer {
+            canon,
+            pending_crlf: 0,
+            pending_cr: false,
+            pending_wsp: false,
+            any_content: false,
+            at_line_start: true,
+        }
+    }
+
+    /// The canonicalization in use.
+    pub fn canon(&self) -> Canon {
+        self.canon
+    }
+
+    /// Canonicalize the next chunk of body into `sink`.
+    pub fn update<S: Sink + ?Sized>(&mut self, chunk: &[u8], sink: &mut S) {
+        match self.canon {
+            Canon::Simple => self.update_simple(chunk, sink),
+            Canon::Relaxed => self.update_relaxed(chunk, sink),
+        }
+    }
+
+    /// End the body and write what the end implies: one CRLF after the last
+    /// line (§3.4.3: also for an empty body in simple; §3.4.4: none for an
+    /// empty body in relaxed).
+    pub fn finish<S: Sink + ?Sized>(mut self, sink: &mut S) {
+        if self.pending_cr {
+            self.pending_cr = false;
+            self.content(&[CR], sink);
+        }
+        match self.canon {
+            Canon::Simple => sink.write(b"\r\n"),
+            Canon::Relaxed => {
+                // A line end already written by a clean run counts as the
+                // last one; pending empty lines are dropped.
+                if self.any_content && !self.at_line_start {
+                    sink.write(b"\r\n");
+                }
+            }
+        }
+    }
+
+    /// Write pending line ends, a pending whitespace run, then `bytes`.
+    #[inline]
+    fn content<S: Sink + ?Sized>(&mut self, bytes: &[u8], sink: &mut S) {
+        while self.pending_crlf > 0 {
+            let n = self.pending_crlf.min(CRLFS.len() as u64 / 2);
+            let len = usize::try_from(n.saturating_mul(2)).unwrap_or(CRLFS.len());
+            sink.write(CRLFS.get(..len).unwrap_or(&CRLFS));
+            self.pending_crlf = self.pending_crlf.saturating_sub(n);
+        }
+        if self.pending_wsp {
+            self.pending_wsp = false;
+            sink.write(b" ");
+        }
+        sink.write(bytes);
+        self.any_content = true;
+        self.at_line_start = false;
+    }
+
+    fn update_simple<S: Sink + ?Sized>(&mut self, mut chunk: &[u8], sink: &mut S) {
+        // A CR left over from the last chunk pairs with a leading LF.
+        if self.pending_cr {
+            let Some((&first, rest)) = chunk.split_first() else {
+                return;
+            };
+            self.pending_cr = false;
+            if first == LF {
+                self.pending_crlf = self.pending_crlf.saturating_add(1);
+                chunk = rest;
+            } else {
+                self.content(&[CR], sink);
+            }
+        }
+        // Everything before the trailing run of CRLFs (and a final CR) is
+        // written as it is; the run is only counted.
+        let mut end = chunk.len();
+        let trailing_cr = chunk.last() == Some(&CR);
+        if trailing_cr {
+            end = end.saturating_sub(1);
+        }
+        let mut crlfs: u64 = 0;
+        while let Some(pair) = end.checked_sub(2).and_then(|s| chunk.get(s..end)) {
+            if pair != b"\r\n" {
+                break;
+            }
+            end = end.saturating_sub(2);
+            crlfs = crlfs.saturating_add(1);
+        }
+        if let Some(head) = chunk.get(..end)
+            && !head.is_empty()
+        {
+            self.content(head, sink);
+        }
+        self.pending_crlf = self.pending_crlf.saturating_add(crlfs);
+        self.pending_cr = trailing_cr;
+    }
+
+    fn update_relaxed<S: Sink + ?Sized>(&mut self, chunk: &[u8], sink: &mut S) {
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let nothing_pending = !self.pending_cr && !self.pending_wsp && self.pending_crlf == 0;
+            if nothing_pending && !(self.at_line_start && rest.first() == Some(&CR)) {
+                let clean = relaxed_clean_prefix(rest);
+                if clean > 0 {
+                    let (run, tail) = rest.split_at(clean);
+                    sink.write(run);
+                    self.any_content = true;
+                    self.at_line_start = run.ends_with(b"\r\n");
+                    rest = tail;
+                    continue;
+                }
+            }
+            let Some((&b, tail)) = rest.split_first() else {
+                break;
+            };
+            self.relaxed_byte(b, sink);
+            rest = tail;
+        }
+    }
+
+    /// The relaxed state machine, one byte at a time (§3.4.4).
+    #[inline]
+    fn relaxed_byte<S: Sink + ?Sized>(&mut self, b: u8, sink: &mut S) {
+        if self.pending_cr {
+            self.pending_cr = false;
+            if b == LF {
+                // End of line: trailing whitespace is deleted.
+                self.pending_wsp = false;
+                self.pending_crlf = self.pending_crlf.saturating_add(1);
+                return;
+            }
+            self.content(&[CR], sink);
+        }
+        match b {
+            CR => self.pending_cr = true,
+            SP | TAB => self.pending_wsp = true,
+            _ => self.content(&[b], sink),
+        }
+    }
+}
+
+/// Forty CRLFs, written in one call for runs of empty lines.
+const CRLFS: [u8; 80] = *b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
+
+/// Could the relaxed state machine do anything but copy the byte at `b`
+/// followed by `next`? True for a tab, a space before whitespace or CR,
+/// and an LF before CR (the start of a possibly trailing empty line).
+#[inline(always)]
+fn relaxed_special(b: u8, next: u8) -> bool {
+    (b == TAB)
+        | ((b == SP) & ((next == SP) | (next == TAB) | (next == CR)))
+        | ((b == LF) & (next == CR))
+}
+
+/// The length of the prefix of `data` that relaxed body canonicalization
+/// leaves unchanged, from a state with nothing pending. It stops before the
+/// last two bytes (their meaning depends on what follows), before any byte
+/// that [`relaxed_special`] flags, and never right after a CR.
+#[inline]
+fn relaxed_clean_prefix(data: &[u8]) -> usize {
+    const BLOCK: usize = 32;
+    let window = data.len().saturating_sub(2);
+    let (Some(cur), Some(next)) = (data.get(..window), data.get(1..=window)) else {
+        return 0;
+    };
+    let mut stop = window;
+    let mut offset: usize = 0;
+    // Whole blocks first: a branch-free test that the compiler vectorizes.
+    for (cb, nb) in cur.chunks_exact(BLOCK).zip(next.chunks_exact(BLOCK)) {
+        let any = cb
+            .iter()
+            .zip(nb)
+            .fold(false, |acc, (&b, &n)| acc | relaxed_special(b, n));
+        if any {
+            break;
+        }
+        offset = offset.saturating_add(BLOCK);
+    }
+    // Then byte by byte to the exact position.
+    if let (Some(c), Some(n)) = (cur.get(offset..), next.get(offset..))
+        && let Some(pos) = c.iter().zip(n).position(|(&b, &n)| relaxed_special(b, n))
+    {
+        stop = offset.saturating_add(pos);
+    }
+    // An LF flagged above stops at its CR, and a run must never end between
+    // a CR and whatever follows it.
+    while stop > 0 && data.get(stop.saturating_sub(1)) == Some(&CR) {
+        stop = stop.saturating_sub(1);
+    }
+    stop
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    impl Sink for Vec<u8> {
+        fn write(&mut self, bytes: &[u8]) {
+            self.extend_from_slice(bytes);
+        }
+    }
+
+    fn body(canon: Canon, input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut c = BodyCanonicalizer::new(canon);
+        c.update(input, &mut out);
+        c.finish(&mut out);
+        out
+    }
+
+    /// Feed `input` split at every point (and byte by byte), and check the
+    /// output never changes.
+    fn body_all_splits(canon: Canon, input: &[u8]) -> Vec<u8> {
+        let whole = body(canon, input);
+        for split in 0..=input.len() {
+            let (a, b) = input.split_at(split);
+            let mut out = Vec::new();
+            let mut c = BodyCanonicalizer::new(canon);
+            c.update(a, &mut out);
+            c.update(b, &mut out);
+            c.finish(&mut out);
+            assert_eq!(out, whole, "split at {split} of {:?}", input);
+        }
+        let mut out = Vec::new();
+        let mut c = BodyCanonicalizer::new(canon);
+        for b in input {
+            c.update(core::slice::from_ref(b), &mut out);
+        }
+        c.finish(&mut out);
+        assert_eq!(out, whole, "byte by byte");
+        whole
+    }
+
+    /// A plain reference implementation of §3.4.4, written from the RFC's
+    /// wording, to compare the streaming one against.
+    fn relaxed_reference(input: &[u8]) -> Vec<u8> {
+        // Split into lines on CRLF; the last piece has no CRLF.
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        let mut cur = Vec::new();
+        let mut i = 0;
+        while i < input.len() {
+            if input[i] == CR && input.get(i + 1) == Some(&LF) {
+                lines.push(core::mem::take(&mut cur));
+                i += 2;
+            } else {
+                cur.push(input[i]);
+                i += 1;
+            }
+        }
+        let last_has_crlf = cur.is_empty();
+        if !cur.is_empty() {
+            lines.push(cur);
+        }
+        let _ = last_has_crlf;
+        let mut canon_lines: Vec<Vec<u8>> = lines
+            .into_iter()
+            .map(|l| {
+                let mut out = Vec::new();
+                let mut wsp = false;
+                for &b in &l {
+                    if b == SP || b == TAB {
+                        wsp = true;
+                    } else {
+                        if wsp {
+                            out.push(SP);
+                            wsp = false;
+                        }
+                        out.push(b);
+                    }
+                }
+                out
+            })
+            .collect();
+        while canon_lines.last().is_some_and(|l| l.is_empty()) {
+            canon_lines.pop();
+        }
+        let mut out = Vec::new();
+        for l in canon_lines {
+            out.extend_from_slice(&l);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    #[test]
+    fn rfc6376_3_4_5_example_body() {
+        // RFC 6376 §3.4.5.
+        let input = b" C \r\nD \t E\r\n\r\n\r\n";
+        assert_eq!(body_all_splits(Canon::Relaxed, input), b" C\r\nD E\r\n");
+        assert_eq!(body_all_splits(Canon::Simple, input), b" C \r\nD \t E\r\n");
+    }
+
+    #[test]
+    fn rfc6376_3_4_5_example_headers() {
+        let fields: [&[u8]; 2] = [b"A: X", b"B : Y\t\r\n\tZ  "];
+        let mut relaxed = Vec::new();
+        let mut simple = Vec::new();
+        for f in fields {
+            canonicalize_header(Canon::Relaxed, f, true, &mut relaxed);
+            canonicalize_header(Canon::Simple, f, true, &mut simple);
+        }
+        assert_eq!(relaxed, b"a:X\r\nb:Y Z\r\n");
+        assert_eq!(simple, b"A: X\r\nB : Y\t\r\n\tZ  \r\n");
+    }
+
+    #[test]
+    fn header_relaxed_every_split() {
+        let cases: [(&[u8], &[u8]); 7] = [
+            (b"Subject:\r\n x", b"subject:x"),
+            (b"SUBJECT  :  a \t b  ", b"subject:a b"),
+            (b"To: a,\r\n\tb,\r\n c", b"to:a, b, c"),
+            (b"X: a\rb", b"x:a\rb"),
+            (b"X: a \r", b"x:a \r"),
+            (b"X:", b"x:"),
+            (b"X: \x00\xff ", b"x:\x00\xff"),
+        ];
+        for (input, want) in cases {
+            for split in 0..=input.len() {
+                let (a, b) = input.split_at(split);
+                let mut out = Vec::new();
+                let mut c = HeaderCanonicalizer::new(Canon::Relaxed);
+                c.update(a, &mut out);
+                c.update(b, &mut out);
+                c.finish(false, &mut out);
+                assert_eq!(out, want, "input {:?} split {split}", input);
+            }
+        }
+    }
+
+    #[test]
+    fn empty_bodies() {
+        assert_eq!(body_all_splits(Canon::Simple, b""), b"\r\n");
+        assert_eq!(body_all_splits(Canon::Relaxed, b""), b"");
+        assert_eq!(body_all_splits(Canon::Simple, b"\r\n\r\n\r\n"), b"\r\n");
+        assert_eq!(body_all_splits(Canon::Relaxed, b" \t\r\n \r\n\t\r\n"), b"");
+    }
+
+    #[test]
+    fn no_final_crlf() {
+        assert_eq!(body_all_splits(Canon::Simple, b"abc"), b"abc\r\n");
+        assert_eq!(body_all_splits(Canon::Relaxed, b"abc  "), b"abc\r\n");
+        assert_eq!(body_all_splits(Canon::Simple, b"abc\r"), b"abc\r\r\n");
+        assert_eq!(body_all_splits(Canon::Relaxed, b"abc\r"), b"abc\r\r\n");
+    }
+
+    #[test]
+    fn bare_lf_and_cr_are_ordinary_bytes() {
+        assert_eq!(body_all_splits(Canon::Simple, b"a\nb\n\n"), b"a\nb\n\n\r\n");
+        assert_eq!(
+            body_all_splits(Canon::Relaxed, b"a \n b\r c \r\n"),
+            b"a \n b\r c\r\n"
+        );
+    }
+
+    #[test]
+    fn relaxed_matches_reference_on_generated_inputs() {
+        // Every string over a small alphabet up to length 7, and a few
+        // longer pseudo-random ones: exhaustive for the state machine.
+        let alphabet = [b'a', SP, TAB, CR, LF];
+        let mut buf = Vec::new();
+        for len in 0..=7u32 {
+            let total = 5usize.pow(len);
+            for mut n in 0..total {
+                buf.clear();
+                for _ in 0..len {
+                    buf.push(alphabet[n % 5]);
+                    n /= 5;
+                }
+                let got = body(Canon::Relaxed, &buf);
+                assert_eq!(got, relaxed_reference(&buf), "input {:?}", buf);
+            }
+        }
+        let mut x: u32 = 12345;
+        for _ in 0..40 {
+            buf.clear();
+            for _ in 0..200 {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                buf.push(alphabet[(x >> 16) as usize % 5]);
+            }
+            let want = relaxed_reference(&buf);
+            assert_eq!(body_all_splits(Canon::Relaxed, &buf), want);
+        }
+    }
+
+    #[test]
+    fn many_empty_lines_are_counted() {
+        let mut input = Vec::new();
+        input.extend_from_slice(b"x");
+        for _ in 0..1000 {
+            input.extend_from_slice(b"\r\n");
+        }
+        input.extend_from_slice(b"y\r\n\r\n");
+        let mut want = Vec::new();
+        want.extend_from_slice(b"x");
+        for _ in 0..1000 {
+            want.extend_from_slice(b"\r\n");
+        }
+        want.extend_from_slice(b"y\r\n");
+        assert_eq!(body(Canon::Simple, &input), want);
+        assert_eq!(body(Canon::Relaxed, &input), want);
+    }
+
+    #[test]
+    fn canonicalization_names() {
+        assert_eq!(
+            Canonicalization::parse(b"relaxed"),
+            Some(Canonicalization {
+                header: Canon::Relaxed,
+                body: Canon::Simple
+            })
+        );
+        assert_eq!(
+            Canonicalization::parse(b"Simple/Relaxed"),
+            Some(Canonicalization {
+                header: Canon::Simple,
+                body: Canon::Relaxed
+            })
+        );
+        assert_eq!(Canonicalization::parse(b"relaxed/"), None);
+        assert_eq!(Canonicalization::parse(b"nofws"), None);
+    }
+}

@@ -1,0 +1,683 @@
+//! Signing: one message in, one DKIM-Signature field out (RFC 6376 §5).
+//!
+//! ```text
+//! SignRequest ─► MessageSigner::new
+//!   update(raw chunk)*            or  header_field(field)* end_of_headers() body(chunk)*
+//!   finish(&mut impl DigestSigner, &mut out) ─► "DKIM-Signature: v=1; a=...; b=..."
+//! ```
+//!
+//! The signer keeps only the header fields its `h=` list names, up to the
+//! capacities `HEADER_BYTES` and `HEADER_FIELDS`, and the body hasher's
+//! O(1) state. It refuses a message with no From field or with several
+//! (security case 1; RFC 6376 §8.15).
+
+use crate::body_hash::{BodyHasher, BodyInterest};
+use crate::canon::{Canonicalization, HeaderCanonicalizer, canonicalize_header};
+use crate::crypto::{DigestSigner, SigningAlgorithm};
+use crate::error::Error;
+use crate::header::{FieldSink, HeaderSplitter, HeaderStore, names_match};
+use base64ct::{Base64, Encoding};
+use sha2::{Digest, Sha256};
+
+/// The header fields signed by default, each oversigned once (DESIGN.md;
+/// security case 23; RFC 6376 §8.15).
+pub const DEFAULT_SIGNED_HEADERS: [&str; 9] = [
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "date",
+    "reply-to",
+    "message-id",
+    "mime-version",
+    "content-type",
+];
+
+/// Which header fields to sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderSelection<'a> {
+    /// Sign every instance of each name, and name each once more so that
+    /// an added instance breaks the signature (oversigning).
+    Oversign(&'a [&'a str]),
+    /// Use exactly this `h=` list, in this order (§5.4.2 bottom-up).
+    Exact(&'a [&'a str]),
+}
+
+impl Default for HeaderSelection<'_> {
+    fn default() -> Self {
+        HeaderSelection::Oversign(&DEFAULT_SIGNED_HEADERS)
+    }
+}
+
+/// Whether and how the body length tag `l=` is used (§3.5, §8.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BodyLength {
+    /// No `l=`: the whole body is signed (the default; security case 23).
+    #[default]
+    Omit,
+    /// Sign the whole body and say its canonical length in `l=`.
+    Whole,
+    /// Sign only the first so many canonical body bytes, and say so in `l=`.
+    Limit(u64),
+}
+
+/// What to sign with: everything that goes into the DKIM-Signature field
+/// except what the message itself supplies.
+#[derive(Debug, Clone, Copy)]
+pub struct SignRequest<'a> {
+    /// `d=`, the signing domain.
+    pub domain: &'a str,
+    /// `s=`, the selector.
+    pub selector: &'a str,
+    /// `a=`.
+    pub algorithm: SigningAlgorithm,
+    /// `c=`.
+    pub canonicalization: Canonicalization,
+    /// `h=`.
+    pub headers: HeaderSelection<'a>,
+    /// `t=`, the signing time (seconds since the epoch), from the caller.
+    pub timestamp: Option<u64>,
+    /// `x=`, the absolute expiration time.
+    pub expiration: Option<u64>,
+    /// `i=`, the agent or user identifier.
+    pub identity: Option<&'a str>,
+    /// `l=`.
+    pub body_length: BodyLength,
+    /// `z=`: copy the signed header fields into the signature.
+    pub copied_headers: bool,
+}
+
+impl<'a> SignRequest<'a> {
+    /// A request with the signer defaults: relaxed/relaxed, the default
+    /// oversigned header set, no `t=`, `x=`, `i=`, `l=` or `z=`.
+    pub fn new(domain: &'a str, selector: &'a str, algorithm: SigningAlgorithm) -> Self {
+        SignRequest {
+            domain,
+            selector,
+            algorithm,
+            canonicalization: Canonicalization::RELAXED,
+            headers: HeaderSelection::default(),
+            timestamp: None,
+            expiration: None,
+            identity: None,
+            body_length: BodyLength::Omit,
+            copied_headers: false,
+        }
+    }
+}
+
+/// Longest `d=` (RFC 1035 name length).
+const DOMAIN_CAP: usize = 253;
+/// Longest `s=` (a selector may have several labels).
+const SELECTOR_CAP: usize = 253;
+/// Longest `i=`.
+const IDENTITY_CAP: usize = 320;
+/// Room for the `h=` names, colon-separated.
+const NAMES_CAP: usize = 512;
+/// The most names in `h=`.
+const NAMES_MAX: usize = 64;
+/// Room for a signature (RSA-8192).
+const SIGNATURE_CAP: usize = 1024;
+
+/// The names a signer keeps, lower-cased, in request order.
+#[derive(Debug, Clone)]
+struct NameList {
+    bytes: heapless::Vec<u8, NAMES_CAP>,
+    ends: heapless::Vec<u16, NAMES_MAX>,
+}
+
+impl NameList {
+    fn new() -> Self {
+        NameList {
+            bytes: heapless::Vec::new(),
+            ends: heapless::Vec::new(),
+        }
+    }
+
+    fn push(&mut self, name: &str) -> Result<(), Error> {
+        let name = name.trim();
+        if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b) && b != b':') {
+            return Err(Error::InvalidTagValue { tag: "h" });
+        }
+        let full = Error::HeaderListCapacity { limit: NAMES_MAX };
+        for b in name.bytes() {
+            self.bytes.push(b.to_ascii_lowercase()).map_err(|_| full)?;
+        }
+        let end = u16::try_from(self.bytes.len()).map_err(|_| full)?;
+        self.ends.push(end).map_err(|_| full)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> + Clone + '_ {
+        let starts = core::iter::once(0u16).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(s, e)| self.bytes.get(s as usize..e as usize).unwrap_or_default())
+    }
+
+    fn contains(&self, name: &[u8]) -> bool {
+        self.iter().any(|n| names_match(n, name))
+    }
+}
+
+/// The header side of a signer: the fields it keeps and its From count.
+#[derive(Debug, Clone)]
+struct Intake<const B: usize, const F: usize> {
+    store: HeaderStore<B, F>,
+    wanted: NameList,
+    from_count: u32,
+}
+
+impl<const B: usize, const F: usize> FieldSink for Intake<B, F> {
+    fn begin_field(&mut self, name: &[u8]) -> Result<bool, Error> {
+        if names_match(name, b"from") {
+            self.from_count = self.from_count.saturating_add(1);
+        }
+        if self.wanted.contains(name) {
+            self.store.begin()?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    fn field_bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.store.extend(bytes)
+    }
+
+    fn end_field(&mut self) -> Result<(), Error> {
+        self.store.end();
+        Ok(())
+    }
+}
+
+/// Streaming DKIM signer for one message.
+///
+/// `HEADER_BYTES` and `HEADER_FIELDS` bound the header fields it keeps
+/// (only those its `h=` list names).
+#[derive(Debug, Clone)]
+pub struct MessageSigner<const HEADER_BYTES: usize, const HEADER_FIELDS: usize> {
+    domain: heapless::Vec<u8, DOMAIN_CAP>,
+    selector: heapless::Vec<u8, SELECTOR_CAP>,
+    identity: Option<heapless::Vec<u8, IDENTITY_CAP>>,
+    algorithm: SigningAlgorithm,
+    canon: Canonicalization,
+    oversign: bool,
+    timestamp: Option<u64>,
+    expiration: Option<u64>,
+    body_length: BodyLength,
+    copied_headers: bool,
+    splitter: HeaderSplitter,
+    intake: Intake<HEADER_BYTES, HEADER_FIELDS>,
+    body: BodyHasher,
+}
+
+/// Is `s` a domain name in the `d=` / `s=` syntax (RFC 6376 §3.5,
+/// RFC 5321 sub-domain): dot-separated labels of letters, digits and
+/// hyphens, no empty label?
+fn is_domain_syntax(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+/// Is `sub` equal to `domain` or a subdomain of it, on label boundaries
+/// (security case 8)?
+pub fn is_same_or_subdomain(sub: &[u8], domain: &[u8]) -> bool {
+    if sub.eq_ignore_ascii_case(domain) {
+        return true;
+    }
+    match sub.len().checked_sub(domain.len()) {
+        Some(cut) if cut > 0 => {
+            sub.get(cut.saturating_sub(1)) == Some(&b'.')
+                && sub
+                    .get(cut..)
+                    .is_some_and(|tail| tail.eq_ignore_ascii_case(domain))
+        }
+        _ => false,
+    }
+}
+
+fn copy_into<const N: usize>(s: &str, tag: &'static str) -> Result<heapless::Vec<u8, N>, Error> {
+    heapless::Vec::from_slice(s.as_bytes()).map_err(|_| Error::InvalidTagValue { tag })
+}
+
+impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize>
+    MessageSigner<HEADER_BYTES, HEADER_FIELDS>
+{
+    /// Check the request and start a message.
+    pub fn new(req: &SignRequest<'_>) -> Result<Self, Error> {
+        if !is_domain_syntax(req.domain) {
+            return Err(Error::InvalidTagValue { tag: "d" });
+        }
+        if !is_domain_syntax(req.selector) {
+            return Err(Error::InvalidTagValue { tag: "s" });
+        }
+        let identity = match req.identity {
+            None => None,
+            Some(i) => {
+                // §3.5: [local-part] "@" domain, the domain within d=. The
+                // local part is kept to characters that need no encoding.
+                let (local, dom) = i
+                    .rsplit_once('@')
+                    .ok_or(Error::InvalidTagValue { tag: "i" })?;
+                let local_ok = local
+                    .bytes()
+                    .all(|b| (0x21..=0x7e).contains(&b) && b != b';' && b != b'=');
+                if !local_ok
+                    || !is_domain_syntax(dom)
+                    || !is_same_or_subdomain(dom.as_bytes(), req.domain.as_bytes())
+                {
+                    return Err(Error::InvalidTagValue { tag: "i" });
+                }
+                Some(copy_into(i, "i")?)
+            }
+        };
+        if let (Some(t), Some(x)) = (req.timestamp, req.expiration)
+            && x <= t
+        {
+            return Err(Error::ExpirationBeforeTimestamp);
+        }
+        let (names, oversign) = match req.headers {
+            HeaderSelection::Oversign(n) => (n, true),
+            HeaderSelection::Exact(n) => (n, false),
+        };
+        let mut wanted = NameList::new();
+        for n in names {
+            wanted.push(n)?;
+        }
+        // §5.4: From MUST be signed.
+        if !wanted.contains(b"from") {
+            if oversign {
+                wanted.push("from")?;
+            } else {
+                return Err(Error::InvalidTagValue { tag: "h" });
+            }
+        }
+        let limit = match req.body_length {
+            BodyLength::Limit(n) => Some(n),
+            _ => None,
+        };
+        Ok(MessageSigner {
+            domain: copy_into(req.domain, "d")?,
+            selector: copy_into(req.selector, "s")?,
+            identity,
+            algorithm: req.algorithm,
+            canon: req.canonicalization,
+            oversign,
+            timestamp: req.timestamp,
+            expiration: req.expiration,
+            body_length: req.body_length,
+            copied_headers: req.copied_headers,
+            splitter: HeaderSplitter::new(),
+            intake: Intake {
+                store: HeaderStore::new(),
+                wanted,
+                from_count: 0,
+            },
+            body: BodyHasher::new(req.canonicalization.body, limit),
+        })
+    }
+
+    /// Feed the next chunk of the raw message (header block, blank line,
+    /// body), split anywhere.
+    pub fn update(&mut self, raw: &[u8]) -> Result<BodyInterest, Error> {
+        if self.splitter.is_done() {
+            return Ok(self.body.update(raw));
+        }
+        match self.splitter.push(raw, &mut self.intake)? {
+            Some(n) => Ok(self.body.update(raw.get(n..).unwrap_or_default())),
+            None => Ok(BodyInterest::More),
+        }
+    }
+
+    /// Feed one whole header field, as a milter receives it: `Name:value`
+    /// with folding CRLFs, without the final CRLF.
+    pub fn header_field(&mut self, raw_field: &[u8]) -> Result<(), Error> {
+        if self.splitter.is_done() {
+            return Err(Error::OutOfOrder);
+        }
+        // A field must not end the header block or smuggle in another.
+        if raw_field.is_empty() || has_unfolded_crlf(raw_field) {
+            return Err(Error::MalformedHeaderField);
+        }
+        self.splitter.push(raw_field, &mut self.intake)?;
+        self.splitter.push(b"\r\n", &mut self.intake)?;
+        Ok(())
+    }
+
+    /// The header block is complete (a milter's end-of-headers).
+    pub fn end_of_headers(&mut self) -> Result<(), Error> {
+        if self.splitter.is_done() {
+            return Err(Error::OutOfOrder);
+        }
+        match self.splitter.push(b"\r\n", &mut self.intake)? {
+            Some(_) => Ok(()),
+            None => Err(Error::MalformedHeaderField),
+        }
+    }
+
+    /// Feed the next chunk of body. Once it returns
+    /// [`BodyInterest::Done`], the rest of the body cannot change the
+    /// signature and need not be sent.
+    pub fn body(&mut self, chunk: &[u8]) -> Result<BodyInterest, Error> {
+        if !self.splitter.is_done() {
+            return Err(Error::OutOfOrder);
+        }
+        Ok(self.body.update(chunk))
+    }
+
+    /// The `h=` list this message is signed with: each wanted name once
+    /// per instance present, plus once more when oversigning.
+    fn h_names(&self) -> impl Iterator<Item = &[u8]> + Clone + '_ {
+        self.intake.wanted.iter().flat_map(move |name| {
+            let times = if self.oversign {
+                self.intake.store.count(name).saturating_add(1)
+            } else {
+                1
+            };
+            core::iter::repeat_n(name, times)
+        })
+    }
+
+    /// Finish the message and sign it with `key`. The complete field,
+    /// `DKIM-Signature: ...` without a final CRLF, is written to `out`;
+    /// its length is returned.
+    pub fn finish<K: DigestSigner + ?Sized>(
+        mut self,
+        key: &mut K,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        self.splitter.finish(&mut self.intake)?;
+        match self.intake.from_count {
+            0 => return Err(Error::NoFromField),
+            1 => {}
+            _ => return Err(Error::MultipleFromFields),
+        }
+        if key.algorithm() != self.algorithm {
+            return Err(Error::AlgorithmMismatch);
+        }
+        let sig_len = key.signature_len();
+        if sig_len > SIGNATURE_CAP {
+            return Err(Error::Key);
+        }
+        let body = self.body.clone().finish();
+
+        // The field with an empty b= (§3.7), then the header hash.
+        let mut w = FieldWriter::new(out);
+        self.write_unsigned_field(&mut w, &body.digest, body.hashed_len)?;
+        let unsigned_len = w.len;
+        // Dry-run the b= value to know the full size before signing.
+        let b64_len = sig_len.div_ceil(3).saturating_mul(4);
+        let required = w.clone_counts().folded_run(b64_len);
+        if required > w.capacity() {
+            return Err(Error::BufferTooSmall { required });
+        }
+        let unsigned = w
+            .buf
+            .get(..unsigned_len)
+            .ok_or(Error::BufferTooSmall { required })?;
+        let digest = header_hash(
+            &self.intake.store,
+            self.canon.header,
+            self.h_names(),
+            &[unsigned],
+        );
+
+        let mut sig = [0u8; SIGNATURE_CAP];
+        let n = key.sign_digest(&digest, &mut sig)?;
+        let sig = sig.get(..n).ok_or(Error::Key)?;
+        let mut b64 = [0u8; SIGNATURE_CAP.div_ceil(3) * 4];
+        let b64 = Base64::encode(sig, &mut b64).map_err(|_| Error::Key)?;
+        w.folded(b64.as_bytes());
+        if w.len > w.capacity() {
+            return Err(Error::BufferTooSmall { required: w.len });
+        }
+        Ok(w.len)
+    }
+
+    fn write_unsigned_field(
+        &self,
+        w: &mut FieldWriter<'_>,
+        bh: &[u8; 32],
+        hashed_len: u64,
+    ) -> Result<(), Error> {
+        let mut num = [0u8; 20];
+        w.put(b"DKIM-Signature:");
+        w.unit(&[b"v=1;"]);
+        w.unit(&[b"a=", self.algorithm.as_str().as_bytes(), b";"]);
+        w.unit(&[
+            b"c=",
+            self.canon.header.as_str().as_bytes(),
+            b"/",
+            self.canon.body.as_str().as_bytes(),
+            b";",
+        ]);
+        w.unit(&[b"d=", &self.domain, b";"]);
+        w.unit(&[b"s=", &self.selector, b";"]);
+        if let Some(i) = &self.identity {
+            w.unit(&[b"i=", i, b";"]);
+        }
+        if self.body_length != BodyLength::Omit {
+            w.unit(&[b"l=", format_u64(hashed_len, &mut num), b";"]);
+        }
+        if let Some(t) = self.timestamp {
+            w.unit(&[b"t=", format_u64(t, &mut num), b";"]);
+        }
+        if let Some(x) = self.expiration {
+            w.unit(&[b"x=", format_u64(x, &mut num), b";"]);
+        }
+        // h=, folded between names.
+        w.unit(&[b"h="]);
+        for (i, name) in self.h_names().enumerate() {
+            let sep: &[u8] = if i > 0 { b":" } else { b"" };
+            w.glued(&[sep, name]);
+        }
+        w.put(b";");
+        if self.copied_headers {
+            w.unit(&[b"z="]);
+            for (i, field) in self
+                .intake
+                .store
+                .select(self.h_names())
+                .flatten()
+                .enumerate()
+            {
+                if i > 0 {
+                    w.glued(&[b"|"]);
+                }
+                w.quoted_printable(field);
+            }
+            w.put(b";");
+        }
+        let mut b64 = [0u8; 44];
+        let bh = Base64::encode(bh, &mut b64).map_err(|_| Error::Key)?;
+        w.unit(&[b"bh=", bh.as_bytes(), b";"]);
+        w.unit(&[b"b="]);
+        Ok(())
+    }
+}
+
+/// Does the field contain a CRLF that is not folding (not followed by
+/// whitespace)? Such a field would end early or carry another field.
+fn has_unfolded_crlf(field: &[u8]) -> bool {
+    field
+        .windows(3)
+        .any(|w| w.starts_with(b"\r\n") && !matches!(w.get(2), Some(b' ' | b'\t')))
+        || field.ends_with(b"\r\n")
+}
+
+fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i = i.saturating_sub(1);
+        if let Some(slot) = buf.get_mut(i) {
+            *slot = b'0'.saturating_add((n % 10) as u8);
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    buf.get(i..).unwrap_or_default()
+}
+
+/// Lines of a signature field are folded at this width (RFC 5322 §2.1.1
+/// recommends 78).
+const FOLD_WIDTH: usize = 78;
+
+/// Writes a header field into a caller's buffer, folding at
+/// [`FOLD_WIDTH`]. It keeps counting past the end of the buffer, so the
+/// size required is known even when the buffer is too small.
+struct FieldWriter<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+    line: usize,
+}
+
+/// The counters of a [`FieldWriter`], to measure without writing.
+#[derive(Clone, Copy)]
+struct Counts {
+    len: usize,
+    line: usize,
+}
+
+impl Counts {
+    /// The length after a run of `n` bytes that may fold anywhere.
+    fn folded_run(mut self, n: usize) -> usize {
+        for _ in 0..n {
+            if self.line >= FOLD_WIDTH {
+                self.len = self.len.saturating_add(3);
+                self.line = 1;
+            }
+            self.len = self.len.saturating_add(1);
+            self.line = self.line.saturating_add(1);
+        }
+        self.len
+    }
+}
+
+impl<'b> FieldWriter<'b> {
+    fn new(buf: &'b mut [u8]) -> Self {
+        FieldWriter {
+            buf,
+            len: 0,
+            line: 0,
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn clone_counts(&self) -> Counts {
+        Counts {
+            len: self.len,
+            line: self.line,
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        if let Some(dst) = self
+            .buf
+            .get_mut(self.len..self.len.saturating_add(bytes.len()))
+        {
+            dst.copy_from_slice(bytes);
+        }
+        self.len = self.len.saturating_add(bytes.len());
+        self.line = self.line.saturating_add(bytes.len());
+    }
+
+    fn fold(&mut self) {
+        self.put(b"\r\n ");
+        self.line = 1;
+    }
+
+    /// A tag, preceded by a space or a fold.
+    fn unit(&mut self, parts: &[&[u8]]) {
+        let n: usize = parts.iter().map(|p| p.len()).sum();
+        if self.line.saturating_add(1).saturating_add(n) > FOLD_WIDTH {
+            self.fold();
+        } else {
+            self.put(b" ");
+        }
+        for p in parts {
+            self.put(p);
+        }
+    }
+
+    /// Part of a value where folding whitespace may stand before it.
+    fn glued(&mut self, parts: &[&[u8]]) {
+        let n: usize = parts.iter().map(|p| p.len()).sum();
+        // Leave room for the ';' that ends the tag.
+        if self.line.saturating_add(n).saturating_add(1) > FOLD_WIDTH {
+            self.fold();
+        }
+        for p in parts {
+            self.put(p);
+        }
+    }
+
+    /// A value that may fold between any two bytes (base64, §3.5 b=).
+    fn folded(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            if self.line >= FOLD_WIDTH {
+                self.fold();
+            }
+            self.put(core::slice::from_ref(b));
+        }
+    }
+
+    /// A header field copied into `z=`, in dkim-quoted-printable (§2.11),
+    /// unfolded, with `|` encoded.
+    fn quoted_printable(&mut self, field: &[u8]) {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        for &b in field {
+            if b == b'\r' || b == b'\n' {
+                continue;
+            }
+            let safe = matches!(b, 0x21..=0x3a | 0x3c | 0x3e..=0x7e) && b != b'|';
+            if safe {
+                self.glued(&[core::slice::from_ref(&b)]);
+            } else {
+                let enc = [
+                    b'=',
+                    HEX.get((b >> 4) as usize).copied().unwrap_or(b'0'),
+                    HEX.get((b & 15) as usize).copied().unwrap_or(b'0'),
+                ];
+                self.glued(&[&enc]);
+            }
+        }
+    }
+}
+
+/// Hash the header fields an `h=` list selects, then the signature field
+/// with its `b=` value removed, as §3.7 describes; shared by signing and
+/// verification. `sig_field_pieces` are the raw signature field without
+/// the value of `b=` (typically the bytes before and after it).
+pub fn header_hash<'h, const B: usize, const F: usize, I>(
+    store: &HeaderStore<B, F>,
+    canon: crate::canon::Canon,
+    h: I,
+    sig_field_pieces: &[&[u8]],
+) -> [u8; 32]
+where
+    I: IntoIterator<Item = &'h [u8]> + Clone,
+{
+    let mut hash = Sha256::new();
+    for field in store.select(h).flatten() {
+        canonicalize_header(canon, field, true, &mut hash);
+    }
+    let mut c = HeaderCanonicalizer::new(canon);
+    for piece in sig_field_pieces {
+        c.update(piece, &mut hash);
+    }
+    c.finish(false, &mut hash);
+    hash.finalize().into()
+}
