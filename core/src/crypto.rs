@@ -7,6 +7,7 @@
 //! owns (OsRng on a host, a seeded ChaCha20 on a device).
 
 use crate::error::Error;
+use core::borrow::Borrow;
 use rsa::traits::PublicKeyParts;
 use sha2::Sha256;
 
@@ -66,12 +67,15 @@ pub const MIN_RSA_BITS: usize = 1024;
 pub const MAX_RSA_BITS: usize = 8192;
 
 /// rsa-sha256 with a private key in memory, always blinded.
-pub struct RsaSha256Signer<R> {
-    key: rsa::PrivateKey,
+///
+/// `K` is the key or anything that lends it (`&PrivateKey`, a `Box`, an
+/// `Arc`), so a daemon can sign with a shared key without copying it.
+pub struct RsaSha256Signer<K, R> {
+    key: K,
     rng: R,
 }
 
-impl<R> core::fmt::Debug for RsaSha256Signer<R> {
+impl<K: Borrow<rsa::PrivateKey>, R> core::fmt::Debug for RsaSha256Signer<K, R> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // Never print key material.
         f.debug_struct("RsaSha256Signer")
@@ -80,17 +84,24 @@ impl<R> core::fmt::Debug for RsaSha256Signer<R> {
     }
 }
 
-impl<R: rand_core::TryCryptoRng> RsaSha256Signer<R> {
+impl<K: Borrow<rsa::PrivateKey>, R: rand_core::TryCryptoRng> RsaSha256Signer<K, R> {
     /// Use `key`, blinding every signature with randomness from `rng`.
     /// Keys under [`MIN_RSA_BITS`] or over [`MAX_RSA_BITS`] are refused.
-    pub fn new(key: rsa::PrivateKey, rng: R) -> Result<Self, Error> {
-        let bits = key.size().saturating_mul(8);
+    pub fn new(key: K, rng: R) -> Result<Self, Error> {
+        let bits = key.borrow().size().saturating_mul(8);
         if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
             return Err(Error::Key);
         }
         Ok(RsaSha256Signer { key, rng })
     }
 
+    /// The public key, for publishing.
+    pub fn public_key(&self) -> rsa::PublicKey {
+        self.key.borrow().to_public_key()
+    }
+}
+
+impl<R: rand_core::TryCryptoRng> RsaSha256Signer<rsa::PrivateKey, R> {
     /// Parse a PKCS#8 or PKCS#1 DER private key.
     pub fn from_der(der: &[u8], rng: R) -> Result<Self, Error> {
         use rsa::pkcs1::DecodeRsaPrivateKey;
@@ -100,27 +111,24 @@ impl<R: rand_core::TryCryptoRng> RsaSha256Signer<R> {
             .map_err(|_| Error::Key)?;
         Self::new(key, rng)
     }
-
-    /// The public key, for publishing.
-    pub fn public_key(&self) -> rsa::PublicKey {
-        self.key.to_public_key()
-    }
 }
 
-impl<R> RsaSha256Signer<R> {
+impl<K: Borrow<rsa::PrivateKey>, R> RsaSha256Signer<K, R> {
     /// The modulus size in bits.
     pub fn bits(&self) -> usize {
-        self.key.size().saturating_mul(8)
+        self.key.borrow().size().saturating_mul(8)
     }
 }
 
-impl<R: rand_core::TryCryptoRng> DigestSigner for RsaSha256Signer<R> {
+impl<K: Borrow<rsa::PrivateKey>, R: rand_core::TryCryptoRng> DigestSigner
+    for RsaSha256Signer<K, R>
+{
     fn algorithm(&self) -> SigningAlgorithm {
         SigningAlgorithm::RsaSha256
     }
 
     fn signature_len(&self) -> usize {
-        self.key.size()
+        self.key.borrow().size()
     }
 
     fn sign_digest(&mut self, digest: &[u8; 32], out: &mut [u8]) -> Result<usize, Error> {
@@ -128,6 +136,7 @@ impl<R: rand_core::TryCryptoRng> DigestSigner for RsaSha256Signer<R> {
         // The blinded path: `sign_with_rng`, never the RNG-less one.
         let sig = self
             .key
+            .borrow()
             .sign_with_rng(&mut self.rng, padding, digest)
             .map_err(|_| Error::Key)?;
         let dst = out.get_mut(..sig.len()).ok_or(Error::BufferTooSmall {

@@ -405,7 +405,7 @@ pub fn check_key_permissions(file: &Path) -> Result<(), ConfigError> {
     if mode & 0o077 != 0 {
         return Err(ConfigError(format!(
             "key file {}: mode {mode:04o} lets group or others read it; chmod 600 it \
-             (or set insecure_key_permissions = true for tests)",
+             (or set insecure_key_permissions = true / --insecure-key-permissions)",
             file.display()
         )));
     }
@@ -415,10 +415,12 @@ pub fn check_key_permissions(file: &Path) -> Result<(), ConfigError> {
         let Ok(meta) = std::fs::metadata(dir) else {
             continue;
         };
-        if meta.mode() & 0o002 != 0 {
+        // The sticky bit (as on /tmp) stops others from replacing entries
+        // they do not own, so such a directory is safe.
+        if meta.mode() & 0o002 != 0 && meta.mode() & 0o1000 == 0 {
             return Err(ConfigError(format!(
                 "key file {}: directory {} is writable by everyone, so anyone could replace \
-                 the key (or set insecure_key_permissions = true for tests)",
+                 the key (or set insecure_key_permissions = true / --insecure-key-permissions)",
                 file.display(),
                 dir.display()
             )));

@@ -5,5 +5,8 @@ pub mod auth_results;
 pub mod batv;
 pub mod config;
 pub mod dns;
+pub mod key_signer;
+pub mod keygen;
 pub mod milter;
+pub mod sign_cli;
 pub mod zone;

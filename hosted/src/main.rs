@@ -1,6 +1,6 @@
 //! `mass`: the command-line tool and milter daemon.
 
-use mass_hosted::batv;
+use mass_hosted::{batv, keygen, sign_cli};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -20,6 +20,10 @@ struct Cli {
 enum Command {
     /// BATV prvs= bounce address tags: sign an envelope sender, check a bounce recipient.
     Batv(batv::BatvArgs),
+    /// Sign a message: print it with a DKIM-Signature field on top.
+    Sign(sign_cli::SignArgs),
+    /// Make a signing key; print the DNS record to publish.
+    Keygen(keygen::KeygenArgs),
     /// Run the milter daemon: sign or verify each message (config in TOML).
     Serve {
         /// The configuration file.
@@ -32,6 +36,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Batv(args) => batv::run(&args),
+        Command::Sign(args) => report("sign", sign_cli::run(&args)),
+        Command::Keygen(args) => report("keygen", keygen::run(&args)),
         Command::Serve { config } => mass_hosted::milter::server::main(&config),
+    }
+}
+
+/// Print a command's error and pick its exit code (2: usage or input error).
+fn report(what: &str, result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mass {what}: {e}");
+            ExitCode::from(2)
+        }
     }
 }

@@ -1,0 +1,299 @@
+//! `mass sign`: sign one message read from a file or standard input.
+//!
+//! The input streams through core in 64 KiB chunks, so memory stays small
+//! whatever the message size. Bare LF line ends are converted to CRLF
+//! first (RFC 6376 §5.3); the message written out is the converted one,
+//! which is what the signature covers.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use mass_core::normalize::LineEndings;
+use mass_core::{
+    BodyLength, Canon, Canonicalization, HeaderSelection, MessageSigner, SignRequest,
+    SigningAlgorithm,
+};
+
+use crate::key_signer::{KeySigner, key_algorithm};
+use crate::milter::keys::{KeyMaterial, load_key};
+
+/// Header bytes kept per message on a host (the signed fields only).
+pub const HEADER_BYTES: usize = 64 * 1024;
+/// Header fields kept per message on a host.
+pub const HEADER_FIELDS: usize = 1024;
+/// The signer used on hosts.
+pub type HostMessageSigner = MessageSigner<HEADER_BYTES, HEADER_FIELDS>;
+
+const CHUNK: usize = 64 * 1024;
+
+/// `mass sign` arguments.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The private key (PKCS#8 or PKCS#1 PEM), readable by its owner only.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The signing domain (d=).
+    #[arg(long)]
+    pub domain: String,
+    /// The selector (s=).
+    #[arg(long)]
+    pub selector: String,
+    /// rsa-sha256 or ed25519-sha256; by default the key's own.
+    #[arg(long)]
+    pub algorithm: Option<String>,
+    /// Canonicalization header/body: relaxed/relaxed (default),
+    /// simple/simple, relaxed/simple or simple/relaxed.
+    #[arg(long, default_value = "relaxed/relaxed")]
+    pub canon: String,
+    /// Header fields to sign, colon-separated; each is oversigned once.
+    /// Default: from:to:cc:subject:date:reply-to:message-id:mime-version:content-type.
+    #[arg(long)]
+    pub headers: Option<String>,
+    /// Use --headers as the exact h= list (no oversigning).
+    #[arg(long)]
+    pub exact_headers: bool,
+    /// The signing time t= (seconds since the epoch); default now.
+    #[arg(long)]
+    pub now: Option<u64>,
+    /// Set x= this many seconds after t=.
+    #[arg(long)]
+    pub expire: Option<u64>,
+    /// The agent or user identifier i= (e.g. user@example.com or @example.com).
+    #[arg(long)]
+    pub identity: Option<String>,
+    /// Add l=: with no value the whole body's length; with N, sign only
+    /// the first N canonical body bytes (RFC 6376 §8.2 warns against it).
+    #[arg(long, num_args = 0..=1, default_missing_value = "whole")]
+    pub body_length: Option<String>,
+    /// Add z= with copies of the signed header fields.
+    #[arg(long)]
+    pub copy_headers: bool,
+    /// Print only the DKIM-Signature field, not the signed message.
+    #[arg(long)]
+    pub header_only: bool,
+    /// Accept a key file that group or others can read.
+    #[arg(long)]
+    pub insecure_key_permissions: bool,
+    /// The message; `-` or nothing for standard input.
+    pub input: Option<PathBuf>,
+}
+
+/// Parse `--canon`.
+pub fn parse_canon(s: &str) -> Result<Canonicalization, String> {
+    let (h, b) = s
+        .split_once('/')
+        .ok_or_else(|| format!("--canon `{s}`: expected header/body, e.g. relaxed/relaxed"))?;
+    let one = |v: &str| {
+        Canon::from_name(v.as_bytes())
+            .ok_or_else(|| format!("--canon: `{v}` is neither simple nor relaxed"))
+    };
+    Ok(Canonicalization {
+        header: one(h)?,
+        body: one(b)?,
+    })
+}
+
+/// Read and check the key file (permissions first, then the key).
+pub fn read_key(path: &Path, insecure: bool) -> Result<KeyMaterial, String> {
+    if !insecure {
+        crate::config::check_key_permissions(path).map_err(|e| e.to_string())?;
+    }
+    load_key(path)
+}
+
+/// The input source: a file that can be read twice, or standard input
+/// spooled to an unlinked temporary file when the message must be written
+/// out after its signature.
+enum Input {
+    File(File),
+    Stdin(io::Stdin),
+}
+
+impl Input {
+    fn open(path: Option<&Path>) -> Result<Self, String> {
+        match path {
+            None => Ok(Input::Stdin(io::stdin())),
+            Some(p) if p == Path::new("-") => Ok(Input::Stdin(io::stdin())),
+            Some(p) => File::open(p)
+                .map(Input::File)
+                .map_err(|e| format!("{}: {e}", p.display())),
+        }
+    }
+}
+
+fn spool_file() -> Result<File, String> {
+    let dir = std::env::temp_dir();
+    for n in 0..100u32 {
+        let path = dir.join(format!("mass-sign-{}-{n}.spool", std::process::id()));
+        let mut opts = std::fs::OpenOptions::new();
+        std::os::unix::fs::OpenOptionsExt::mode(
+            opts.read(true).write(true).create_new(true),
+            0o600,
+        );
+        match opts.open(&path) {
+            Ok(f) => {
+                let _ = std::fs::remove_file(&path);
+                return Ok(f);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(format!(
+                    "cannot create a spool file in {}: {e}",
+                    dir.display()
+                ));
+            }
+        }
+    }
+    Err("cannot create a spool file".into())
+}
+
+/// Stream `reader` through line-ending conversion into `each`.
+fn stream(
+    mut reader: impl Read,
+    mut each: impl FnMut(&[u8]) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut lines = LineEndings::new();
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("read error: {e}")),
+        };
+        lines.update(&buf[..n], &mut each)?;
+    }
+}
+
+/// Run `mass sign`.
+pub fn run(args: &SignArgs) -> Result<(), String> {
+    let key = read_key(&args.key, args.insecure_key_permissions)?;
+    let algorithm = key_algorithm(&key);
+    if let Some(a) = &args.algorithm {
+        let wanted = match a.as_str() {
+            "rsa-sha256" | "rsa" => SigningAlgorithm::RsaSha256,
+            "ed25519-sha256" | "ed25519" => SigningAlgorithm::Ed25519Sha256,
+            other => {
+                return Err(format!(
+                    "--algorithm `{other}`: expected rsa-sha256 or ed25519-sha256"
+                ));
+            }
+        };
+        if wanted != algorithm {
+            return Err(format!(
+                "--algorithm {} does not fit the key in {} ({})",
+                wanted.as_str(),
+                args.key.display(),
+                algorithm.as_str()
+            ));
+        }
+    }
+    let now = match args.now {
+        Some(t) => t,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|_| "the system clock is before 1970".to_string())?
+            .as_secs(),
+    };
+    let names: Vec<&str> = match &args.headers {
+        Some(h) => h
+            .split(':')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect(),
+        None => mass_core::sign::DEFAULT_SIGNED_HEADERS.to_vec(),
+    };
+    let mut req = SignRequest::new(&args.domain, &args.selector, algorithm);
+    req.canonicalization = parse_canon(&args.canon)?;
+    req.headers = if args.exact_headers {
+        HeaderSelection::Exact(&names)
+    } else {
+        HeaderSelection::Oversign(&names)
+    };
+    req.timestamp = Some(now);
+    req.expiration = match args.expire {
+        Some(secs) => Some(now.checked_add(secs).ok_or("--expire is too large")?),
+        None => None,
+    };
+    req.identity = args.identity.as_deref();
+    req.body_length = match args.body_length.as_deref() {
+        None => BodyLength::Omit,
+        Some("whole") => BodyLength::Whole,
+        Some(n) => BodyLength::Limit(
+            n.parse()
+                .map_err(|_| format!("--body-length `{n}` is not a number"))?,
+        ),
+    };
+    req.copied_headers = args.copy_headers;
+
+    let mut signer =
+        Box::new(HostMessageSigner::new(&req).map_err(|e| format!("cannot sign: {e}"))?);
+    let input = Input::open(args.input.as_deref())?;
+    // Where the message is read again from, to write it after the field.
+    let mut replay: Option<File> = None;
+    match input {
+        Input::File(mut f) => {
+            stream(&mut f, |c| {
+                signer
+                    .update(c)
+                    .map(drop)
+                    .map_err(|e| format!("cannot sign: {e}"))
+            })?;
+            replay = Some(f);
+        }
+        Input::Stdin(stdin) => {
+            let mut spool = if args.header_only {
+                None
+            } else {
+                Some(io::BufWriter::new(spool_file()?))
+            };
+            stream(stdin.lock(), |c| {
+                if let Some(s) = spool.as_mut() {
+                    s.write_all(c)
+                        .map_err(|e| format!("spool write error: {e}"))?;
+                }
+                signer
+                    .update(c)
+                    .map(drop)
+                    .map_err(|e| format!("cannot sign: {e}"))
+            })?;
+            if let Some(s) = spool {
+                replay = Some(
+                    s.into_inner()
+                        .map_err(|e| format!("spool write error: {e}"))?,
+                );
+            }
+        }
+    }
+    let mut key_signer = KeySigner::new(&key).map_err(|e| format!("cannot use the key: {e}"))?;
+    let mut field = vec![0u8; 4096];
+    let n = match signer.clone().finish(&mut key_signer, &mut field) {
+        Ok(n) => n,
+        Err(mass_core::Error::BufferTooSmall { required }) => {
+            field.resize(required, 0);
+            signer
+                .finish(&mut key_signer, &mut field)
+                .map_err(|e| format!("cannot sign: {e}"))?
+        }
+        Err(e) => return Err(format!("cannot sign: {e}")),
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(CHUNK, stdout.lock());
+    let write_err = |e: io::Error| format!("write error: {e}");
+    out.write_all(&field[..n]).map_err(write_err)?;
+    out.write_all(b"\r\n").map_err(write_err)?;
+    if !args.header_only {
+        let mut f = replay.ok_or("internal error: nothing to replay")?;
+        f.rewind()
+            .map_err(|e| format!("cannot re-read the input: {e}"))?;
+        if matches!(args.input.as_deref(), Some(p) if p != Path::new("-")) {
+            stream(f, |c| out.write_all(c).map_err(write_err))?;
+        } else {
+            // The spool already holds the converted message.
+            io::copy(&mut f, &mut out).map_err(write_err)?;
+        }
+    }
+    out.flush().map_err(write_err)
+}
