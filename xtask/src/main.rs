@@ -3,6 +3,7 @@
 //! One module per task. Each task collects every failure before it exits and
 //! prints what it ran.
 
+mod batv_interop;
 mod util;
 
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   test      fmt, clippy, workspace tests, no_std builds of mass-core, firmware under QEMU
   interop   sign and verify against dkimpy, Mail::DKIM, OpenDKIM and Exim (reads ../shared)
+  interop-batv  only the BATV part of interop: mass batv against Exim's prvs
   e2e       end to end through a real Postfix (reads ../shared/harness)
   bench     throughput and memory figures, as ratios against baselines from the same run
   qemu      build the firmware and boot it in QEMU with its UART on a TCP socket
@@ -27,6 +29,11 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let result = match task.as_str() {
         "test" => run_test(rest),
+        "interop-batv" => {
+            let mut run = util::Run::new("interop-batv");
+            batv_interop::run(&mut run);
+            run.finish()
+        }
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
