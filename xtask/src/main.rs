@@ -4,6 +4,7 @@
 //! prints what it ran.
 
 mod batv_interop;
+mod fuzz;
 mod util;
 
 use std::process::ExitCode;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
             batv_interop::run(&mut run);
             run.finish()
         }
+        "fuzz" => fuzz::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
