@@ -387,9 +387,12 @@ impl fmt::Debug for BatvPolicy {
 }
 
 impl BatvConfig {
-    /// Reads the secret file and checks the numbers.
-    pub fn load(&self) -> Result<BatvPolicy, BatvConfigError> {
-        let secret = read_secret_file(&self.secret_file, self.insecure_secret_file)
+    /// Reads the secret file (a relative path is taken from `base`, the config file's
+    /// directory) and checks the numbers. `allow_insecure` also lets a group- or
+    /// other-readable secret through, as `insecure_secret_file` does.
+    pub fn load(&self, base: &Path, allow_insecure: bool) -> Result<BatvPolicy, BatvConfigError> {
+        let path = base.join(&self.secret_file);
+        let secret = read_secret_file(&path, allow_insecure || self.insecure_secret_file)
             .map_err(BatvConfigError::Secret)?;
         BatvPolicy::new(secret, self)
     }

@@ -257,9 +257,12 @@ pub struct Config {
     /// `[signer]`: an external signing device (issue 5; parsed there).
     #[serde(default)]
     pub signer: Option<toml::Table>,
-    /// `[batv]`: envelope-sender tagging (issue 6; parsed there).
+    /// `[batv]`: envelope-sender tagging (issue 6, `crate::batv`).
     #[serde(default)]
-    pub batv: Option<toml::Table>,
+    pub batv: Option<crate::batv::BatvConfig>,
+    /// `[batv]` with its secret loaded, by [`Config::parse`].
+    #[serde(skip)]
+    pub batv_policy: Option<std::sync::Arc<crate::batv::BatvPolicy>>,
 }
 
 fn default_on_error() -> OnError {
@@ -379,6 +382,12 @@ impl Config {
             if key.file.is_relative() {
                 key.file = base.join(&key.file);
             }
+        }
+        if let Some(batv) = &config.batv {
+            let policy = batv
+                .load(base, config.insecure_key_permissions)
+                .map_err(|e| ConfigError(format!("{name}: {}{e}", line_at("[batv]"))))?;
+            config.batv_policy = Some(std::sync::Arc::new(policy));
         }
         if !config.insecure_key_permissions {
             for key in &config.keys {

@@ -6,6 +6,7 @@
 //!                                          └─► codec::Reply bytes ─► one write
 //! ```
 
+mod batv;
 pub mod codec;
 mod headers;
 pub mod keys;

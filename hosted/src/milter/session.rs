@@ -65,6 +65,8 @@ struct Message {
     phase: Phase,
     /// The MTA has been told to skip the rest of the body.
     skipped: bool,
+    /// BATV envelope changes for this message.
+    batv: super::batv::Envelope,
 }
 
 /// One milter connection.
@@ -140,6 +142,7 @@ impl Session {
             headers: HeaderBuf::default(),
             phase: Phase::Headers,
             skipped: false,
+            batv: Default::default(),
         })
     }
 
@@ -182,12 +185,24 @@ impl Session {
                 };
                 self.reply(command, Reply::Continue, out);
             }
-            Command::Mail(_) => {
+            Command::Mail(args) => {
                 self.message = None;
-                self.message();
+                let state = self.message().state.clone();
+                let internal = self.internal(&state);
+                self.message().batv = super::batv::Envelope::mail(args.first(), internal);
                 self.reply(command, Reply::Continue, out);
             }
-            Command::Helo(_) | Command::Rcpt(_) | Command::Data | Command::Unknown(_) => {
+            Command::Rcpt(args) => {
+                let queue_id = self.queue_id.clone().unwrap_or_else(|| "-".into());
+                let m = self.message();
+                let policy = m.state.config.batv_policy.clone();
+                let now = super::batv::now();
+                match m.batv.rcpt(policy.as_deref(), args.first(), now, &queue_id) {
+                    Some(refusal) => self.reply(command, Reply::SmtpCode(&refusal), out),
+                    None => self.reply(command, Reply::Continue, out),
+                }
+            }
+            Command::Helo(_) | Command::Data | Command::Unknown(_) => {
                 self.reply(command, Reply::Continue, out);
             }
             Command::Header { name, value } => {
@@ -336,6 +351,9 @@ impl Session {
             return;
         };
         let state = m.state.clone();
+        let batv_policy = state.config.batv_policy.as_deref();
+        m.batv
+            .end_of_message(batv_policy, super::batv::now(), &queue_id, out);
         let ms = m.started.elapsed().as_secs_f64() * 1000.0;
         let on_error = |out: &mut Vec<u8>, why: &str| match state.config.on_error {
             OnError::Tempfail => {
