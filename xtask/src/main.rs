@@ -5,6 +5,7 @@
 
 mod batv_interop;
 mod fuzz;
+mod interop;
 mod util;
 
 use std::process::ExitCode;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let result = match task.as_str() {
         "test" => run_test(rest),
+        "interop" => interop::run(rest),
         "interop-batv" => {
             let mut run = util::Run::new("interop-batv");
             batv_interop::run(&mut run);

@@ -9,6 +9,49 @@ pub fn root() -> PathBuf {
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
+/// The shared test data beside the repository: `$MASS_SHARED`, else
+/// `<root>/../shared` (a CI clone), else `<root>/../../shared` (a git worktree
+/// one level further down).
+pub fn shared_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("MASS_SHARED") {
+        return PathBuf::from(dir);
+    }
+    let beside = root().join("../shared");
+    if beside.exists() {
+        return beside;
+    }
+    let above = root().join("../../shared");
+    if above.exists() { above } else { beside }
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR`, else what `cargo metadata`
+/// says, else `<root>/target`.
+pub fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        let dir = PathBuf::from(dir);
+        return if dir.is_absolute() {
+            dir
+        } else {
+            root().join(dir)
+        };
+    }
+    let meta = Command::new(cargo())
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .current_dir(root())
+        .output();
+    if let Ok(out) = meta {
+        let text = String::from_utf8_lossy(&out.stdout);
+        let key = "\"target_directory\":\"";
+        if let Some(start) = text.find(key) {
+            let rest = &text[start + key.len()..];
+            if let Some(end) = rest.find('"') {
+                return PathBuf::from(rest[..end].replace("\\\\", "\\"));
+            }
+        }
+    }
+    root().join("target")
+}
+
 /// The cargo that runs us, as rust-analyzer's xtask does.
 pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
