@@ -12,8 +12,9 @@
       Signs each FILE and writes DIR/<basename>. RSA keys are PEM; Ed25519 keys are PKCS#8 PEM
       (the 32-byte seed is taken from it, as dkimpy wants the raw seed in base64).
 
-Bare LF line ends are read as CRLF, as an MTA puts them on the wire (RFC 5322 section 2.3);
-signed output is written with CRLF.
+Messages are read as an MTA puts them on the wire: bare LF line ends become CRLF (RFC 5322
+section 2.3) and a missing final CRLF is added (RFC 5321 section 4.1.1.4); signed output is
+written that way.
 """
 
 import argparse
@@ -75,7 +76,15 @@ def parse_zone(path):
 
 
 def to_crlf(data):
-    return re.sub(rb"(?<!\r)\n", b"\r\n", data)
+    """The message as SMTP delivers it: CRLF line ends and a final CRLF (RFC 5321 4.1.1.4).
+
+    dkimpy 1.1.8 keeps the whitespace at the end of an unterminated last line in relaxed
+    body canonicalization (RFC 6376 3.4.4 removes whitespace at the end of lines, then adds
+    the missing CRLF); over SMTP such a line cannot occur, so the peers read the wire form."""
+    data = re.sub(rb"(?<!\r)\n", b"\r\n", data)
+    if data and not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data
 
 
 def cmd_verify(args):
