@@ -71,6 +71,7 @@ pub fn run(run: &mut util::Run) {
     }
     let result = exercise(&mass, &harness, &work);
     let _ = fs::remove_dir_all(&work);
+    let _ = fs::remove_file(&mass);
     match result {
         Ok(report) => {
             report.print();
@@ -90,9 +91,9 @@ fn exim_cached() -> bool {
 
 /// Builds `mass` (release, as the rest of interop) and copies it out of the target
 /// directory, so a concurrent build of another checkout cannot swap it underneath us.
-fn build_mass(run: &mut util::Run) -> Option<PathBuf> {
+pub(crate) fn build_mass(run: &mut util::Run) -> Option<PathBuf> {
     let label = "cargo build --release --package mass-hosted --bin mass";
-    eprintln!("xtask[interop]: running {label}");
+    eprintln!("xtask: running {label}");
     let out = Command::new(util::cargo())
         .args([
             "build",

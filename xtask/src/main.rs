@@ -3,6 +3,7 @@
 //! One module per task. Each task collects every failure before it exits and
 //! prints what it ran.
 
+mod batv_e2e;
 mod batv_interop;
 mod fuzz;
 mod interop;
@@ -16,6 +17,7 @@ tasks:
   test      fmt, clippy, workspace tests, no_std builds of mass-core, firmware under QEMU
   interop   sign and verify against dkimpy, Mail::DKIM, OpenDKIM and Exim (reads ../shared)
   interop-batv  only the BATV part of interop: mass batv against Exim's prvs
+  e2e-batv  only the BATV part of e2e: mass serve [batv] behind a real Postfix
   e2e       end to end through a real Postfix (reads ../shared/harness)
   bench     throughput and memory figures, as ratios against baselines from the same run
   qemu      build the firmware and boot it in QEMU with its UART on a TCP socket
@@ -32,6 +34,11 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "test" => run_test(rest),
         "interop" => interop::run(rest),
+        "e2e-batv" => {
+            let mut run = util::Run::new("e2e-batv");
+            batv_e2e::run(&mut run);
+            run.finish()
+        }
         "interop-batv" => {
             let mut run = util::Run::new("interop-batv");
             batv_interop::run(&mut run);

@@ -1,0 +1,386 @@
+//! The BATV part of `cargo xtask e2e`: `mass serve` with a `[batv]` table behind a
+//! real Postfix (`../shared/harness/mta-harness.sh`, a throwaway loopback instance
+//! relaying to smtp-sink; needs root).
+//!
+//! 1. Mail submitted on the submission port (`{daemon_name}=ORIGINATING`, so internal)
+//!    reaches the sink with a `prvs=` envelope sender that `mass batv check` accepts.
+//! 2. A bounce (`MAIL FROM:<>`) from outside to a forged prvs address gets 550 5.7.1,
+//!    and so does one to an untagged address of the BATV domain.
+//! 3. A bounce to a valid prvs address is delivered to the untagged recipient.
+//!
+//! Ports and the harness state are private to the run, so it can run beside others.
+
+use crate::util;
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const DOMAIN: &str = "example.com";
+const SENDER: &str = "Sender.Name+list@example.com";
+
+/// Runs the BATV end-to-end steps into `run`.
+pub fn run(run: &mut util::Run) {
+    let shared = std::env::var_os("MASS_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| util::root().join("../shared"));
+    let harness = shared.join("harness/mta-harness.sh");
+    if !harness.is_file() {
+        run.fail(format!("batv e2e: {} is missing", harness.display()));
+        return;
+    }
+    if !util::is_root() {
+        run.fail("batv e2e: mta-harness.sh needs root".into());
+        return;
+    }
+    let mut deps = Command::new("bash");
+    deps.arg(&harness).arg("deps");
+    if !run.command("mta-harness.sh deps", deps) {
+        return;
+    }
+    let Some(mass) = crate::batv_interop::build_mass(run) else {
+        return;
+    };
+    let work = std::env::temp_dir().join(format!("mass-batv-e2e-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&work);
+    if let Err(e) = fs::create_dir_all(&work) {
+        run.fail(format!("batv e2e: cannot create {}: {e}", work.display()));
+        return;
+    }
+    let Some(ports) = free_ports::<4>() else {
+        run.fail("batv e2e: no free loopback ports".into());
+        return;
+    };
+    let env = Harness {
+        script: harness,
+        state: work.join("mta"),
+        smtp: ports[1],
+        submit: ports[2],
+        sink: ports[3],
+    };
+    let mut server = None;
+    let result = exercise(&mass, &env, &work, ports[0], &mut server);
+    // Tear down what we started, whatever happened.
+    let _ = env.cmd(&["down", "--purge"]).output();
+    if let Some(mut child) = server {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let failed = result
+        .as_ref()
+        .map_or(true, |steps| steps.iter().any(|(_, r)| r.is_err()));
+    if failed && let Ok(log) = fs::read_to_string(work.join("serve.log")) {
+        eprintln!("--- mass serve log (last lines) ---");
+        for line in log.lines().rev().take(20).collect::<Vec<_>>().iter().rev() {
+            eprintln!("{line}");
+        }
+    }
+    let _ = fs::remove_dir_all(&work);
+    let _ = fs::remove_file(&mass);
+    match result {
+        Ok(steps) => {
+            for (label, r) in steps {
+                run.check(&label, r);
+            }
+        }
+        Err(e) => run.fail(format!("batv e2e: {e}")),
+    }
+}
+
+struct Harness {
+    script: PathBuf,
+    state: PathBuf,
+    smtp: u16,
+    submit: u16,
+    sink: u16,
+}
+
+impl Harness {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("bash");
+        c.arg(&self.script)
+            .args(args)
+            .env("MTA_STATE", &self.state)
+            .env("MTA_SMTP_PORT", self.smtp.to_string())
+            .env("MTA_SUBMIT_PORT", self.submit.to_string())
+            .env("MTA_SINK_PORT", self.sink.to_string())
+            .env("MTA_TIMEOUT", "60")
+            .stdin(Stdio::null());
+        c
+    }
+}
+
+type Steps = Vec<(String, Result<(), String>)>;
+
+fn exercise(
+    mass: &Path,
+    env: &Harness,
+    work: &Path,
+    milter_port: u16,
+    server: &mut Option<Child>,
+) -> Result<Steps, String> {
+    let secret = work.join("batv.secret");
+    write_private(
+        &secret,
+        format!("e2e-{}-secret\n", std::process::id()).as_bytes(),
+    )
+    .map_err(|e| format!("cannot write the secret: {e}"))?;
+    let config = work.join("mass.toml");
+    fs::write(
+        &config,
+        format!(
+            "listen = \"inet:127.0.0.1:{milter_port}\"\n\
+             authserv_id = \"mx.harness.test\"\n\
+             # Everything comes from loopback: only the submission port counts as internal.\n\
+             internal_networks = []\n\
+             signing_daemons = [\"ORIGINATING\"]\n\
+             [batv]\n\
+             secret_file = \"batv.secret\"\n\
+             local_domains = [\"{DOMAIN}\"]\n"
+        ),
+    )
+    .map_err(|e| format!("cannot write the config: {e}"))?;
+    let log = fs::File::create(work.join("serve.log")).map_err(|e| e.to_string())?;
+    let child = Command::new(mass)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start mass serve: {e}"))?;
+    *server = Some(child);
+    wait_port(milter_port, Duration::from_secs(20))
+        .map_err(|_| "mass serve did not listen".to_string())?;
+
+    let sink = work.join("sink");
+    let up = env
+        .cmd(&[
+            "up",
+            &format!("inet:127.0.0.1:{milter_port}"),
+            &sink.to_string_lossy(),
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !up.status.success() {
+        return Err(format!(
+            "mta-harness.sh up: {}",
+            String::from_utf8_lossy(&up.stderr).trim()
+        ));
+    }
+
+    let mut steps = Steps::new();
+
+    // 1. Outgoing mail from the submission port gets a prvs= envelope sender.
+    let sent = swaks(env.submit, SENDER, "someone@example.net")?;
+    let outgoing = if !sent.0 {
+        Err(format!("submission refused: {}", sent.1))
+    } else {
+        wait_for_sink(env, 1)?;
+        let msg = newest_sink_message(&sink)?;
+        match envelope_sender(&msg) {
+            Some(from) if from.starts_with("prvs=") && from.ends_with(&format!("={SENDER}")) => {
+                match mass_check(mass, &secret, &from)? {
+                    Some(orig) if orig == SENDER => Ok(()),
+                    other => Err(format!("mass batv check {from}: {other:?}")),
+                }
+            }
+            other => Err(format!("sink envelope sender {other:?}")),
+        }
+    };
+    steps.push((
+        "batv e2e: submitted mail reaches the sink with a valid prvs= envelope sender".into(),
+        outgoing,
+    ));
+
+    // 2. Bounces from outside to a forged tag, and to an untagged address: 550 5.7.1.
+    for (what, rcpt) in [
+        ("a forged prvs address", format!("prvs=0123abcdef={SENDER}")),
+        ("an untagged address", SENDER.to_string()),
+    ] {
+        let (ok, transcript) = swaks(env.smtp, "", &rcpt)?;
+        let refused = !ok && transcript.contains("550 5.7.1");
+        steps.push((
+            format!("batv e2e: a bounce to {what} gets 550 5.7.1"),
+            if refused {
+                Ok(())
+            } else {
+                Err(format!(
+                    "not refused with 550 5.7.1: {}",
+                    last_lines(&transcript, 6)
+                ))
+            },
+        ));
+    }
+
+    // 3. A bounce to a valid tag is delivered to the untagged recipient.
+    let tagged = mass_sign(mass, &secret, SENDER)?;
+    let (ok, transcript) = swaks(env.smtp, "", &tagged)?;
+    let delivered = if !ok {
+        Err(format!(
+            "bounce to {tagged} refused: {}",
+            last_lines(&transcript, 6)
+        ))
+    } else {
+        wait_for_sink(env, 2)?;
+        let msg = newest_sink_message(&sink)?;
+        let rcpts = envelope_recipients(&msg);
+        if rcpts == [SENDER.to_string()] {
+            Ok(())
+        } else {
+            Err(format!("sink recipients {rcpts:?}, wanted [{SENDER}]"))
+        }
+    };
+    steps.push((
+        "batv e2e: a bounce to a valid prvs address reaches the untagged recipient".into(),
+        delivered,
+    ));
+    Ok(steps)
+}
+
+/// Sends one small message with swaks; (accepted, transcript). `from` empty = `<>`.
+fn swaks(port: u16, from: &str, to: &str) -> Result<(bool, String), String> {
+    // swaks spells the null sender "<>" (an empty --from makes it prompt).
+    let from = if from.is_empty() { "<>" } else { from };
+    let out = Command::new("swaks")
+        .args(["--server", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--from", from, "--to", to])
+        .args(["--helo", "client.harness.test", "--timeout", "30"])
+        .args(["--header", "Subject: batv e2e"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run swaks: {e}"))?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    Ok((out.status.success(), text))
+}
+
+fn wait_for_sink(env: &Harness, n: usize) -> Result<(), String> {
+    let out = env
+        .cmd(&["wait", &n.to_string()])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "sink did not get {n} message(s): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn newest_sink_message(dir: &Path) -> Result<String, String> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    files.sort();
+    let (_, path) = files.pop().ok_or("the sink is empty")?;
+    fs::read(&path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// smtp-sink -d writes the envelope as `X-Mail-Args:` / `X-Rcpt-Args:` lines.
+fn envelope_sender(msg: &str) -> Option<String> {
+    msg.lines()
+        .find_map(|l| l.strip_prefix("X-Mail-Args: "))
+        .and_then(angle_address)
+}
+
+fn envelope_recipients(msg: &str) -> Vec<String> {
+    msg.lines()
+        .filter_map(|l| l.strip_prefix("X-Rcpt-Args: "))
+        .filter_map(angle_address)
+        .collect()
+}
+
+fn angle_address(args: &str) -> Option<String> {
+    let start = args.find('<')? + 1;
+    let end = start + args[start..].find('>')?;
+    Some(args[start..end].to_string())
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+fn mass_sign(mass: &Path, secret: &Path, address: &str) -> Result<String, String> {
+    let out = Command::new(mass)
+        .args(["batv", "sign", "--secret-file"])
+        .arg(secret)
+        .arg(address)
+        .output()
+        .map_err(|e| format!("cannot run mass: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(format!("mass batv sign {address}: {}", out.status))
+    }
+}
+
+fn mass_check(mass: &Path, secret: &Path, tagged: &str) -> Result<Option<String>, String> {
+    let out = Command::new(mass)
+        .args(["batv", "check", "--secret-file"])
+        .arg(secret)
+        .arg(tagged)
+        .output()
+        .map_err(|e| format!("cannot run mass: {e}"))?;
+    Ok(out
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+}
+
+/// N distinct free loopback ports (bound together, then released).
+fn free_ports<const N: usize>() -> Option<[u16; N]> {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let mut ports = [0u16; N];
+    for (p, l) in ports.iter_mut().zip(&listeners) {
+        *p = l.local_addr().ok()?.port();
+    }
+    Some(ports)
+}
+
+fn wait_port(port: u16, limit: Duration) -> Result<(), ()> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(())
+}
+
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_sink_envelope() {
+        let msg = "X-Client-Addr: 127.0.0.1\nX-Mail-Args: FROM:<prvs=1792abcdef=a@b> SIZE=10\n\
+                   X-Rcpt-Args: TO:<x@y> NOTIFY=NEVER\nX-Rcpt-Args: TO:<z@w>\n\nbody\n";
+        assert_eq!(envelope_sender(msg).as_deref(), Some("prvs=1792abcdef=a@b"));
+        assert_eq!(envelope_recipients(msg), ["x@y", "z@w"]);
+        assert_eq!(angle_address("FROM:<>").as_deref(), Some(""));
+    }
+}
