@@ -714,6 +714,31 @@ mod tests {
     }
 
     #[test]
+    fn every_day_stamp_of_the_cycle() {
+        // Sign on each of the 1000 day stamps with validity 7; check on the signing
+        // day, the expiry day, one day past (grace 1) and two days past.
+        let pol = CheckPolicy {
+            grace_days: 1,
+            max_validity_days: 7,
+        };
+        let ring = KeyRing::all(SECRET);
+        for day in 0..1000u64 {
+            let now = (20_000 + day) * SECONDS_PER_DAY;
+            let t = tag_vec("w@x", SECRET, &TagParams::new(now)).unwrap();
+            for (later, expect) in [
+                (0u64, Ok(7i16)),
+                (7, Ok(0)),
+                (8, Ok(-1)),
+                (9, Err(CheckError::Expired { days_ago: 2 })),
+            ] {
+                let r = check(t.as_bytes(), &ring, now + later * SECONDS_PER_DAY, &pol)
+                    .map(|c| c.days_left);
+                assert_eq!(r, expect, "day {day} later {later}");
+            }
+        }
+    }
+
+    #[test]
     fn expiry_edges() {
         let pol0 = CheckPolicy {
             grace_days: 0,

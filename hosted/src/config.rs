@@ -11,6 +11,10 @@
 //! domain = "example.com"
 //! selector = "s2026"
 //! file = "keys/s2026.example.com.pem"
+//! [batv]                                  # optional: BATV prvs= (crate::batv)
+//! secret_file = "batv.secret"             # mode 0600, like key files
+//! local_domains = ["example.com"]
+//! action = "reject"                       # or "tag": add X-BATV and accept
 //! ```
 //!
 //! Relative key paths are taken from the directory of the config file.
