@@ -508,38 +508,68 @@ fn relaxed_special(b: u8, next: u8) -> bool {
         | ((b == LF) & (next == CR))
 }
 
+/// Might any byte of a block (with the byte after each in `next`) need the
+/// state machine? A cheap superset of [`relaxed_special`]: every special
+/// pair is a tab, or two bytes that are both whitespace or controls
+/// (0x20 or below) other than the CRLF that ends every line. Written
+/// without branches over fixed-size arrays so that it compiles to SIMD.
+#[inline(always)]
+fn block_may_have_special(cur: &[u8; BLOCK], next: &[u8; BLOCK]) -> bool {
+    let mut any = 0u8;
+    for (&b, &n) in cur.iter().zip(next.iter()) {
+        let both_low = u8::from(b.max(n) <= SP) & u8::from(b != CR);
+        any |= both_low | u8::from(b == TAB);
+    }
+    any != 0
+}
+
+/// Block size of the vectorized scan.
+const BLOCK: usize = 64;
+
 /// The length of the prefix of `data` that relaxed body canonicalization
 /// leaves unchanged, from a state with nothing pending. It stops before the
 /// last two bytes (their meaning depends on what follows), before any byte
 /// that [`relaxed_special`] flags, and never right after a CR.
 #[inline]
 fn relaxed_clean_prefix(data: &[u8]) -> usize {
-    const BLOCK: usize = 32;
     let window = data.len().saturating_sub(2);
     let (Some(cur), Some(next)) = (data.get(..window), data.get(1..=window)) else {
         return 0;
     };
     let mut stop = window;
     let mut offset: usize = 0;
-    // Whole blocks first: a branch-free test that the compiler vectorizes.
-    for (cb, nb) in cur.chunks_exact(BLOCK).zip(next.chunks_exact(BLOCK)) {
-        let any = cb
-            .iter()
-            .zip(nb)
-            .fold(false, |acc, (&b, &n)| acc | relaxed_special(b, n));
-        if any {
+    // Whole blocks first, with the vectorized filter; a block it flags is
+    // checked exactly, and scanning goes on if it was a false alarm.
+    loop {
+        let end = offset.saturating_add(BLOCK);
+        let (Some(cb), Some(nb)) = (cur.get(offset..end), next.get(offset..end)) else {
             break;
+        };
+        let (Ok(cb), Ok(nb)) = (<&[u8; BLOCK]>::try_from(cb), <&[u8; BLOCK]>::try_from(nb)) else {
+            break;
+        };
+        if block_may_have_special(cb, nb)
+            && let Some(pos) = cb.iter().zip(nb).position(|(&b, &n)| relaxed_special(b, n))
+        {
+            stop = offset.saturating_add(pos);
+            return trim_cr(data, stop);
         }
-        offset = offset.saturating_add(BLOCK);
+        offset = end;
     }
-    // Then byte by byte to the exact position.
+    // Then the tail byte by byte.
     if let (Some(c), Some(n)) = (cur.get(offset..), next.get(offset..))
         && let Some(pos) = c.iter().zip(n).position(|(&b, &n)| relaxed_special(b, n))
     {
         stop = offset.saturating_add(pos);
     }
-    // An LF flagged above stops at its CR, and a run must never end between
-    // a CR and whatever follows it.
+    trim_cr(data, stop)
+}
+
+/// Move `stop` back so that a run never ends right after a CR: an LF
+/// flagged by the scan stops at its CR, and what follows a CR decides
+/// what it is.
+#[inline]
+fn trim_cr(data: &[u8], mut stop: usize) -> usize {
     while stop > 0 && data.get(stop.saturating_sub(1)) == Some(&CR) {
         stop = stop.saturating_sub(1);
     }
