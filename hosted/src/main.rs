@@ -33,6 +33,24 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let code = run();
+    // Tests and benchmarks read the peak memory of a whole run from here.
+    if std::env::var_os("MASS_REPORT_PEAK_RSS").is_some() {
+        report_peak_rss();
+    }
+    code
+}
+
+/// Print the process's peak resident set size (VmHWM) to stderr.
+fn report_peak_rss() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
+        let kib = line.split_whitespace().nth(1).unwrap_or("?");
+        eprintln!("mass: peak RSS {kib} KiB");
+    }
+}
+
+fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Batv(args) => batv::run(&args),

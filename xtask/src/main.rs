@@ -5,6 +5,7 @@
 
 mod batv_e2e;
 mod batv_interop;
+mod bench;
 mod fuzz;
 mod interop;
 mod util;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "test" => run_test(rest),
         "interop" => interop::run(rest),
+        "bench" => bench::run(rest),
         "e2e-batv" => {
             let mut run = util::Run::new("e2e-batv");
             batv_e2e::run(&mut run);

@@ -1,0 +1,253 @@
+//! The `mass` binary as a user runs it: keygen, sign, and the memory bound
+//! of streaming a large message.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn mass() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mass"))
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mass-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}
+
+fn keygen(dir: &std::path::Path, alg: &str, selector: &str) -> String {
+    let out = mass()
+        .args([
+            "keygen",
+            "--algorithm",
+            alg,
+            "--domain",
+            "example.com",
+            "--selector",
+            selector,
+            "--out-dir",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn keygen_writes_a_private_key_file_and_prints_the_record() {
+    let dir = tempdir("keygen");
+    let record = keygen(&dir, "rsa-2048", "s1");
+    assert!(
+        record.starts_with("s1._domainkey.example.com. IN TXT \"v=DKIM1; k=rsa; p=MIIB"),
+        "{record}"
+    );
+    // Every quoted string is at most 255 bytes.
+    for part in record.split('"').skip(1).step_by(2) {
+        assert!(part.len() <= 255);
+    }
+    let key = dir.join("s1.example.com.pem");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .starts_with("-----BEGIN PRIVATE KEY-----")
+    );
+    // A second run does not overwrite the key.
+    let again = mass()
+        .args([
+            "keygen",
+            "--domain",
+            "example.com",
+            "--selector",
+            "s1",
+            "--out-dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    let record = keygen(&dir, "ed25519", "e1");
+    assert!(record.starts_with("e1._domainkey.example.com. IN TXT \"v=DKIM1; k=ed25519; p="));
+}
+
+#[test]
+fn a_key_that_others_can_read_is_refused() {
+    let dir = tempdir("perm");
+    keygen(&dir, "ed25519", "e1");
+    let key = dir.join("e1.example.com.pem");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut child = mass()
+        .args([
+            "sign",
+            "--domain",
+            "example.com",
+            "--selector",
+            "e1",
+            "--key",
+        ])
+        .arg(&key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"From: a@example.com\r\n\r\nx\r\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("0644") && err.contains("e1.example.com.pem"),
+        "{err}"
+    );
+    // The explicit switch allows it.
+    let out = mass()
+        .args([
+            "sign",
+            "--insecure-key-permissions",
+            "--domain",
+            "example.com",
+            "--selector",
+            "e1",
+            "--key",
+        ])
+        .arg(&key)
+        .arg("/dev/null")
+        .output()
+        .unwrap();
+    // /dev/null has no From field: refused for that, not for the key.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no From field"));
+}
+
+#[test]
+fn sign_refuses_several_from_fields() {
+    let dir = tempdir("from");
+    keygen(&dir, "ed25519", "e1");
+    let msg = dir.join("m.eml");
+    std::fs::write(
+        &msg,
+        b"From: a@example.com\r\nFrom: b@example.com\r\n\r\nx\r\n",
+    )
+    .unwrap();
+    let out = mass()
+        .args([
+            "sign",
+            "--domain",
+            "example.com",
+            "--selector",
+            "e1",
+            "--key",
+        ])
+        .arg(dir.join("e1.example.com.pem"))
+        .arg(&msg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing is printed for a refused message"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("several From fields"));
+}
+
+#[test]
+fn sign_writes_the_converted_message_after_the_field() {
+    let dir = tempdir("lf");
+    keygen(&dir, "ed25519", "e1");
+    let msg = dir.join("m.eml");
+    std::fs::write(&msg, b"From: a@example.com\nSubject: lf\n\nbody\n").unwrap();
+    let out = mass()
+        .args([
+            "sign",
+            "--now",
+            "1700000000",
+            "--domain",
+            "example.com",
+            "--selector",
+            "e1",
+            "--key",
+        ])
+        .arg(dir.join("e1.example.com.pem"))
+        .arg(&msg)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("DKIM-Signature: v=1; a=ed25519-sha256;"));
+    assert!(
+        text.ends_with("\r\nFrom: a@example.com\r\nSubject: lf\r\n\r\nbody\r\n"),
+        "{text:?}"
+    );
+    assert!(text.contains("t=1700000000;"));
+}
+
+/// Issue 2: signing a 64 MiB message with --header-only peaks under 16 MiB RSS.
+#[test]
+fn signing_64_mib_streams_in_under_16_mib() {
+    let dir = tempdir("big");
+    keygen(&dir, "rsa-2048", "r1");
+    let mut child = mass()
+        .args([
+            "sign",
+            "--header-only",
+            "--domain",
+            "example.com",
+            "--selector",
+            "r1",
+            "--key",
+        ])
+        .arg(dir.join("r1.example.com.pem"))
+        .env("MASS_REPORT_PEAK_RSS", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        stdin
+            .write_all(b"From: a@example.com\r\nSubject: big\r\n\r\n")
+            .unwrap();
+        let line =
+            b"0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789\r\n";
+        let block: Vec<u8> = line.iter().copied().cycle().take(1 << 20).collect();
+        for _ in 0..64 {
+            stdin.write_all(&block).unwrap();
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let kib: u64 = err
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("mass: peak RSS ")
+                .and_then(|r| r.strip_suffix(" KiB"))
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS line in {err}"));
+    eprintln!("peak RSS signing 64 MiB: {kib} KiB");
+    assert!(kib < 16 * 1024, "peak RSS {kib} KiB");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("DKIM-Signature: "));
+}

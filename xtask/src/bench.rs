@@ -1,0 +1,103 @@
+//! `cargo xtask bench`: throughput and memory figures, each next to a
+//! baseline measured in the same run, printed as ratios (the machines are
+//! shared and noisy; absolute numbers mean little).
+//!
+//! - body canonicalization + SHA-256 against bare `sha2` over one 64 MiB
+//!   buffer (targets: simple >= 0.95, relaxed >= 0.85);
+//! - signed (and verified) messages per second for 4 KiB messages, next
+//!   to `openssl speed` for RSA-2048 in the same run.
+//!
+//! Times are the CPU time of the measuring thread, best of several rounds.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use crate::util;
+
+/// Run the bench program and the baselines; print the figures.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let mut run = util::Run::new("bench");
+    let filter = args.first().cloned();
+    let mut cmd = Command::new(util::cargo());
+    cmd.args([
+        "bench",
+        "--package",
+        "mass-tests",
+        "--bench",
+        "throughput",
+        "--",
+    ]);
+    if let Some(f) = &filter {
+        cmd.arg(f);
+    }
+    cmd.current_dir(util::root());
+    eprintln!("xtask[bench]: running cargo bench --package mass-tests --bench throughput");
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run cargo bench: {e}"))?;
+    if !out.status.success() {
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        run.fail("cargo bench failed".into());
+        return run.finish();
+    }
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut figures: BTreeMap<String, (f64, String)> = BTreeMap::new();
+    for line in text.lines() {
+        let mut parts = line.split_whitespace();
+        if let (Some(name), Some(value), Some(unit)) = (parts.next(), parts.next(), parts.next())
+            && let Ok(v) = value.parse::<f64>()
+        {
+            figures.insert(name.to_string(), (v, unit.to_string()));
+        }
+    }
+    print!("{text}");
+
+    if filter.as_deref().is_none_or(|f| f.starts_with("sign")) {
+        match openssl_rsa2048_signs_per_sec() {
+            Ok(v) => {
+                println!("openssl_rsa2048_sign {v:.0} sign/s");
+                if let Some((m, _)) = figures.get("sign_rsa2048_4k") {
+                    println!("ratio_mass_rsa2048_4k_vs_openssl_sign {:.3} x", m / v);
+                }
+            }
+            Err(e) => run.fail(format!("openssl speed rsa2048: {e}")),
+        }
+    }
+    for (name, target) in [
+        ("ratio_simple_vs_sha256", 0.95),
+        ("ratio_relaxed_vs_sha256", 0.85),
+    ] {
+        if let Some((v, _)) = figures.get(name) {
+            let verdict = if *v >= target { "meets" } else { "BELOW" };
+            println!("target {name} >= {target}: {v:.3} {verdict}");
+        }
+    }
+    run.check("bench figures printed", Ok(()));
+    run.finish()
+}
+
+/// RSA-2048 private-key operations per second by `openssl speed` on one core.
+fn openssl_rsa2048_signs_per_sec() -> Result<f64, String> {
+    let out = Command::new("openssl")
+        .args(["speed", "-seconds", "3", "rsa2048"])
+        .output()
+        .map_err(|e| {
+            format!("cannot run openssl ({e}); install it with `apt-get install openssl`")
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "rsa 2048 bits 0.000266s 0.000008s   3761.0 120481.9"
+    for line in text.lines() {
+        let t = line.trim_start();
+        if t.starts_with("rsa 2048 bits") || t.starts_with("rsa  2048 bits") {
+            let nums: Vec<f64> = t
+                .split_whitespace()
+                .filter_map(|w| w.parse::<f64>().ok())
+                .collect();
+            // 2048, sign time, verify time, sign/s, verify/s
+            if nums.len() >= 5 {
+                return Ok(nums[3]);
+            }
+        }
+    }
+    Err(format!("no rsa 2048 line in openssl output:\n{text}"))
+}
