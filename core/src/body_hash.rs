@@ -47,6 +47,7 @@ impl Sink for LimitedSha256 {
 /// Streaming body hash: canonicalization then SHA-256, in O(1) state.
 #[derive(Debug, Clone)]
 pub struct BodyHasher {
+    kind: Canon,
     canon: BodyCanonicalizer,
     out: LimitedSha256,
 }
@@ -65,6 +66,7 @@ impl BodyHasher {
     /// `limit` canonical bytes when one is given (`l=`, §3.5).
     pub fn new(canon: Canon, limit: Option<u64>) -> Self {
         BodyHasher {
+            kind: canon,
             canon: BodyCanonicalizer::new(canon),
             out: LimitedSha256 {
                 hash: Sha256::new(),
@@ -76,7 +78,7 @@ impl BodyHasher {
 
     /// The canonicalization in use.
     pub fn canon(&self) -> Canon {
-        self.canon.canon()
+        self.kind
     }
 
     /// The limit in use.

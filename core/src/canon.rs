@@ -326,7 +326,65 @@ pub fn canonicalize_header<S: Sink + ?Sized>(canon: Canon, field: &[u8], crlf: b
     c.finish(crlf, sink);
 }
 
-/// Streaming body canonicalization (RFC 6376 §3.4.3–3.4.4) with O(1) state.
+/// A DomainKeys canonicalization (RFC 4870 §3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum DkCanon {
+    /// §3.4.1: no change but trailing empty lines of the body.
+    #[default]
+    Simple,
+    /// §3.4.2: all whitespace and line-folding removed from header
+    /// fields; spaces, tabs and lone CR or LF removed from the body.
+    Nofws,
+}
+
+impl DkCanon {
+    /// The name used in `c=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DkCanon::Simple => "simple",
+            DkCanon::Nofws => "nofws",
+        }
+    }
+
+    /// Parse a name used in `c=` (RFC 4870 §3.3).
+    pub fn from_name(name: &[u8]) -> Option<Self> {
+        if name.eq_ignore_ascii_case(b"simple") {
+            Some(DkCanon::Simple)
+        } else if name.eq_ignore_ascii_case(b"nofws") {
+            Some(DkCanon::Nofws)
+        } else {
+            None
+        }
+    }
+}
+
+/// Canonicalize one header field for DomainKeys (RFC 4870 §3.4) into
+/// `sink`, with its CRLF: `simple` leaves it as it is; `nofws` drops every
+/// space, tab, CR and LF (which unfolds it) before the CRLF.
+pub fn canonicalize_dk_header<S: Sink + ?Sized>(canon: DkCanon, field: &[u8], sink: &mut S) {
+    match canon {
+        DkCanon::Simple => sink.write(field),
+        DkCanon::Nofws => {
+            for run in field.split(|&b| matches!(b, SP | TAB | CR | LF)) {
+                if !run.is_empty() {
+                    sink.write(run);
+                }
+            }
+        }
+    }
+    sink.write(b"\r\n");
+}
+
+/// Which body algorithm a [`BodyCanonicalizer`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyMode {
+    Dkim(Canon),
+    DomainKeys(DkCanon),
+}
+
+/// Streaming body canonicalization (RFC 6376 §3.4.3–3.4.4, and RFC 4870
+/// §3.4 for DomainKeys) with O(1) state.
 ///
 /// Empty lines are counted and written only when content follows them, so
 /// trailing empty lines vanish (§3.4.3, §3.4.4) however many there are;
@@ -334,7 +392,7 @@ pub fn canonicalize_header<S: Sink + ?Sized>(canon: Canon, field: &[u8], crlf: b
 /// leaves unchanged go to the sink as one slice.
 #[derive(Debug, Clone)]
 pub struct BodyCanonicalizer {
-    canon: Canon,
+    mode: BodyMode,
     /// CRLFs seen since the last content byte, not yet written.
     pending_crlf: u64,
     /// The last byte was a CR that may start a CRLF.
@@ -350,10 +408,20 @@ pub struct BodyCanonicalizer {
 }
 
 impl BodyCanonicalizer {
-    /// Start a body.
+    /// Start a DKIM body.
     pub fn new(canon: Canon) -> Self {
+        Self::with_mode(BodyMode::Dkim(canon))
+    }
+
+    /// Start a DomainKeys body (RFC 4870 §3.4). The blank line that ends
+    /// the header block is part of what DomainKeys hashes: feed it first.
+    pub fn domainkeys(canon: DkCanon) -> Self {
+        Self::with_mode(BodyMode::DomainKeys(canon))
+    }
+
+    fn with_mode(mode: BodyMode) -> Self {
         BodyCanonicalizer {
-            canon,
+            mode,
             pending_crlf: 0,
             pending_cr: false,
             pending_wsp: false,
@@ -362,16 +430,37 @@ impl BodyCanonicalizer {
         }
     }
 
-    /// The canonicalization in use.
-    pub fn canon(&self) -> Canon {
-        self.canon
-    }
-
     /// Canonicalize the next chunk of body into `sink`.
     pub fn update<S: Sink + ?Sized>(&mut self, chunk: &[u8], sink: &mut S) {
-        match self.canon {
-            Canon::Simple => self.update_simple(chunk, sink),
-            Canon::Relaxed => self.update_relaxed(chunk, sink),
+        match self.mode {
+            BodyMode::Dkim(Canon::Simple) | BodyMode::DomainKeys(DkCanon::Simple) => {
+                self.update_simple(chunk, sink)
+            }
+            BodyMode::Dkim(Canon::Relaxed) => self.update_relaxed(chunk, sink),
+            BodyMode::DomainKeys(DkCanon::Nofws) => {
+                for &b in chunk {
+                    self.nofws_byte(b, sink);
+                }
+            }
+        }
+    }
+
+    /// RFC 4870 §3.4.2 for the body: spaces and tabs go, a CR or LF that is
+    /// not part of a CRLF goes, and lines are otherwise kept.
+    #[inline]
+    fn nofws_byte<S: Sink + ?Sized>(&mut self, b: u8, sink: &mut S) {
+        if self.pending_cr {
+            self.pending_cr = false;
+            if b == LF {
+                self.pending_crlf = self.pending_crlf.saturating_add(1);
+                return;
+            }
+            // The lone CR is dropped; look at `b` afresh.
+        }
+        match b {
+            CR => self.pending_cr = true,
+            SP | TAB | LF => {}
+            _ => self.content(&[b], sink),
         }
     }
 
@@ -381,14 +470,24 @@ impl BodyCanonicalizer {
     pub fn finish<S: Sink + ?Sized>(mut self, sink: &mut S) {
         if self.pending_cr {
             self.pending_cr = false;
-            self.content(&[CR], sink);
+            // A lone CR at the very end: data, except that nofws drops it.
+            if self.mode != BodyMode::DomainKeys(DkCanon::Nofws) {
+                self.content(&[CR], sink);
+            }
         }
-        match self.canon {
-            Canon::Simple => sink.write(b"\r\n"),
-            Canon::Relaxed => {
+        match self.mode {
+            BodyMode::Dkim(Canon::Simple) => sink.write(b"\r\n"),
+            BodyMode::Dkim(Canon::Relaxed) => {
                 // A line end already written by a clean run counts as the
                 // last one; pending empty lines are dropped.
                 if self.any_content && !self.at_line_start {
+                    sink.write(b"\r\n");
+                }
+            }
+            // RFC 4870 §3.4: trailing empty lines are ignored, the last
+            // line keeps its CRLF, and none is added where there was none.
+            BodyMode::DomainKeys(_) => {
+                if self.any_content && self.pending_crlf > 0 {
                     sink.write(b"\r\n");
                 }
             }
@@ -785,6 +884,53 @@ mod tests {
         want.extend_from_slice(b"y\r\n");
         assert_eq!(body(Canon::Simple, &input), want);
         assert_eq!(body(Canon::Relaxed, &input), want);
+    }
+
+    fn dk_body(canon: DkCanon, input: &[u8]) -> Vec<u8> {
+        let whole = {
+            let mut out = Vec::new();
+            let mut c = BodyCanonicalizer::domainkeys(canon);
+            c.update(input, &mut out);
+            c.finish(&mut out);
+            out
+        };
+        for at in 0..=input.len() {
+            let (a, b) = input.split_at(at);
+            let mut out = Vec::new();
+            let mut c = BodyCanonicalizer::domainkeys(canon);
+            c.update(a, &mut out);
+            c.update(b, &mut out);
+            c.finish(&mut out);
+            assert_eq!(out, whole, "split at {at}");
+        }
+        whole
+    }
+
+    #[test]
+    fn domainkeys_bodies() {
+        // The blank line after the header block is fed first (RFC 4870
+        // §3.4.2.1: every line from the first header line to the last body
+        // line is presented), and counts as an empty line.
+        assert_eq!(dk_body(DkCanon::Simple, b"\r\n"), b"");
+        assert_eq!(dk_body(DkCanon::Simple, b"\r\nabc"), b"\r\nabc");
+        assert_eq!(
+            dk_body(DkCanon::Simple, b"\r\n a \r\n\r\n\r\n"),
+            b"\r\n a \r\n"
+        );
+        assert_eq!(
+            dk_body(DkCanon::Nofws, b"\r\n a \tb \r\n  \r\n\r\n"),
+            b"\r\nab\r\n"
+        );
+        assert_eq!(dk_body(DkCanon::Nofws, b"\r\nx\ry\nz\r\n"), b"\r\nxyz\r\n");
+        assert_eq!(dk_body(DkCanon::Nofws, b"\r\nx\r"), b"\r\nx");
+    }
+
+    #[test]
+    fn domainkeys_headers() {
+        let mut out = Vec::new();
+        canonicalize_dk_header(DkCanon::Nofws, b"Subject : a b\r\n\tc", &mut out);
+        canonicalize_dk_header(DkCanon::Simple, b"To: x\r\n y", &mut out);
+        assert_eq!(out, b"Subject:abc\r\nTo: x\r\n y\r\n");
     }
 
     #[test]
