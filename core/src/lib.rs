@@ -51,6 +51,7 @@ pub mod signature_field;
 pub mod tag_list;
 #[cfg(test)]
 mod test_rng;
+pub mod verify;
 
 pub use body_hash::BodyInterest;
 pub use canon::{Canon, Canonicalization};

@@ -506,7 +506,7 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize>
 
 /// Does the field contain a CRLF that is not folding (not followed by
 /// whitespace)? Such a field would end early or carry another field.
-fn has_unfolded_crlf(field: &[u8]) -> bool {
+pub(crate) fn has_unfolded_crlf(field: &[u8]) -> bool {
     field
         .windows(3)
         .any(|w| w.starts_with(b"\r\n") && !matches!(w.get(2), Some(b' ' | b'\t')))

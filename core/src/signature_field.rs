@@ -15,6 +15,8 @@
 
 use core::fmt;
 
+use crate::canon::Canonicalization;
+use crate::sign::is_same_or_subdomain;
 use crate::tag_list::{Base64Error, Span, TagListError, decode_base64, parse_tag_list};
 
 /// Largest decoded `b=` accepted: an RSA-8192 signature (RFC 8301 §3.2).
@@ -104,27 +106,6 @@ impl HashAlgorithm {
             HashAlgorithm::Sha1 => 20,
         }
     }
-}
-
-/// One canonicalization algorithm of `c=` (§3.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum CanonAlgorithm {
-    /// `simple`.
-    Simple,
-    /// `relaxed`.
-    Relaxed,
-}
-
-/// The `c=` tag: header and body canonicalization (§3.5; default
-/// `simple/simple`, and a lone header algorithm means a simple body).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct SignatureCanonicalization {
-    /// Header canonicalization.
-    pub header: CanonAlgorithm,
-    /// Body canonicalization.
-    pub body: CanonAlgorithm,
 }
 
 /// The tags of a DKIM-Signature, for error reports.
@@ -255,22 +236,6 @@ pub fn check_dns_name(name: &[u8]) -> Result<(), NameError> {
     Ok(())
 }
 
-/// True if `sub` is `domain` or a subdomain of it, compared without regard
-/// to ASCII case and only on label boundaries (`evil-legit.com` is not under
-/// `legit.com`). RFC 6376 §3.5 (`i=`), §3.6.1 (`t=s`), §6.1.1.
-pub fn is_same_or_subdomain(sub: &str, domain: &str) -> bool {
-    let (sub, domain) = (sub.as_bytes(), domain.as_bytes());
-    if sub.len() < domain.len() {
-        return false;
-    }
-    let split = sub.len().saturating_sub(domain.len());
-    let (head, tail) = sub.split_at(split);
-    if !tail.eq_ignore_ascii_case(domain) {
-        return false;
-    }
-    head.is_empty() || head.last() == Some(&b'.')
-}
-
 /// Why a DKIM-Signature field was rejected.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -371,7 +336,7 @@ pub struct DkimSignature<'a> {
     signature: heapless::Vec<u8, MAX_SIGNATURE_BYTES>,
     body_hash: heapless::Vec<u8, MAX_BODY_HASH_BYTES>,
     /// `c=` (default simple/simple).
-    pub canonicalization: SignatureCanonicalization,
+    pub canonicalization: Canonicalization,
     /// `d=`, checked with [`check_dns_name`].
     pub domain: &'a str,
     /// `h=` as written (FWS included); see [`DkimSignature::signed_headers`].
@@ -435,11 +400,10 @@ impl<'a> DkimSignature<'a> {
         let algorithm = parse_algorithm(need(T::A)?.value)?;
 
         let canonicalization = match get("c") {
-            None => SignatureCanonicalization {
-                header: CanonAlgorithm::Simple,
-                body: CanonAlgorithm::Simple,
-            },
-            Some(c) => parse_canonicalization(c.value)?,
+            None => Canonicalization::SIMPLE,
+            Some(c) => {
+                Canonicalization::parse(c.value.as_bytes()).ok_or(E::UnknownCanonicalization)?
+            }
         };
 
         let domain = need(T::D)?.value;
@@ -551,7 +515,7 @@ impl<'a> DkimSignature<'a> {
     }
 
     /// The header field names of `h=`, in order, FWS trimmed (§3.5).
-    pub fn signed_headers(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+    pub fn signed_headers(&self) -> impl Iterator<Item = &'a str> + Clone + use<'a> {
         split_colon_list(self.signed_headers_raw)
     }
 
@@ -592,7 +556,7 @@ fn is_fws_byte(c: char) -> bool {
 }
 
 /// Items of a colon-separated list with FWS around each trimmed.
-fn split_colon_list(s: &str) -> impl Iterator<Item = &str> {
+fn split_colon_list(s: &str) -> impl Iterator<Item = &str> + Clone {
     s.split(':').map(|item| item.trim_matches(is_fws_byte))
 }
 
@@ -613,29 +577,11 @@ fn parse_algorithm(v: &str) -> Result<SignatureAlgorithm, SignatureFieldError> {
     }
 }
 
-fn parse_canon_algorithm(v: &str) -> Result<CanonAlgorithm, SignatureFieldError> {
-    if v.eq_ignore_ascii_case("simple") {
-        Ok(CanonAlgorithm::Simple)
-    } else if v.eq_ignore_ascii_case("relaxed") {
-        Ok(CanonAlgorithm::Relaxed)
-    } else {
-        Err(SignatureFieldError::UnknownCanonicalization)
-    }
-}
-
-fn parse_canonicalization(v: &str) -> Result<SignatureCanonicalization, SignatureFieldError> {
-    let (header, body) = match v.split_once('/') {
-        Some((h, b)) => (parse_canon_algorithm(h)?, parse_canon_algorithm(b)?),
-        None => (parse_canon_algorithm(v)?, CanonAlgorithm::Simple),
-    };
-    Ok(SignatureCanonicalization { header, body })
-}
-
 /// `i= [ Local-part ] "@" domain-name`, the domain being `d=` or below it.
 fn check_identity(i: &str, domain: &str) -> Result<(), SignatureFieldError> {
     let (_, idomain) = i.rsplit_once('@').ok_or(SignatureFieldError::BadIdentity)?;
     check_dns_name(idomain.as_bytes()).map_err(|_| SignatureFieldError::BadIdentity)?;
-    if !is_same_or_subdomain(idomain, domain) {
+    if !is_same_or_subdomain(idomain.as_bytes(), domain.as_bytes()) {
         return Err(SignatureFieldError::IdentityNotInDomain);
     }
     Ok(())

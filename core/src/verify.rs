@@ -1,0 +1,1079 @@
+//! Streaming DKIM verification, RFC 6376 §6, with the policy of RFC 8301.
+//!
+//! ```text
+//! MessageVerifier::new(options)
+//!   update(raw chunk)*        or  header_field(field)* end_of_headers() body(chunk)*
+//!   key_requests() ─► "sel._domainkey.dom" (at most max_signatures names)
+//!   provide_key(request, KeyAnswer::Records(&[txt, ...]) | NotFound | TempFail)
+//!   finish() ─► Verification: one SignatureResult per checked signature
+//! ```
+//!
+//! The message goes in once, through the same intake as signing
+//! ([`HeaderSplitter`] into a bounded [`HeaderStore`]), and its body through
+//! [`BodyHasher`]s: signatures that share body canonicalization and `l=`
+//! share one. At most `max_signatures` DKIM-Signature fields (5 by default,
+//! never more than the capacity `SIGS`) are evaluated and asked a key for,
+//! top first; the rest are counted and left alone (security case 20).
+//!
+//! The core does no DNS: the caller asks for the TXT records named by
+//! [`MessageVerifier::key_requests`] and hands them back with
+//! [`MessageVerifier::provide_key`], joining the strings of one record and
+//! never joining separate records (§3.6.2.2). It passes `now` in
+//! [`VerifyOptions`].
+//!
+//! Each signature gets a [`Verdict`] (RFC 8601 §2.7.1) and a typed
+//! [`Reason`]. Beyond the RFC 6376 checks:
+//! - rsa-sha1 and RSA keys under 1024 bits never pass (RFC 8301 §3.1, §3.2);
+//!   keys over 8192 bits or with huge exponents are refused before any RSA
+//!   work ([`crate::public_key`]);
+//! - `l=` gives policy unless [`VerifyOptions::allow_body_length`] (§8.2);
+//! - an expired `x=` or a `t=` in the future gives policy (§3.5);
+//! - a message with other than one From field, or with an unsigned instance
+//!   above a signed one of a field that RFC 5322 §3.6 allows only once, gives
+//!   policy even when the crypto verifies (§8.15; security cases 1 and 3);
+//! - a failing signature under a key with `t=y` is neutral (§3.6.1).
+
+use core::fmt;
+
+use crate::body_hash::{BodyHash, BodyHasher, BodyInterest};
+use crate::error::Error;
+use crate::header::{FieldSink, HeaderSplitter, HeaderStore, field_name, field_value, names_match};
+use crate::key_record::{KeyFlags, KeyRecord, KeyRecordError, KeyUseError};
+use crate::public_key::{PublicKey, PublicKeyError};
+use crate::sign::{has_unfolded_crlf, header_hash};
+use crate::signature_field::{DkimSignature, SignatureAlgorithm, SignatureFieldError};
+use crate::tag_list::TagIter;
+
+/// How many signatures are checked unless the caller says otherwise.
+pub const DEFAULT_MAX_SIGNATURES: usize = 5;
+
+/// How many TXT records of one key name are tried (§6.1.2 leaves it to the
+/// verifier; security case 13).
+pub const MAX_KEY_RECORDS_TRIED: usize = 3;
+
+/// Fields RFC 5322 §3.6 (and RFC 2045 §3 for MIME) allow at most once. An
+/// unsigned instance of one of these above the signed one makes a
+/// verifying signature policy (security case 3).
+pub const SINGLE_INSTANCE_FIELDS: [&str; 14] = [
+    "from",
+    "sender",
+    "reply-to",
+    "to",
+    "cc",
+    "bcc",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "subject",
+    "date",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+];
+
+/// What the caller decides for the whole verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct VerifyOptions {
+    /// The current time, in seconds since the Unix epoch, for `t=` and `x=`.
+    pub now: u64,
+    /// Check at most this many DKIM-Signature fields (top first); also the
+    /// most key lookups asked for. Capped at the verifier's `SIGS`.
+    pub max_signatures: usize,
+    /// Let `l=` signatures pass. Off by default: they give policy (§8.2).
+    pub allow_body_length: bool,
+    /// How far in the future `t=` may be before it gives policy.
+    pub max_clock_skew: u64,
+}
+
+impl VerifyOptions {
+    /// Defaults: 5 signatures, `l=` gives policy, 5 minutes of clock skew.
+    pub fn new(now: u64) -> Self {
+        VerifyOptions {
+            now,
+            max_signatures: DEFAULT_MAX_SIGNATURES,
+            allow_body_length: false,
+            max_clock_skew: 300,
+        }
+    }
+}
+
+/// A signature's result, RFC 8601 §2.7.1.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Verdict {
+    /// The signature verifies and local policy accepts it.
+    Pass,
+    /// The signature or body hash does not match, the key was revoked, or
+    /// `i=` lies outside `d=`.
+    Fail,
+    /// The key is in testing mode (`t=y`) and the signature did not verify.
+    Neutral,
+    /// The signature may verify, but local policy refuses it.
+    Policy,
+    /// The key could not be fetched for now.
+    TempError,
+    /// The signature or key cannot be used: syntax, unsupported, no key.
+    PermError,
+}
+
+impl Verdict {
+    /// The RFC 8601 result word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Neutral => "neutral",
+            Verdict::Policy => "policy",
+            Verdict::TempError => "temperror",
+            Verdict::PermError => "permerror",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a signature got its verdict.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Reason {
+    /// Everything checked out.
+    Verified,
+    /// The DKIM-Signature field was refused (permerror; fail for
+    /// [`SignatureFieldError::IdentityNotInDomain`]).
+    Signature(SignatureFieldError),
+    /// `a=rsa-sha1` (RFC 8301 §3.1): never a pass, not checked further.
+    Sha1,
+    /// `x=` is in the past.
+    Expired,
+    /// `t=` is further in the future than the allowed clock skew.
+    TimestampInFuture,
+    /// No key record: NXDOMAIN or no TXT record.
+    KeyNotFound,
+    /// The key lookup failed for now (SERVFAIL, timeout).
+    KeyLookupFailed,
+    /// The caller never answered the key request.
+    KeyNotProvided,
+    /// The key record could not be parsed.
+    KeyRecord(KeyRecordError),
+    /// The key record does not fit the signature; [`KeyUseError::Revoked`]
+    /// is a fail, the others permerror.
+    KeyUse(KeyUseError),
+    /// The key bytes are not a usable key.
+    PublicKey(PublicKeyError),
+    /// The key has `t=s` and `i=` is in a subdomain of `d=` (§3.6.1).
+    StrictIdentityMismatch,
+    /// `l=` is larger than the canonical body (§3.5, security case 4).
+    BodyLengthExceedsBody,
+    /// The body hash does not match `bh=`.
+    BodyHashMismatch,
+    /// The signature does not verify over the header hash.
+    SignatureMismatch,
+    /// The key is in testing mode (`t=y`) and the signature failed.
+    TestingKey,
+    /// The signature verifies, but with an RSA key under 1024 bits.
+    WeakKey {
+        /// The modulus size.
+        bits: u32,
+    },
+    /// The signature verifies, but covers only part of the body (`l=`).
+    BodyLengthLimit,
+    /// The signature verifies, but the message has no From field or more
+    /// than one (security case 1).
+    FromCount {
+        /// How many From fields there are.
+        count: u32,
+    },
+    /// The signature verifies, but a single-instance field that it signs
+    /// has an unsigned instance above the signed one (security case 3).
+    UnsignedDuplicate {
+        /// The field name, from [`SINGLE_INSTANCE_FIELDS`].
+        field: &'static str,
+    },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Verified => f.write_str("signature verified"),
+            Reason::Signature(e) => write!(f, "{e}"),
+            Reason::Sha1 => f.write_str("rsa-sha1 is not accepted (RFC 8301)"),
+            Reason::Expired => f.write_str("signature expired"),
+            Reason::TimestampInFuture => f.write_str("signature timestamp in the future"),
+            Reason::KeyNotFound => f.write_str("no key record"),
+            Reason::KeyLookupFailed => f.write_str("key lookup failed"),
+            Reason::KeyNotProvided => f.write_str("key not provided"),
+            Reason::KeyRecord(e) => write!(f, "{e}"),
+            Reason::KeyUse(e) => write!(f, "{e}"),
+            Reason::PublicKey(e) => write!(f, "{e}"),
+            Reason::StrictIdentityMismatch => {
+                f.write_str("key t=s requires i= to be in d= exactly")
+            }
+            Reason::BodyLengthExceedsBody => f.write_str("l= exceeds the body length"),
+            Reason::BodyHashMismatch => f.write_str("body hash did not verify"),
+            Reason::SignatureMismatch => f.write_str("signature did not verify"),
+            Reason::TestingKey => f.write_str("failed under a testing key (t=y)"),
+            Reason::WeakKey { bits } => write!(f, "RSA key of {bits} bits is too weak"),
+            Reason::BodyLengthLimit => f.write_str("l= signs only part of the body"),
+            Reason::FromCount { count } => write!(f, "{count} From fields"),
+            Reason::UnsignedDuplicate { field } => {
+                write!(f, "unsigned {field} field above the signed one")
+            }
+        }
+    }
+}
+
+/// The answer to a key request, from DNS or a zone file.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyAnswer<'r> {
+    /// The TXT records at the name, each with its strings joined with
+    /// nothing between them. At most [`MAX_KEY_RECORDS_TRIED`] are tried,
+    /// in the order given; ones that do not parse are skipped.
+    Records(&'r [&'r [u8]]),
+    /// NXDOMAIN, or no TXT record: permerror.
+    NotFound,
+    /// SERVFAIL or a timeout: temperror.
+    TempFail,
+}
+
+/// A key the caller should look up: the TXT records of
+/// `selector._domainkey.domain` (§3.6.2.1). Its `Display` is that name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRequest<'v> {
+    /// Pass this back to [`MessageVerifier::provide_key`].
+    pub id: usize,
+    /// `s=`, checked to be a plain DNS name.
+    pub selector: &'v str,
+    /// `d=`, checked to be a plain DNS name.
+    pub domain: &'v str,
+}
+
+impl fmt::Display for KeyRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}._domainkey.{}", self.selector, self.domain)
+    }
+}
+
+/// A key that loaded, with the flags of its record.
+#[derive(Debug, Clone)]
+struct CandidateKey {
+    key: PublicKey,
+    flags: KeyFlags,
+}
+
+// Slots live in a fixed-capacity vector; boxing the keys would allocate
+// for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+enum KeyState {
+    /// Asked for, not answered.
+    Wanted,
+    /// Up to three usable keys.
+    Loaded(heapless::Vec<CandidateKey, MAX_KEY_RECORDS_TRIED>),
+    /// The answer gave no usable key.
+    Failed(Verdict, Reason),
+}
+
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+enum Slot {
+    /// Decided without a key (syntax, rsa-sha1, expiry).
+    Decided {
+        field: usize,
+        verdict: Verdict,
+        reason: Reason,
+    },
+    /// To be verified.
+    Pending {
+        field: usize,
+        hasher: usize,
+        key: KeyState,
+    },
+}
+
+impl Slot {
+    fn field(&self) -> usize {
+        match self {
+            Slot::Decided { field, .. } | Slot::Pending { field, .. } => *field,
+        }
+    }
+}
+
+/// The header side of the verifier: every field is kept (any may be
+/// signed), except DKIM-Signature fields past the ones to be checked.
+#[derive(Debug, Clone)]
+struct Intake<const B: usize, const F: usize, const SIGS: usize> {
+    store: HeaderStore<B, F>,
+    /// Store indices of the DKIM-Signature fields to check, top first.
+    signatures: heapless::Vec<usize, SIGS>,
+    max_signatures: usize,
+    /// DKIM-Signature fields seen in all.
+    signatures_seen: usize,
+    from_count: u32,
+}
+
+impl<const B: usize, const F: usize, const SIGS: usize> FieldSink for Intake<B, F, SIGS> {
+    fn begin_field(&mut self, name: &[u8]) -> Result<bool, Error> {
+        if names_match(name, b"from") {
+            self.from_count = self.from_count.saturating_add(1);
+        }
+        if names_match(name, b"dkim-signature") {
+            self.signatures_seen = self.signatures_seen.saturating_add(1);
+            if self.signatures.len() >= self.max_signatures
+                || self.signatures.push(self.store.len()).is_err()
+            {
+                // Not checked, so not kept: 1,000 signatures cost nothing.
+                return Ok(false);
+            }
+        }
+        self.store.begin()?;
+        Ok(true)
+    }
+
+    fn field_bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.store.extend(bytes)
+    }
+
+    fn end_field(&mut self) -> Result<(), Error> {
+        self.store.end();
+        Ok(())
+    }
+}
+
+/// Streaming verifier of the DKIM signatures of one message.
+///
+/// `HEADER_BYTES` and `HEADER_FIELDS` bound the header block kept (every
+/// field is kept; exceeding them is a typed error, security case 25);
+/// `SIGS` bounds the signatures checked.
+#[derive(Debug, Clone)]
+pub struct MessageVerifier<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
+{
+    options: VerifyOptions,
+    splitter: HeaderSplitter,
+    intake: Intake<HEADER_BYTES, HEADER_FIELDS, SIGS>,
+    slots: heapless::Vec<Slot, SIGS>,
+    hashers: heapless::Vec<BodyHasher, SIGS>,
+    headers_done: bool,
+}
+
+impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
+    MessageVerifier<HEADER_BYTES, HEADER_FIELDS, SIGS>
+{
+    /// A verifier for one message.
+    pub fn new(options: VerifyOptions) -> Self {
+        MessageVerifier {
+            options,
+            splitter: HeaderSplitter::new(),
+            intake: Intake {
+                store: HeaderStore::new(),
+                signatures: heapless::Vec::new(),
+                max_signatures: options.max_signatures.min(SIGS),
+                signatures_seen: 0,
+                from_count: 0,
+            },
+            slots: heapless::Vec::new(),
+            hashers: heapless::Vec::new(),
+            headers_done: false,
+        }
+    }
+
+    /// Feed the next chunk of the raw message (header block, blank line,
+    /// body), split anywhere.
+    pub fn update(&mut self, raw: &[u8]) -> Result<BodyInterest, Error> {
+        if self.headers_done {
+            return Ok(self.feed_body(raw));
+        }
+        match self.splitter.push(raw, &mut self.intake)? {
+            Some(n) => {
+                self.headers_ended();
+                Ok(self.feed_body(raw.get(n..).unwrap_or_default()))
+            }
+            None => Ok(BodyInterest::More),
+        }
+    }
+
+    /// Feed one whole header field, as a milter receives it: `Name:value`
+    /// with folding CRLFs, without the final CRLF.
+    pub fn header_field(&mut self, raw_field: &[u8]) -> Result<(), Error> {
+        if self.headers_done {
+            return Err(Error::OutOfOrder);
+        }
+        if raw_field.is_empty() || has_unfolded_crlf(raw_field) {
+            return Err(Error::MalformedHeaderField);
+        }
+        self.splitter.push(raw_field, &mut self.intake)?;
+        self.splitter.push(b"\r\n", &mut self.intake)?;
+        Ok(())
+    }
+
+    /// The header block is complete (a milter's end-of-headers).
+    pub fn end_of_headers(&mut self) -> Result<(), Error> {
+        if self.headers_done {
+            return Err(Error::OutOfOrder);
+        }
+        match self.splitter.push(b"\r\n", &mut self.intake)? {
+            Some(_) => {
+                self.headers_ended();
+                Ok(())
+            }
+            None => Err(Error::MalformedHeaderField),
+        }
+    }
+
+    /// The raw input given to [`update`](Self::update) has ended. If it
+    /// ended inside the header block (no blank line, security case 27), the
+    /// body is empty and key requests become available now. Calling it is
+    /// optional: [`finish`](Self::finish) does the same, but then it is too
+    /// late to provide keys.
+    pub fn end_of_input(&mut self) -> Result<(), Error> {
+        if !self.headers_done {
+            self.splitter.finish(&mut self.intake)?;
+            self.headers_ended();
+        }
+        Ok(())
+    }
+
+    /// Feed the next chunk of body. Once it returns [`BodyInterest::Done`]
+    /// no further body byte can change a result.
+    pub fn body(&mut self, chunk: &[u8]) -> Result<BodyInterest, Error> {
+        if !self.headers_done {
+            return Err(Error::OutOfOrder);
+        }
+        Ok(self.feed_body(chunk))
+    }
+
+    /// DKIM-Signature fields seen so far, including those not checked.
+    pub fn signatures_seen(&self) -> usize {
+        self.intake.signatures_seen
+    }
+
+    /// The keys still to be looked up, one per distinct name (at most
+    /// `max_signatures`). Empty until the header block has ended.
+    pub fn key_requests(&self) -> impl Iterator<Item = KeyRequest<'_>> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(id, slot)| match slot {
+                Slot::Pending {
+                    key: KeyState::Wanted,
+                    field,
+                    ..
+                } => self.request_for(id, *field),
+                _ => None,
+            })
+            .enumerate()
+            .filter(move |(n, req)| {
+                // Only the first slot wanting a given name asks for it.
+                !self
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(id, slot)| match slot {
+                        Slot::Pending {
+                            key: KeyState::Wanted,
+                            field,
+                            ..
+                        } => self.request_for(id, *field),
+                        _ => None,
+                    })
+                    .take(*n)
+                    .any(|earlier| same_key_name(&earlier, req))
+            })
+            .map(|(_, req)| req)
+    }
+
+    /// Answer a key request. The answer also serves every other signature
+    /// waiting for the same name.
+    pub fn provide_key(&mut self, id: usize, answer: KeyAnswer<'_>) {
+        let Some(target) = self
+            .slots
+            .get(id)
+            .and_then(|slot| self.request_for(id, slot.field()))
+        else {
+            return;
+        };
+        let (target_selector, target_domain) = (target.selector, target.domain);
+        // Work out each waiting slot's new state first (the requests borrow
+        // the store), then store them.
+        let mut updates: heapless::Vec<(usize, KeyState), SIGS> = heapless::Vec::new();
+        for (slot_id, slot) in self.slots.iter().enumerate() {
+            let Slot::Pending {
+                key: KeyState::Wanted,
+                field,
+                ..
+            } = slot
+            else {
+                continue;
+            };
+            let Some(sig) = self.signature_at(*field) else {
+                continue;
+            };
+            if !(sig.selector.eq_ignore_ascii_case(target_selector)
+                && sig.domain.eq_ignore_ascii_case(target_domain))
+            {
+                continue;
+            }
+            let state = load_keys(&sig, answer);
+            // Cannot overflow: one entry per slot.
+            let _ = updates.push((slot_id, state));
+        }
+        for (slot_id, state) in updates {
+            if let Some(Slot::Pending { key, .. }) = self.slots.get_mut(slot_id) {
+                *key = state;
+            }
+        }
+    }
+
+    /// Finish the message and compute every result.
+    pub fn finish(mut self) -> Result<Verification<HEADER_BYTES, HEADER_FIELDS, SIGS>, Error> {
+        self.end_of_input()?;
+        let mut hashes: heapless::Vec<BodyHash, SIGS> = heapless::Vec::new();
+        for hasher in self.hashers {
+            // Same length as `hashers`, so it cannot overflow.
+            let _ = hashes.push(hasher.finish());
+        }
+        let mut outcomes = heapless::Vec::new();
+        for slot in &self.slots {
+            let outcome = match slot {
+                Slot::Decided {
+                    field,
+                    verdict,
+                    reason,
+                } => Outcome {
+                    field: *field,
+                    verdict: *verdict,
+                    reason: *reason,
+                    testing: false,
+                    key_bits: None,
+                },
+                Slot::Pending { field, hasher, key } => evaluate(
+                    &self.options,
+                    &self.intake,
+                    *field,
+                    hashes.get(*hasher),
+                    key,
+                ),
+            };
+            // Same length as `slots`.
+            let _ = outcomes.push(outcome);
+        }
+        Ok(Verification {
+            store: self.intake.store,
+            outcomes,
+            signatures_seen: self.intake.signatures_seen,
+        })
+    }
+
+    fn feed_body(&mut self, chunk: &[u8]) -> BodyInterest {
+        let mut interest = BodyInterest::Done;
+        for hasher in self.hashers.iter_mut() {
+            if hasher.update(chunk) == BodyInterest::More {
+                interest = BodyInterest::More;
+            }
+        }
+        interest
+    }
+
+    /// Parse the signatures to check, decide what can be decided without a
+    /// key, and set up one body hasher per (body canonicalization, `l=`).
+    fn headers_ended(&mut self) {
+        self.headers_done = true;
+        let options = self.options;
+        let mut slots: heapless::Vec<Slot, SIGS> = heapless::Vec::new();
+        let mut hashers: heapless::Vec<BodyHasher, SIGS> = heapless::Vec::new();
+        for &field in &self.intake.signatures {
+            let slot = match self
+                .intake
+                .store
+                .get(field)
+                .ok_or(SignatureFieldError::NotDkimSignature)
+                .and_then(DkimSignature::parse_field)
+            {
+                Err(e) => Slot::Decided {
+                    field,
+                    verdict: if e == SignatureFieldError::IdentityNotInDomain {
+                        Verdict::Fail
+                    } else {
+                        Verdict::PermError
+                    },
+                    reason: Reason::Signature(e),
+                },
+                Ok(sig) => match early_decision(&options, &sig) {
+                    Some((verdict, reason)) => Slot::Decided {
+                        field,
+                        verdict,
+                        reason,
+                    },
+                    None => {
+                        let (canon, limit) = (sig.canonicalization.body, sig.body_length);
+                        let hasher = match hashers
+                            .iter()
+                            .position(|h| h.canon() == canon && h.limit() == limit)
+                        {
+                            Some(i) => i,
+                            None => {
+                                // At most one hasher per slot: fits.
+                                let _ = hashers.push(BodyHasher::new(canon, limit));
+                                hashers.len().saturating_sub(1)
+                            }
+                        };
+                        Slot::Pending {
+                            field,
+                            hasher,
+                            key: KeyState::Wanted,
+                        }
+                    }
+                },
+            };
+            // At most one slot per checked signature: fits.
+            let _ = slots.push(slot);
+        }
+        self.slots = slots;
+        self.hashers = hashers;
+    }
+
+    fn signature_at(&self, field: usize) -> Option<DkimSignature<'_>> {
+        DkimSignature::parse_field(self.intake.store.get(field)?).ok()
+    }
+
+    fn request_for(&self, id: usize, field: usize) -> Option<KeyRequest<'_>> {
+        let raw = self.intake.store.get(field)?;
+        let (selector, domain) = selector_and_domain(raw)?;
+        Some(KeyRequest {
+            id,
+            selector,
+            domain,
+        })
+    }
+}
+
+/// `s=` and `d=` of a stored signature field that parsed, without decoding
+/// the rest again.
+fn selector_and_domain(raw_field: &[u8]) -> Option<(&str, &str)> {
+    let (mut selector, mut domain) = (None, None);
+    for tag in TagIter::new(field_value(raw_field)) {
+        let tag = tag.ok()?;
+        match tag.name {
+            "s" => selector = Some(tag.value),
+            "d" => domain = Some(tag.value),
+            _ => {}
+        }
+    }
+    Some((selector?, domain?))
+}
+
+fn same_key_name(a: &KeyRequest<'_>, b: &KeyRequest<'_>) -> bool {
+    a.selector.eq_ignore_ascii_case(b.selector) && a.domain.eq_ignore_ascii_case(b.domain)
+}
+
+/// Verdicts that need no key: rsa-sha1, expiry, a future timestamp.
+fn early_decision(options: &VerifyOptions, sig: &DkimSignature<'_>) -> Option<(Verdict, Reason)> {
+    if sig.algorithm == SignatureAlgorithm::RsaSha1 {
+        return Some((Verdict::Policy, Reason::Sha1));
+    }
+    if sig.expiration.is_some_and(|x| x < options.now) {
+        return Some((Verdict::Policy, Reason::Expired));
+    }
+    if sig
+        .timestamp
+        .is_some_and(|t| t > options.now.saturating_add(options.max_clock_skew))
+    {
+        return Some((Verdict::Policy, Reason::TimestampInFuture));
+    }
+    None
+}
+
+/// Turn a key answer into usable keys for `sig` (§6.1.2).
+fn load_keys(sig: &DkimSignature<'_>, answer: KeyAnswer<'_>) -> KeyState {
+    let records = match answer {
+        KeyAnswer::NotFound => return KeyState::Failed(Verdict::PermError, Reason::KeyNotFound),
+        KeyAnswer::TempFail => {
+            return KeyState::Failed(Verdict::TempError, Reason::KeyLookupFailed);
+        }
+        KeyAnswer::Records(records) => records,
+    };
+    let mut keys = heapless::Vec::new();
+    let mut first_error: Option<(Verdict, Reason)> = None;
+    for txt in records.iter().take(MAX_KEY_RECORDS_TRIED) {
+        let failure = match KeyRecord::parse(txt) {
+            Err(e) => (Verdict::PermError, Reason::KeyRecord(e)),
+            Ok(record) => match record.check_use(sig.algorithm) {
+                Err(KeyUseError::Revoked) => (Verdict::Fail, Reason::KeyUse(KeyUseError::Revoked)),
+                Err(e) => (Verdict::PermError, Reason::KeyUse(e)),
+                Ok(()) => match PublicKey::load(record.key_type, record.public_key_bytes()) {
+                    Err(e) => (Verdict::PermError, Reason::PublicKey(e)),
+                    Ok(key) => {
+                        // `take` bounds the loop to the capacity.
+                        let _ = keys.push(CandidateKey {
+                            key,
+                            flags: record.flags,
+                        });
+                        continue;
+                    }
+                },
+            },
+        };
+        first_error.get_or_insert(failure);
+    }
+    match first_error {
+        _ if !keys.is_empty() => KeyState::Loaded(keys),
+        Some((verdict, reason)) => KeyState::Failed(verdict, reason),
+        None => KeyState::Failed(Verdict::PermError, Reason::KeyNotFound),
+    }
+}
+
+/// One signature's result, before it is shown.
+#[derive(Debug, Clone, Copy)]
+struct Outcome {
+    field: usize,
+    verdict: Verdict,
+    reason: Reason,
+    testing: bool,
+    key_bits: Option<u32>,
+}
+
+impl Outcome {
+    fn new(field: usize, verdict: Verdict, reason: Reason) -> Self {
+        Outcome {
+            field,
+            verdict,
+            reason,
+            testing: false,
+            key_bits: None,
+        }
+    }
+}
+
+/// Verify one signature with its keys (§6.1.3), then apply local policy.
+fn evaluate<const B: usize, const F: usize, const SIGS: usize>(
+    options: &VerifyOptions,
+    intake: &Intake<B, F, SIGS>,
+    field: usize,
+    body: Option<&BodyHash>,
+    key: &KeyState,
+) -> Outcome {
+    let keys = match key {
+        KeyState::Wanted => {
+            return Outcome::new(field, Verdict::TempError, Reason::KeyNotProvided);
+        }
+        KeyState::Failed(verdict, reason) => return Outcome::new(field, *verdict, *reason),
+        KeyState::Loaded(keys) => keys,
+    };
+    let Some(sig) = intake
+        .store
+        .get(field)
+        .and_then(|raw| DkimSignature::parse_field(raw).ok())
+    else {
+        // Parsed once already; cannot happen.
+        return Outcome::new(
+            field,
+            Verdict::PermError,
+            Reason::Signature(SignatureFieldError::NotDkimSignature),
+        );
+    };
+    let Some(body) = body else {
+        return Outcome::new(field, Verdict::TempError, Reason::KeyNotProvided);
+    };
+
+    // The header hash is the same for every candidate key.
+    let (before, after) = sig.hash_parts();
+    let header_digest = header_hash(
+        &intake.store,
+        sig.canonicalization.header,
+        sig.signed_headers().map(str::as_bytes),
+        &[before, after],
+    );
+
+    let mut best: Option<Outcome> = None;
+    for candidate in keys {
+        let outcome = verify_with(
+            options,
+            intake,
+            field,
+            &sig,
+            body,
+            &header_digest,
+            candidate,
+        );
+        let better = match &best {
+            None => true,
+            Some(b) => rank(outcome.verdict) > rank(b.verdict),
+        };
+        if better {
+            best = Some(outcome);
+        }
+        if outcome.verdict == Verdict::Pass {
+            break;
+        }
+    }
+    best.unwrap_or_else(|| Outcome::new(field, Verdict::PermError, Reason::KeyNotFound))
+}
+
+/// Which outcome to report when several keys were tried.
+fn rank(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Pass => 5,
+        Verdict::Policy => 4,
+        Verdict::Neutral => 3,
+        Verdict::Fail => 2,
+        Verdict::TempError => 1,
+        Verdict::PermError => 0,
+    }
+}
+
+fn verify_with<const B: usize, const F: usize, const SIGS: usize>(
+    options: &VerifyOptions,
+    intake: &Intake<B, F, SIGS>,
+    field: usize,
+    sig: &DkimSignature<'_>,
+    body: &BodyHash,
+    header_digest: &[u8; 32],
+    candidate: &CandidateKey,
+) -> Outcome {
+    let key_bits = match &candidate.key {
+        PublicKey::Rsa(k) => Some(k.bits()),
+        _ => None,
+    };
+    let testing = candidate.flags.testing;
+    let done = |verdict, reason| Outcome {
+        field,
+        verdict,
+        reason,
+        testing,
+        key_bits,
+    };
+    // A failure under a testing key is neutral (§3.6.1, security case 9).
+    let failed = |reason| {
+        if testing {
+            done(Verdict::Neutral, Reason::TestingKey)
+        } else {
+            done(Verdict::Fail, reason)
+        }
+    };
+
+    // t=s: i= must be in d= itself, not a subdomain (§3.6.1).
+    if candidate.flags.strict && !sig.identity_domain().eq_ignore_ascii_case(sig.domain) {
+        return failed(Reason::StrictIdentityMismatch);
+    }
+    if let Some(l) = sig.body_length
+        && l > body.hashed_len
+    {
+        return done(Verdict::PermError, Reason::BodyLengthExceedsBody);
+    }
+    if sig.body_hash() != body.digest.as_slice() {
+        return failed(Reason::BodyHashMismatch);
+    }
+    let verified = match &candidate.key {
+        PublicKey::Rsa(k) => k
+            .key()
+            .verify(
+                rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+                header_digest,
+                sig.signature(),
+            )
+            .is_ok(),
+        PublicKey::Ed25519(k) => ed25519_dalek::Signature::from_slice(sig.signature())
+            .is_ok_and(|s| k.verify_strict(header_digest, &s).is_ok()),
+    };
+    if !verified {
+        return failed(Reason::SignatureMismatch);
+    }
+
+    // The crypto holds; now local policy.
+    if let Some(bits) = key_bits
+        && bits < crate::public_key::WEAK_RSA_MODULUS_BITS
+    {
+        return done(Verdict::Policy, Reason::WeakKey { bits });
+    }
+    if sig.body_length.is_some() && !options.allow_body_length {
+        return done(Verdict::Policy, Reason::BodyLengthLimit);
+    }
+    if intake.from_count != 1 {
+        return done(
+            Verdict::Policy,
+            Reason::FromCount {
+                count: intake.from_count,
+            },
+        );
+    }
+    if let Some(field_name) = unsigned_duplicate(&intake.store, sig) {
+        return done(
+            Verdict::Policy,
+            Reason::UnsignedDuplicate { field: field_name },
+        );
+    }
+    done(Verdict::Pass, Reason::Verified)
+}
+
+/// A single-instance field that `sig` signs, with more instances in the
+/// message than `h=` names it: the extra instances are above the signed
+/// ones (§5.4.2 selects from the bottom) and unsigned.
+fn unsigned_duplicate<const B: usize, const F: usize>(
+    store: &HeaderStore<B, F>,
+    sig: &DkimSignature<'_>,
+) -> Option<&'static str> {
+    SINGLE_INSTANCE_FIELDS.into_iter().find(|name| {
+        let signed = sig
+            .signed_headers()
+            .filter(|h| h.eq_ignore_ascii_case(name))
+            .count();
+        signed > 0 && store.count(name.as_bytes()) > signed
+    })
+}
+
+/// The results of verifying one message.
+#[derive(Debug, Clone)]
+pub struct Verification<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize> {
+    store: HeaderStore<HEADER_BYTES, HEADER_FIELDS>,
+    outcomes: heapless::Vec<Outcome, SIGS>,
+    signatures_seen: usize,
+}
+
+/// One checked signature's result, for Authentication-Results (RFC 8601
+/// §2.7.1: `dkim=`, `header.d`, `header.s`, `header.a`, `header.b`).
+#[derive(Debug, Clone)]
+pub struct SignatureResult<'v> {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why.
+    pub reason: Reason,
+    /// `d=`, if it is a valid domain name (never echo anything else).
+    pub domain: Option<&'v str>,
+    /// `s=`, if it is a valid selector.
+    pub selector: Option<&'v str>,
+    /// `a=`, if recognised.
+    pub algorithm: Option<SignatureAlgorithm>,
+    /// `i=`, if the signature parsed and has one (printable ASCII with no
+    /// `;`, but may hold characters that need quoting).
+    pub identity: Option<&'v str>,
+    /// The first 8 base64 characters of `b=` (RFC 6008 §4), if any.
+    pub b_prefix: heapless::String<8>,
+    /// The key had `t=y`.
+    pub testing: bool,
+    /// The RSA modulus size, when an RSA key was used.
+    pub key_bits: Option<u32>,
+}
+
+impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
+    Verification<HEADER_BYTES, HEADER_FIELDS, SIGS>
+{
+    /// One result per checked signature, top first.
+    pub fn results(&self) -> impl Iterator<Item = SignatureResult<'_>> + '_ {
+        self.outcomes.iter().map(|o| {
+            let raw = self.store.get(o.field).unwrap_or_default();
+            let mut result = SignatureResult {
+                verdict: o.verdict,
+                reason: o.reason,
+                domain: None,
+                selector: None,
+                algorithm: None,
+                identity: None,
+                b_prefix: heapless::String::new(),
+                testing: o.testing,
+                key_bits: o.key_bits,
+            };
+            // Best effort for signatures that did not parse: tags up to the
+            // first syntax error, each checked before it is shown.
+            for tag in TagIter::new(field_value(raw)).map_while(Result::ok) {
+                match tag.name {
+                    "d" if crate::signature_field::check_dns_name(tag.value.as_bytes()).is_ok() => {
+                        result.domain = Some(tag.value);
+                    }
+                    "s" if crate::signature_field::check_dns_name(tag.value.as_bytes()).is_ok() => {
+                        result.selector = Some(tag.value);
+                    }
+                    "a" => {
+                        result.algorithm = [
+                            SignatureAlgorithm::RsaSha256,
+                            SignatureAlgorithm::Ed25519Sha256,
+                            SignatureAlgorithm::RsaSha1,
+                        ]
+                        .into_iter()
+                        .find(|a| a.as_str().eq_ignore_ascii_case(tag.value));
+                    }
+                    "i" if o.reason != Reason::Signature(SignatureFieldError::BadIdentity) => {
+                        result.identity = Some(tag.value);
+                    }
+                    "b" => {
+                        for c in tag
+                            .value
+                            .chars()
+                            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/'))
+                        {
+                            if result.b_prefix.push(c).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            result
+        })
+    }
+
+    /// True if any signature passed.
+    pub fn any_pass(&self) -> bool {
+        self.outcomes.iter().any(|o| o.verdict == Verdict::Pass)
+    }
+
+    /// DKIM-Signature fields in the message, including those not checked.
+    pub fn signatures_seen(&self) -> usize {
+        self.signatures_seen
+    }
+
+    /// The Authentication-Results fields that claim `authserv_id` (RFC 8601
+    /// §5: a receiver removes them before adding its own; security case 7),
+    /// as 1-based positions among the message's Authentication-Results
+    /// fields, top first (the milter's `smfi_chgheader` index).
+    pub fn authentication_results_claiming<'s>(
+        &'s self,
+        authserv_id: &'s str,
+    ) -> impl Iterator<Item = usize> + 's {
+        self.store
+            .iter()
+            .filter(|f| names_match(field_name(f), b"authentication-results"))
+            .enumerate()
+            .filter(move |(_, f)| {
+                authserv_id_of(field_value(f)).eq_ignore_ascii_case(authserv_id.as_bytes())
+            })
+            .map(|(i, _)| i.saturating_add(1))
+    }
+}
+
+/// The authserv-id of an Authentication-Results value (RFC 8601 §2.2):
+/// the first token after any whitespace and comments.
+fn authserv_id_of(value: &[u8]) -> &[u8] {
+    let mut rest = value;
+    let mut depth = 0u32;
+    loop {
+        match rest.split_first() {
+            Some((b'(', tail)) => {
+                depth = depth.saturating_add(1);
+                rest = tail;
+            }
+            Some((b')', tail)) if depth > 0 => {
+                depth = depth.saturating_sub(1);
+                rest = tail;
+            }
+            Some((b, tail)) if depth > 0 || matches!(b, b' ' | b'\t' | b'\r' | b'\n') => {
+                rest = tail;
+            }
+            _ => break,
+        }
+    }
+    let end = rest
+        .iter()
+        .position(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b';' | b'('))
+        .unwrap_or(rest.len());
+    rest.get(..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;
