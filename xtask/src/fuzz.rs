@@ -9,7 +9,13 @@ use std::process::Command;
 
 use crate::util;
 
-const TARGETS: &[&str] = &["tag_list", "signature_field", "key_record", "public_key"];
+const TARGETS: &[&str] = &[
+    "tag_list",
+    "signature_field",
+    "key_record",
+    "public_key",
+    "verify",
+];
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let seconds: u64 = match args.first() {

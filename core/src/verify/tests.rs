@@ -1134,3 +1134,31 @@ fn find(haystack: &[u8], needle: &[u8]) -> usize {
         .position(|w| w == needle)
         .unwrap_or(haystack.len())
 }
+
+#[test]
+fn random_changes_to_a_signed_message_never_panic() {
+    let signed = ed_signed(MSG, |_| {});
+    let record = ed_record();
+    let mut rng = crate::test_rng::XorShift::new(0x5eed_0004);
+    for _ in 0..300 {
+        let mut m = signed.clone();
+        for _ in 0..=rng.below(6) {
+            let at = rng.below(m.len());
+            m[at] = rng.byte_from(b"\0;=: \t\r\nAa/+\x80\xff(\"@.-1bhdsi");
+        }
+        let cut = m.len() - rng.below(m.len() / 3 + 1);
+        let mut v = Verifier::new(VerifyOptions::new(NOW));
+        if v.update(&m[..cut]).is_err() || v.end_of_input().is_err() {
+            continue;
+        }
+        let ids: Vec<usize> = v.key_requests().map(|r| r.id).collect();
+        for id in ids {
+            v.provide_key(id, KeyAnswer::Records(&[record.as_bytes()]));
+        }
+        if let Ok(verification) = v.finish() {
+            for r in verification.results() {
+                let _ = (r.verdict, r.reason);
+            }
+        }
+    }
+}
