@@ -21,6 +21,11 @@
 //! | [`sign`] | RFC 6376 §3.5, §3.7, §5; RFC 8463 |
 //! | [`crypto`] | RFC 8017 (RSASSA-PKCS1-v1_5), RFC 8032 / RFC 8463 (Ed25519) |
 //! | [`normalize`] | RFC 6376 §5.3 line-ending normalization |
+//! | [`tag_list`] | RFC 6376 §3.2 tag=value lists, base64 values |
+//! | [`signature_field`] | RFC 6376 §3.5 DKIM-Signature (received) |
+//! | [`key_record`] | RFC 6376 §3.6.1 key records; RFC 4870 §3.2.3 DomainKeys records |
+//! | [`public_key`] | RFC 5280 SPKI / RFC 8017 RSA keys, RFC 8463 §4 Ed25519 keys, RFC 8301 §3.2 limits |
+//! | [`verify`] | RFC 6376 §6 verification, RFC 8301 policy, RFC 8601 §2.7.1 results |
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(

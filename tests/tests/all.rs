@@ -2,4 +2,5 @@
 
 mod common;
 mod rfc6376_signing;
+mod rfc6376_verify;
 mod rfc8463;
