@@ -6,6 +6,7 @@
 mod batv_e2e;
 mod batv_interop;
 mod bench;
+mod e2e;
 mod fuzz;
 mod interop;
 mod util;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
             run.finish()
         }
         "fuzz" => fuzz::run(rest),
+        "e2e" => e2e::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

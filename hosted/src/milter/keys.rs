@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::Path;
 
 use base64ct::{Base64, Encoding};
+use mass_core::{DigestSigner, SigningAlgorithm};
 use zeroize::Zeroizing;
 
 /// The private key material.
@@ -34,12 +35,67 @@ impl fmt::Debug for KeyMaterial {
 }
 
 impl KeyMaterial {
+    /// The algorithm this key signs with.
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        match self {
+            KeyMaterial::Rsa(_) => SigningAlgorithm::RsaSha256,
+            KeyMaterial::Ed25519(_) => SigningAlgorithm::Ed25519Sha256,
+        }
+    }
+
     /// The DKIM `a=` value this key signs with.
     pub fn algorithm_name(&self) -> &'static str {
-        match self {
-            KeyMaterial::Rsa(_) => "rsa-sha256",
-            KeyMaterial::Ed25519(_) => "ed25519-sha256",
+        self.algorithm().as_str()
+    }
+}
+
+/// core's [`DigestSigner`] over a shared key: RSA signatures are blinded
+/// with fresh OS randomness each time (`sign_with_rng`, DESIGN.md), so
+/// many connections can sign with one key at once without a lock.
+#[derive(Debug)]
+pub struct KeySigner<'a> {
+    material: &'a KeyMaterial,
+}
+
+impl<'a> KeySigner<'a> {
+    /// A signer for one message.
+    pub fn new(material: &'a KeyMaterial) -> Self {
+        KeySigner { material }
+    }
+}
+
+impl DigestSigner for KeySigner<'_> {
+    fn algorithm(&self) -> SigningAlgorithm {
+        self.material.algorithm()
+    }
+
+    fn signature_len(&self) -> usize {
+        match self.material {
+            KeyMaterial::Rsa(k) => {
+                use rsa::traits::PublicKeyParts;
+                k.size()
+            }
+            KeyMaterial::Ed25519(_) => 64,
         }
+    }
+
+    fn sign_digest(&mut self, digest: &[u8; 32], out: &mut [u8]) -> Result<usize, mass_core::Error> {
+        let sig: Vec<u8> = match self.material {
+            KeyMaterial::Rsa(k) => {
+                let padding = rsa::Pkcs1v15Sign::new::<sha2::Sha256>();
+                k.sign_with_rng(&mut getrandom::SysRng, padding, digest)
+                    .map_err(|_| mass_core::Error::Key)?
+            }
+            KeyMaterial::Ed25519(k) => {
+                use ed25519_dalek::Signer;
+                k.sign(digest).to_bytes().to_vec()
+            }
+        };
+        let dst = out
+            .get_mut(..sig.len())
+            .ok_or(mass_core::Error::BufferTooSmall { required: sig.len() })?;
+        dst.copy_from_slice(&sig);
+        Ok(sig.len())
     }
 }
 

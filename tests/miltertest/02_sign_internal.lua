@@ -1,0 +1,13 @@
+-- An internal client (127.0.0.1) with a From domain that has a key: signed.
+dofile("common.luainc")
+local conn = open()
+start(conn, "127.0.0.1", STANDARD)
+body_and_eom(conn, "Hello Bob.\r\n")
+expect_reply(conn, SMFIR_CONTINUE, "eom")
+check(signed(conn), "DKIM-Signature inserted")
+local sig = mt.getheader(conn, "DKIM-Signature", 0)
+check(sig ~= nil, "signature value readable")
+check(string.find(sig, "d=example.com", 1, true), "d=example.com in " .. sig)
+check(string.find(sig, "a=rsa-sha256", 1, true), "a=rsa-sha256 in " .. sig)
+check(string.find(sig, "s=e2e-rsa", 1, true), "s=e2e-rsa in " .. sig)
+mt.disconnect(conn)

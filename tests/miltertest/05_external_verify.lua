@@ -1,0 +1,11 @@
+-- An external client: not signed; our Authentication-Results goes on top.
+dofile("common.luainc")
+local conn = open()
+start(conn, "203.0.113.5", STANDARD)
+body_and_eom(conn, "Hello.\r\n")
+expect_reply(conn, SMFIR_CONTINUE, "eom")
+check(not signed(conn), "external mail is not signed")
+check(mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results"), "A-R inserted")
+local ar = mt.getheader(conn, "Authentication-Results", 0)
+check(ar ~= nil and string.find(ar, "mx.e2e.test", 1, true), "A-R names our authserv-id: " .. tostring(ar))
+mt.disconnect(conn)

@@ -1,0 +1,10 @@
+-- example.org has an Ed25519 key: ed25519-sha256 (RFC 8463).
+dofile("common.luainc")
+local conn = open()
+start(conn, "127.0.0.1", {{"From", "dave@Example.ORG"}, {"Subject", "ed"}})
+body_and_eom(conn, "Hello.\r\n")
+check(signed(conn), "signed")
+local sig = mt.getheader(conn, "DKIM-Signature", 0)
+check(string.find(sig, "a=ed25519-sha256", 1, true), "ed25519 in " .. sig)
+check(string.find(sig, "d=example.org", 1, true), "d=example.org in " .. sig)
+mt.disconnect(conn)
