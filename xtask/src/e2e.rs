@@ -111,7 +111,7 @@ impl Ctx {
         let work = target.join("e2e");
         let _ = std::fs::remove_dir_all(&work);
         std::fs::create_dir_all(work.join("keys")).map_err(|e| format!("{e}"))?;
-        let harness = root.join("../shared/harness/mta-harness.sh");
+        let harness = harness_path();
         if !harness.exists() {
             return Err(format!("{} is missing", harness.display()));
         }
@@ -212,6 +212,22 @@ impl Ctx {
     }
 }
 
+/// `$ROOT/../shared/harness/mta-harness.sh`; from a git worktree nested
+/// deeper (`/work/wt/NAME`), the nearest ancestor's `shared` directory.
+/// `MASS_SHARED` overrides both.
+fn harness_path() -> PathBuf {
+    let rel = "harness/mta-harness.sh";
+    if let Some(dir) = std::env::var_os("MASS_SHARED") {
+        return PathBuf::from(dir).join(rel);
+    }
+    let root = util::root();
+    root.ancestors()
+        .skip(1)
+        .map(|a| a.join("shared").join(rel))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| root.join("../shared").join(rel))
+}
+
 /// Make a key with openssl and its DKIM record.
 fn gen_key(work: &Path, kind: &str, domain: &str, selector: &str) -> Result<Key, String> {
     let file = work.join(format!("keys/{selector}.{domain}.pem"));
@@ -246,10 +262,7 @@ fn gen_key(work: &Path, kind: &str, domain: &str, selector: &str) -> Result<Key,
         .collect();
     std::fs::write(
         &txt_file,
-        format!(
-            "{selector}._domainkey IN TXT ( {} )\n",
-            quoted.join(" ")
-        ),
+        format!("{selector}._domainkey IN TXT ( {} )\n", quoted.join(" ")),
     )
     .map_err(|e| e.to_string())?;
     Ok(Key {
@@ -368,7 +381,8 @@ impl Mass {
 
     /// User + system CPU time in clock ticks.
     fn cpu_ticks(&self) -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
         let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
         let f: Vec<&str> = after.split_whitespace().collect();
         // Fields after the command: state is 0, utime 11, stime 12.
@@ -657,7 +671,9 @@ impl MilterClient {
 
 fn signed_reply(replies: &[(u8, Vec<u8>)]) -> bool {
     replies.iter().any(|(c, d)| {
-        *c == b'i' && d.get(4..).is_some_and(|n| n.starts_with(b"DKIM-Signature\0"))
+        *c == b'i'
+            && d.get(4..)
+                .is_some_and(|n| n.starts_with(b"DKIM-Signature\0"))
     })
 }
 
@@ -674,18 +690,27 @@ fn step_sign(ctx: &Ctx) -> Result<String, String> {
     let rate = ctx.send(500, 2000)?;
     let verdict = ctx.harness_verify(&sink, &ctx.rsa)?;
     let sigs = sink_signatures(&sink);
-    let lines = mass.log_text().lines().filter(|l| l.contains("action=\"sign\"")).count();
+    let lines = mass
+        .log_text()
+        .lines()
+        .filter(|l| l.contains("action=\"sign\""))
+        .count();
     mass.stop()?;
     if !verdict.contains("500 pass, 0 fail, 0 unsigned") {
         return Err(format!("dkimpy: {verdict}"));
     }
     if sigs.len() != 500 || sigs.iter().any(|(_, n, _)| *n != 1) {
-        return Err(format!("{} messages in the sink, not all with one signature", sigs.len()));
+        return Err(format!(
+            "{} messages in the sink, not all with one signature",
+            sigs.len()
+        ));
     }
     if lines != 500 {
         return Err(format!("{lines} log lines with action=sign, want 500"));
     }
-    Ok(format!("500 messages via Postfix at {rate:.1} msg/s; {verdict}; 500 log lines"))
+    Ok(format!(
+        "500 messages via Postfix at {rate:.1} msg/s; {verdict}; 500 log lines"
+    ))
 }
 
 fn step_dual(ctx: &Ctx) -> Result<String, String> {
@@ -712,9 +737,10 @@ fn step_dual(ctx: &Ctx) -> Result<String, String> {
     let sigs = sink_signatures(&sink);
     let one = sigs.iter().filter(|(_, n, _)| *n == 1).count();
     let two = sigs.iter().filter(|(_, n, _)| *n == 2).count();
-    let algs_ok = sigs.iter().filter(|(_, n, _)| *n == 2).all(|(_, _, t)| {
-        t.contains("a=rsa-sha256") && t.contains("a=ed25519-sha256")
-    });
+    let algs_ok = sigs
+        .iter()
+        .filter(|(_, n, _)| *n == 2)
+        .all(|(_, _, t)| t.contains("a=rsa-sha256") && t.contains("a=ed25519-sha256"));
     let (msgs, total, ok) = dkimpy_all(&sink, &[&ctx.rsa, &ctx.ed])?;
     if one != 5 || two != 55 || !algs_ok || msgs != 60 || ok != total || total != 115 {
         return Err(format!(
@@ -743,7 +769,9 @@ fn step_unix(ctx: &Ctx) -> Result<String, String> {
     if !verdict.contains("100 pass, 0 fail, 0 unsigned") {
         return Err(format!("dkimpy: {verdict}"));
     }
-    Ok(format!("100 messages over {listen} at {rate:.1} msg/s; {verdict}"))
+    Ok(format!(
+        "100 messages over {listen} at {rate:.1} msg/s; {verdict}"
+    ))
 }
 
 fn step_verify(ctx: &Ctx) -> Result<String, String> {
@@ -755,7 +783,10 @@ fn step_verify(ctx: &Ctx) -> Result<String, String> {
         "internal_networks = [\"127.0.0.0/8\", \"::1/128\"]",
         "internal_networks = []",
     );
-    cfg = cfg.replace("signing_daemons = [\"ORIGINATING\"]", "signing_daemons = []");
+    cfg = cfg.replace(
+        "signing_daemons = [\"ORIGINATING\"]",
+        "signing_daemons = []",
+    );
     let zone = ctx.work.join("keys/zone.txt");
     std::fs::write(
         &zone,
@@ -783,18 +814,22 @@ fn step_verify(ctx: &Ctx) -> Result<String, String> {
     std::fs::write(&signed, format!("{sig}\r\n{base}")).map_err(|e| e.to_string())?;
     std::fs::write(
         &tampered,
-        format!("{sig}\r\n{}", base.replace("body line", "body line changed")),
+        format!(
+            "{sig}\r\n{}",
+            base.replace("body line", "body line changed")
+        ),
     )
     .map_err(|e| e.to_string())?;
     std::fs::write(
         &forged,
-        format!("Authentication-Results: mx.e2e.test; dkim=pass header.d=example.com\r\n{sig}\r\n{}", base.replace("body line", "body line changed")),
+        format!(
+            "Authentication-Results: mx.e2e.test; dkim=pass header.d=example.com\r\n{sig}\r\n{}",
+            base.replace("body line", "body line changed")
+        ),
     )
     .map_err(|e| e.to_string())?;
     for f in [&signed, &tampered, &forged] {
-        sh(ctx
-            .harness_cmd(&["send", "1", "100"])
-            .env("MTA_MSGFILE", f))?;
+        sh(ctx.harness_cmd(&["send", "1", "100"]).env("MTA_MSGFILE", f))?;
     }
     mass.stop()?;
     let msgs = sink_signatures(&sink);
@@ -809,7 +844,9 @@ fn step_verify(ctx: &Ctx) -> Result<String, String> {
     let mut forged_left = 0;
     for (_, _, t) in &msgs {
         let ours = ar(t);
-        if ours.iter().any(|l| l.contains("dkim=pass") && l.contains("header.d=example.com"))
+        if ours
+            .iter()
+            .any(|l| l.contains("dkim=pass") && l.contains("header.d=example.com"))
             && !t.contains("body line changed")
         {
             pass += 1;
@@ -828,7 +865,10 @@ fn step_verify(ctx: &Ctx) -> Result<String, String> {
             msgs.len()
         ));
     }
-    Ok("signed -> dkim=pass, tampered -> dkim=fail, forged A-R with our authserv-id removed".into())
+    Ok(
+        "signed -> dkim=pass, tampered -> dkim=fail, forged A-R with our authserv-id removed"
+            .into(),
+    )
 }
 
 /// A DKIM-Signature field for `message`, made by `mass serve` itself over a
@@ -893,7 +933,8 @@ fn step_kill(ctx: &Ctx) -> Result<String, String> {
         .collect();
     // Kill once some mail has gone through.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_dir(&sink).map(|d| d.count()).unwrap_or(0) < 40 && Instant::now() < deadline {
+    while std::fs::read_dir(&sink).map(|d| d.count()).unwrap_or(0) < 40 && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     mass.signal("KILL")?;
@@ -924,9 +965,18 @@ fn step_kill(ctx: &Ctx) -> Result<String, String> {
     let unsigned = msgs.iter().filter(|(_, n, _)| *n == 0).count();
     let delivered_signed = msgs.iter().filter(|(_, n, _)| *n > 0).count();
     let o = outcomes.lock().map_err(|_| "lock")?;
-    let temp = o.values().filter(|r| matches!(r, Smtp::TempFail(_))).count();
-    let perm: Vec<_> = o.values().filter(|r| matches!(r, Smtp::PermFail(_))).collect();
-    let broken: Vec<_> = o.values().filter(|r| matches!(r, Smtp::Broken(_))).collect();
+    let temp = o
+        .values()
+        .filter(|r| matches!(r, Smtp::TempFail(_)))
+        .count();
+    let perm: Vec<_> = o
+        .values()
+        .filter(|r| matches!(r, Smtp::PermFail(_)))
+        .collect();
+    let broken: Vec<_> = o
+        .values()
+        .filter(|r| matches!(r, Smtp::Broken(_)))
+        .collect();
     let verdict = ctx.harness_verify(&sink, &ctx.rsa).unwrap_or_else(|e| e);
     let summary = format!(
         "320 sent, killed after {} delivered: {delivered_signed} delivered signed, {queued} still \
@@ -943,7 +993,11 @@ fn step_kill(ctx: &Ctx) -> Result<String, String> {
         || delivered_signed + queued + temp != 320
         || !verdict.contains(" 0 fail, 0 unsigned")
     {
-        return Err(format!("{summary}; first 5xx/broken: {:?} {:?}", perm.first(), broken.first()));
+        return Err(format!(
+            "{summary}; first 5xx/broken: {:?} {:?}",
+            perm.first(),
+            broken.first()
+        ));
     }
     Ok(summary)
 }
@@ -980,16 +1034,19 @@ fn step_attacks(ctx: &Ctx) -> Result<String, String> {
     }
     let rss_after_huge = mass.peak_rss_kib();
     if rss_after_huge > 64 * 1024 {
-        failures.push(format!("peak RSS {rss_after_huge} KiB after the 4 GiB claim"));
+        failures.push(format!(
+            "peak RSS {rss_after_huge} KiB after the 4 GiB claim"
+        ));
     }
 
     // Row 31: three length bytes then silence.
     let mut c = MilterClient::connect(port)?;
     c.s.write_all(&[0, 0, 0]).map_err(|e| e.to_string())?;
     match c.time_to_close(Duration::from_secs(10)) {
-        Some(t) if t < Duration::from_secs(5) => {
-            report.push(format!("3 length bytes then silence: closed after {:.1} s", t.as_secs_f64()))
-        }
+        Some(t) if t < Duration::from_secs(5) => report.push(format!(
+            "3 length bytes then silence: closed after {:.1} s",
+            t.as_secs_f64()
+        )),
         other => failures.push(format!("3 length bytes then silence: {other:?}")),
     }
 
@@ -1022,7 +1079,10 @@ fn step_attacks(ctx: &Ctx) -> Result<String, String> {
     let verdict = ctx.harness_verify(&sink, &ctx.rsa).unwrap_or_else(|e| e);
     for (i, t) in slow.into_iter().enumerate() {
         match t.join() {
-            Ok(Ok(d)) => report.push(format!("slowloris {i}: cut off after {:.1} s", d.as_secs_f64())),
+            Ok(Ok(d)) => report.push(format!(
+                "slowloris {i}: cut off after {:.1} s",
+                d.as_secs_f64()
+            )),
             Ok(Err(e)) => failures.push(format!("slowloris {i}: {e}")),
             Err(_) => failures.push(format!("slowloris {i}: thread panicked")),
         }
@@ -1049,7 +1109,11 @@ fn step_attacks(ctx: &Ctx) -> Result<String, String> {
     if failures.is_empty() {
         Ok(report.join("; "))
     } else {
-        Err(format!("{}; ok: {}", failures.join("; "), report.join("; ")))
+        Err(format!(
+            "{}; ok: {}",
+            failures.join("; "),
+            report.join("; ")
+        ))
     }
 }
 
@@ -1079,7 +1143,9 @@ fn step_cap(ctx: &Ctx) -> Result<String, String> {
     if refused && signed && admitted {
         Ok("5th connection refused at max_connections = 4; a running one still signed; a slot freed admits a new one".into())
     } else {
-        Err(format!("refused {refused}, running one signed {signed}, admitted after a slot freed {admitted}"))
+        Err(format!(
+            "refused {refused}, running one signed {signed}, admitted after a slot freed {admitted}"
+        ))
     }
 }
 
@@ -1130,7 +1196,11 @@ fn step_miltertest(ctx: &Ctx) -> Result<String, String> {
     let mut passed = Vec::new();
     let mut failed = Vec::new();
     for s in &scripts {
-        let name = s.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let name = s
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let r = sh(Command::new("miltertest")
             .current_dir(&dir)
             .arg("-D")
@@ -1139,17 +1209,31 @@ fn step_miltertest(ctx: &Ctx) -> Result<String, String> {
             .arg(s));
         match r {
             Ok(_) => passed.push(name),
-            Err(e) => failed.push(format!("{name}: {}", e.lines().rev().take(3).collect::<Vec<_>>().join(" | "))),
+            Err(e) => failed.push(format!(
+                "{name}: {}",
+                e.lines().rev().take(3).collect::<Vec<_>>().join(" | ")
+            )),
         }
     }
     mass.stop()?;
     if scripts.len() < 10 {
-        failed.push(format!("only {} scenarios, want at least 10", scripts.len()));
+        failed.push(format!(
+            "only {} scenarios, want at least 10",
+            scripts.len()
+        ));
     }
     if failed.is_empty() {
-        Ok(format!("{} scenarios pass: {}", passed.len(), passed.join(", ")))
+        Ok(format!(
+            "{} scenarios pass: {}",
+            passed.len(),
+            passed.join(", ")
+        ))
     } else {
-        Err(format!("{} pass, failed: {}", passed.len(), failed.join("; ")))
+        Err(format!(
+            "{} pass, failed: {}",
+            passed.len(),
+            failed.join("; ")
+        ))
     }
 }
 
@@ -1280,7 +1364,10 @@ fn bench_with(ctx: &Ctx) -> Result<BenchFigures, String> {
     f.opendkim_tcp = ctx.send(n, size)?;
     let od_sock = ctx.mta_state.join("opendkim/run/s");
     ctx.harness(&["ref-up", &format!("local:{}", od_sock.display())])?;
-    ctx.up(&format!("unix:{}", od_sock.display()), &ctx.sink("bench-opendkim-unix"))?;
+    ctx.up(
+        &format!("unix:{}", od_sock.display()),
+        &ctx.sink("bench-opendkim-unix"),
+    )?;
     ctx.send(20, size)?;
     f.opendkim_unix = ctx.send(n, size)?;
     ctx.harness(&["ref-down"])?;
@@ -1312,7 +1399,7 @@ fn bench_with(ctx: &Ctx) -> Result<BenchFigures, String> {
 
 /// Packages, the release binary, keys. None when that failed (recorded).
 fn prepare(run: &mut Run) -> Option<Ctx> {
-    let harness = util::root().join("../shared/harness/mta-harness.sh");
+    let harness = harness_path();
     let mut deps = Command::new("bash");
     deps.arg(&harness).arg("deps");
     if !run.command("mta-harness.sh deps", deps) {
@@ -1322,7 +1409,14 @@ fn prepare(run: &mut Run) -> Option<Ctx> {
     if !missing.is_empty() {
         run.fail(format!("missing packages: {}", missing.join(" ")));
     }
-    if !run.cargo(&["build", "--release", "--package", "mass-hosted", "--bin", "mass"]) {
+    if !run.cargo(&[
+        "build",
+        "--release",
+        "--package",
+        "mass-hosted",
+        "--bin",
+        "mass",
+    ]) {
         return None;
     }
     match Ctx::new() {

@@ -147,53 +147,6 @@ fn domain_of(addr: &[u8]) -> Option<String> {
     (!domain.is_empty()).then_some(domain)
 }
 
-/// The authserv-id an Authentication-Results value claims (RFC 8601 §2.2:
-/// the first token, before any version and the `;`).
-pub fn authserv_id_of(value: &[u8]) -> &[u8] {
-    let mut rest = value;
-    // Skip leading whitespace and comments.
-    loop {
-        let trimmed = rest.trim_ascii_start();
-        if let Some(after) = trimmed.strip_prefix(b"(") {
-            let mut depth = 1usize;
-            let mut end = after.len();
-            for (i, &b) in after.iter().enumerate() {
-                match b {
-                    b'(' => depth += 1,
-                    b')' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            end = i + 1;
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            rest = after.get(end..).unwrap_or_default();
-        } else {
-            rest = trimmed;
-            break;
-        }
-    }
-    let end = rest
-        .iter()
-        .position(|&b| b == b';' || b == b'(' || b.is_ascii_whitespace())
-        .unwrap_or(rest.len());
-    rest.get(..end).unwrap_or_default()
-}
-
-/// 1-based positions, among the fields named Authentication-Results, of
-/// those that claim `authserv_id` (they are forged: only we may add them).
-pub fn our_auth_results(headers: &HeaderBuf, authserv_id: &str) -> Vec<u32> {
-    headers
-        .values("Authentication-Results")
-        .zip(1u32..)
-        .filter(|(value, _)| authserv_id_of(value).eq_ignore_ascii_case(authserv_id.as_bytes()))
-        .map(|(_, index)| index)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,17 +194,5 @@ mod tests {
         let two = buf(&[("From", " a@example.com"), ("from", " a@example.com")]);
         assert_eq!(from_domain(&two), Err("several From fields"));
         assert_eq!(from_domain(&buf(&[("To", " a@b")])), Ok(None));
-    }
-
-    #[test]
-    fn finds_our_auth_results() {
-        let h = buf(&[
-            ("Authentication-Results", " mx.example.net; dkim=pass"),
-            ("Authentication-Results", " other.example; dkim=pass"),
-            ("authentication-results", " (c) MX.example.net 1; spf=pass"),
-            ("Authentication-Results", " mx.example.net.evil; none"),
-        ]);
-        assert_eq!(our_auth_results(&h, "mx.example.net"), vec![1, 3]);
-        assert_eq!(authserv_id_of(b" mx.example.net;none"), b"mx.example.net");
     }
 }

@@ -79,7 +79,11 @@ impl DigestSigner for KeySigner<'_> {
         }
     }
 
-    fn sign_digest(&mut self, digest: &[u8; 32], out: &mut [u8]) -> Result<usize, mass_core::Error> {
+    fn sign_digest(
+        &mut self,
+        digest: &[u8; 32],
+        out: &mut [u8],
+    ) -> Result<usize, mass_core::Error> {
         let sig: Vec<u8> = match self.material {
             KeyMaterial::Rsa(k) => {
                 let padding = rsa::Pkcs1v15Sign::new::<sha2::Sha256>();
@@ -93,7 +97,9 @@ impl DigestSigner for KeySigner<'_> {
         };
         let dst = out
             .get_mut(..sig.len())
-            .ok_or(mass_core::Error::BufferTooSmall { required: sig.len() })?;
+            .ok_or(mass_core::Error::BufferTooSmall {
+                required: sig.len(),
+            })?;
         dst.copy_from_slice(&sig);
         Ok(sig.len())
     }

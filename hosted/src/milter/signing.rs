@@ -65,9 +65,7 @@ impl SignJob {
             req.expiration = ttl.map(|t| now.saturating_add(t));
             let mut signer = Box::new(Signer::new(&req).map_err(|e| describe(&key, e))?);
             for (_, field) in headers.fields() {
-                signer
-                    .header_field(field)
-                    .map_err(|e| describe(&key, e))?;
+                signer.header_field(field).map_err(|e| describe(&key, e))?;
             }
             signer.end_of_headers().map_err(|e| describe(&key, e))?;
             running.push(Running {
