@@ -526,9 +526,10 @@ file = "keys/s2026.example.com.pem"
         let e = check_key_permissions(&key).unwrap_err();
         assert!(e.0.contains("k.pem") && e.0.contains("0644"), "{e}");
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-        // The temp dir itself is usually world-writable (sticky /tmp).
+        // The temp dir is usually world-writable but sticky (/tmp), which
+        // is accepted; one without the sticky bit is not.
         let tmp_writable = std::fs::metadata(std::env::temp_dir())
-            .map(|m| m.mode() & 0o002 != 0)
+            .map(|m| m.mode() & 0o002 != 0 && m.mode() & 0o1000 == 0)
             .unwrap();
         let r = check_key_permissions(&key);
         assert_eq!(r.is_err(), tmp_writable, "{r:?}");
