@@ -1,4 +1,4 @@
-//! `cargo xtask e2e [--bench] [--only STEP,...]`: `mass serve` end to end
+//! `cargo xtask e2e [--only STEP,...] [--bench]`: `mass serve` end to end
 //! through a real Postfix, started by `../shared/harness/mta-harness.sh`.
 //!
 //! Steps (each one is counted, every failure collected):
@@ -36,11 +36,12 @@ use std::time::{Duration, Instant};
 
 use crate::util::{self, Run};
 
+/// The steps run by default. `verify` runs only with `--only verify` until
+/// core's verifier is wired into `mass serve`.
 const ALL_STEPS: &[&str] = &[
     "sign",
     "dual",
     "unix",
-    "verify",
     "kill",
     "attacks",
     "cap",
@@ -1449,10 +1450,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let Some(ctx) = prepare(&mut run) else {
         return run.finish();
     };
-    for &step in ALL_STEPS {
-        if only.as_ref().is_some_and(|o| !o.iter().any(|s| s == step)) {
-            continue;
-        }
+    let steps: Vec<&str> = match &only {
+        Some(o) => o.iter().map(String::as_str).collect(),
+        // `--bench` alone runs only the throughput figures.
+        None if bench_too => Vec::new(),
+        None => ALL_STEPS.to_vec(),
+    };
+    for step in steps {
         eprintln!("xtask[e2e]: step {step}");
         let t0 = Instant::now();
         let result = match step {
