@@ -210,6 +210,23 @@ pub enum SecretFileError {
         /// The file.
         path: PathBuf,
     },
+    /// Not a regular file.
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A directory above it is writable by everyone (and not sticky).
+    WritableDirectory {
+        /// The file.
+        path: PathBuf,
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// Longer than [`MAX_SECRET_BYTES`].
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 impl fmt::Display for SecretFileError {
@@ -227,6 +244,21 @@ impl fmt::Display for SecretFileError {
             SecretFileError::Empty { path } => {
                 write!(f, "BATV secret file {} is empty", path.display())
             }
+            SecretFileError::NotRegular { path } => {
+                write!(f, "BATV secret file {}: not a regular file", path.display())
+            }
+            SecretFileError::WritableDirectory { path, dir } => write!(
+                f,
+                "BATV secret file {}: directory {} is writable by everyone, so anyone could \
+                 replace the secret (or pass the insecure switch)",
+                path.display(),
+                dir.display()
+            ),
+            SecretFileError::TooLarge { path } => write!(
+                f,
+                "BATV secret file {} is longer than {MAX_SECRET_BYTES} bytes",
+                path.display()
+            ),
         }
     }
 }
@@ -240,28 +272,62 @@ impl std::error::Error for SecretFileError {
     }
 }
 
+/// The longest secret file accepted, in bytes.
+pub const MAX_SECRET_BYTES: usize = 4096;
+
 /// Reads a BATV secret: the file's bytes less one final `\n` or `\r\n` (so a secret
-/// written with `echo` is the same string Exim is given). Refuses a file that group or
-/// others may read unless `allow_insecure`.
+/// written with `echo` is the same string Exim is given).
+///
+/// As for key files, unless `allow_insecure`: the file must be a regular file that
+/// group and others cannot read or write, in no directory that everyone may write to
+/// without the sticky bit (someone could swap the secret and forge tags we accept).
+/// The buffer is allocated once at its final size, so no copy of the secret is left
+/// behind by a reallocation, and it is zeroized on drop.
 pub fn read_secret_file(
     path: &Path,
     allow_insecure: bool,
 ) -> Result<Zeroizing<Vec<u8>>, SecretFileError> {
-    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let io = |source| SecretFileError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mode = file.metadata().map_err(io)?.permissions().mode() & 0o7777;
-    if mode & 0o077 != 0 && !allow_insecure {
-        return Err(SecretFileError::Insecure {
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(SecretFileError::NotRegular {
             path: path.to_path_buf(),
-            mode,
         });
     }
-    let mut secret = Zeroizing::new(Vec::new());
-    file.read_to_end(&mut secret).map_err(io)?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if !allow_insecure {
+        if mode & 0o077 != 0 {
+            return Err(SecretFileError::Insecure {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+        let absolute = std::fs::canonicalize(path).map_err(io)?;
+        for dir in absolute.ancestors().skip(1) {
+            let Ok(m) = std::fs::metadata(dir) else {
+                continue;
+            };
+            if m.mode() & 0o002 != 0 && m.mode() & 0o1000 == 0 {
+                return Err(SecretFileError::WritableDirectory {
+                    path: path.to_path_buf(),
+                    dir: dir.to_path_buf(),
+                });
+            }
+        }
+    }
+    let mut secret = Zeroizing::new(Vec::with_capacity(MAX_SECRET_BYTES + 1));
+    let limit = u64::try_from(MAX_SECRET_BYTES + 1).unwrap_or(u64::MAX);
+    file.take(limit).read_to_end(&mut secret).map_err(io)?;
+    if secret.len() > MAX_SECRET_BYTES {
+        return Err(SecretFileError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
     if secret.last() == Some(&b'\n') {
         secret.pop();
         if secret.last() == Some(&b'\r') {
@@ -737,6 +803,27 @@ mod tests {
             read_secret_file(&dir.join("none"), true),
             Err(SecretFileError::Io { .. })
         ));
+        std::fs::write(&f, vec![b'k'; MAX_SECRET_BYTES]).unwrap();
+        assert_eq!(read_secret_file(&f, true).unwrap().len(), MAX_SECRET_BYTES);
+        std::fs::write(&f, vec![b'k'; MAX_SECRET_BYTES + 1]).unwrap();
+        assert!(matches!(
+            read_secret_file(&f, true),
+            Err(SecretFileError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            read_secret_file(&dir, true),
+            Err(SecretFileError::NotRegular { .. })
+        ));
+        // A directory everyone may write to, without the sticky bit.
+        std::fs::write(&f, b"abc").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(
+            read_secret_file(&f, false),
+            Err(SecretFileError::WritableDirectory { .. })
+        ));
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert_eq!(read_secret_file(&f, false).unwrap().as_slice(), b"abc");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
