@@ -15,6 +15,7 @@ const TARGETS: &[&str] = &[
     "key_record",
     "public_key",
     "verify",
+    "batv",
 ];
 
 pub fn run(args: &[String]) -> Result<(), String> {
