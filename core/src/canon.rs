@@ -363,17 +363,24 @@ impl DkCanon {
 /// `sink`, with its CRLF: `simple` leaves it as it is; `nofws` drops every
 /// space, tab, CR and LF (which unfolds it) before the CRLF.
 pub fn canonicalize_dk_header<S: Sink + ?Sized>(canon: DkCanon, field: &[u8], sink: &mut S) {
+    canonicalize_dk_header_piece(canon, field, sink);
+    sink.write(b"\r\n");
+}
+
+/// Canonicalize the next piece of a header field for DomainKeys, split
+/// anywhere; the caller writes the CRLF that ends the field. Both rules
+/// work byte by byte, so pieces need no state between them.
+pub fn canonicalize_dk_header_piece<S: Sink + ?Sized>(canon: DkCanon, piece: &[u8], sink: &mut S) {
     match canon {
-        DkCanon::Simple => sink.write(field),
+        DkCanon::Simple => sink.write(piece),
         DkCanon::Nofws => {
-            for run in field.split(|&b| matches!(b, SP | TAB | CR | LF)) {
+            for run in piece.split(|&b| matches!(b, SP | TAB | CR | LF)) {
                 if !run.is_empty() {
                     sink.write(run);
                 }
             }
         }
     }
-    sink.write(b"\r\n");
 }
 
 /// Which body algorithm a [`BodyCanonicalizer`] runs.

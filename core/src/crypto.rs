@@ -147,6 +147,50 @@ impl<K: Borrow<rsa::PrivateKey>, R: rand_core::TryCryptoRng> DigestSigner
     }
 }
 
+/// Something that signs a SHA-1 hash with RSA (RSASSA-PKCS1-v1_5): the
+/// only algorithm of DomainKeys (RFC 4870 §3.2.1, `a=rsa-sha1`).
+///
+/// It is a trait of its own, apart from [`DigestSigner`], so that no DKIM
+/// path can ever produce an rsa-sha1 signature (RFC 8301 §3.1).
+pub trait Sha1DigestSigner {
+    /// The length of its signatures in bytes.
+    fn signature_len(&self) -> usize;
+    /// Sign the SHA-1 `digest` into `out`; return the signature length.
+    fn sign_sha1_digest(&mut self, digest: &[u8; 20], out: &mut [u8]) -> Result<usize, Error>;
+}
+
+impl<T: Sha1DigestSigner + ?Sized> Sha1DigestSigner for &mut T {
+    fn signature_len(&self) -> usize {
+        (**self).signature_len()
+    }
+    fn sign_sha1_digest(&mut self, digest: &[u8; 20], out: &mut [u8]) -> Result<usize, Error> {
+        (**self).sign_sha1_digest(digest, out)
+    }
+}
+
+impl<K: Borrow<rsa::PrivateKey>, R: rand_core::TryCryptoRng> Sha1DigestSigner
+    for RsaSha256Signer<K, R>
+{
+    fn signature_len(&self) -> usize {
+        self.key.borrow().size()
+    }
+
+    fn sign_sha1_digest(&mut self, digest: &[u8; 20], out: &mut [u8]) -> Result<usize, Error> {
+        let padding = rsa::Pkcs1v15Sign::new::<sha1::Sha1>();
+        // Blinded, as for rsa-sha256: `sign_with_rng` only.
+        let sig = self
+            .key
+            .borrow()
+            .sign_with_rng(&mut self.rng, padding, digest)
+            .map_err(|_| Error::Key)?;
+        let dst = out.get_mut(..sig.len()).ok_or(Error::BufferTooSmall {
+            required: sig.len(),
+        })?;
+        dst.copy_from_slice(&sig);
+        Ok(sig.len())
+    }
+}
+
 /// ed25519-sha256 (RFC 8463) with a private key in memory.
 pub struct Ed25519Signer {
     key: ed25519_dalek::SigningKey,

@@ -35,6 +35,9 @@ pub enum Error {
     /// The message has several From fields; signing it would let the
     /// unsigned instance be displayed (security case 1, RFC 6376 §8.15).
     MultipleFromFields,
+    /// The message has several Sender fields, so its sending address
+    /// (RFC 4870 §3.1) is ambiguous; DomainKeys will not sign it.
+    MultipleSenderFields,
     /// The From field has no address with a domain the signer could check.
     UnparsableFrom,
     /// The From domain is not the signing domain or a subdomain of it.
@@ -80,6 +83,7 @@ impl fmt::Display for Error {
             Error::OutOfOrder => f.write_str("input arrived out of order"),
             Error::NoFromField => f.write_str("the message has no From field"),
             Error::MultipleFromFields => f.write_str("the message has several From fields"),
+            Error::MultipleSenderFields => f.write_str("the message has several Sender fields"),
             Error::UnparsableFrom => f.write_str("the From field has no parsable address"),
             Error::FromDomainMismatch => {
                 f.write_str("the From domain is not within the signing domain")

@@ -19,6 +19,7 @@
 //! | [`body_hash`] | RFC 6376 §3.7 body hash, §3.5 `l=` |
 //! | [`header`] | RFC 5322 §2.2 header fields; RFC 6376 §5.4 selection |
 //! | [`sign`] | RFC 6376 §3.5, §3.7, §5; RFC 8463 |
+//! | [`domainkeys`] | RFC 4870 (DomainKeys signing and verification) |
 //! | [`crypto`] | RFC 8017 (RSASSA-PKCS1-v1_5), RFC 8032 / RFC 8463 (Ed25519) |
 //! | [`normalize`] | RFC 6376 §5.3 line-ending normalization |
 //! | [`tag_list`] | RFC 6376 §3.2 tag=value lists, base64 values |
@@ -45,6 +46,7 @@ pub mod batv;
 pub mod body_hash;
 pub mod canon;
 pub mod crypto;
+pub mod domainkeys;
 pub mod error;
 pub mod header;
 pub mod key_record;
