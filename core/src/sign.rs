@@ -215,16 +215,7 @@ pub struct MessageSigner<const HEADER_BYTES: usize, const HEADER_FIELDS: usize> 
 /// RFC 5321 sub-domain): dot-separated labels of letters, digits and
 /// hyphens, no empty label?
 fn is_domain_syntax(s: &str) -> bool {
-    !s.is_empty()
-        && s.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
+    crate::signature_field::check_dns_name(s.as_bytes()).is_ok()
 }
 
 /// Is `sub` equal to `domain` or a subdomain of it, on label boundaries
