@@ -19,6 +19,8 @@
 //! - `miltertest`: the scripted scenarios in `tests/miltertest/*.lua`.
 //! - `memory`: 100 connections each sending a 10 MiB message; peak RSS.
 //! - `verify`: verify mode (pass / fail / forged Authentication-Results).
+//! - `batv`: BATV through its own Postfix and `mass serve` ([`crate::batv_e2e`]):
+//!   prvs= envelope senders out, forged bounces 550, valid ones untagged.
 //! - `--bench`: no milter vs mass (TCP, unix) vs OpenDKIM (TCP, unix),
 //!   2,000 messages of 4 KiB, 8 sessions ([`bench`], for `cargo xtask bench`).
 //!
@@ -1470,6 +1472,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "drain" => step_drain(&ctx),
             "miltertest" => step_miltertest(&ctx),
             "memory" => step_memory(&ctx),
+            "batv" => continue,
             _ => Err("unknown step".into()),
         };
         let label = match &result {
@@ -1480,6 +1483,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
             eprintln!("xtask[e2e]: {step}: {s}");
         }
         run.check(&label, result.map(|_| ()));
+    }
+    // BATV (issue 6) brings up its own Postfix and mass serve (also `cargo xtask e2e-batv`).
+    if only
+        .as_ref()
+        .map_or(!bench_too, |o| o.iter().any(|s| s == "batv"))
+    {
+        crate::batv_e2e::run(&mut run);
     }
     if bench_too {
         let r = bench_with(&ctx).map(|_| ());
