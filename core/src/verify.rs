@@ -37,7 +37,7 @@ use core::fmt;
 
 use crate::body_hash::{BodyHash, BodyHasher, BodyInterest};
 use crate::error::Error;
-use crate::header::{FieldSink, HeaderSplitter, HeaderStore, field_name, field_value, names_match};
+use crate::header::{FieldSink, HeaderSplitter, HeaderStore, field_value, names_match};
 use crate::key_record::{KeyFlags, KeyRecord, KeyRecordError, KeyUseError};
 use crate::public_key::{PublicKey, PublicKeyError};
 use crate::sign::{has_unfolded_crlf, header_hash};
@@ -1027,52 +1027,6 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
     pub fn signatures_seen(&self) -> usize {
         self.signatures_seen
     }
-
-    /// The Authentication-Results fields that claim `authserv_id` (RFC 8601
-    /// §5: a receiver removes them before adding its own; security case 7),
-    /// as 1-based positions among the message's Authentication-Results
-    /// fields, top first (the milter's `smfi_chgheader` index).
-    pub fn authentication_results_claiming<'s>(
-        &'s self,
-        authserv_id: &'s str,
-    ) -> impl Iterator<Item = usize> + 's {
-        self.store
-            .iter()
-            .filter(|f| names_match(field_name(f), b"authentication-results"))
-            .enumerate()
-            .filter(move |(_, f)| {
-                authserv_id_of(field_value(f)).eq_ignore_ascii_case(authserv_id.as_bytes())
-            })
-            .map(|(i, _)| i.saturating_add(1))
-    }
-}
-
-/// The authserv-id of an Authentication-Results value (RFC 8601 §2.2):
-/// the first token after any whitespace and comments.
-fn authserv_id_of(value: &[u8]) -> &[u8] {
-    let mut rest = value;
-    let mut depth = 0u32;
-    loop {
-        match rest.split_first() {
-            Some((b'(', tail)) => {
-                depth = depth.saturating_add(1);
-                rest = tail;
-            }
-            Some((b')', tail)) if depth > 0 => {
-                depth = depth.saturating_sub(1);
-                rest = tail;
-            }
-            Some((b, tail)) if depth > 0 || matches!(b, b' ' | b'\t' | b'\r' | b'\n') => {
-                rest = tail;
-            }
-            _ => break,
-        }
-    }
-    let end = rest
-        .iter()
-        .position(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b';' | b'('))
-        .unwrap_or(rest.len());
-    rest.get(..end).unwrap_or_default()
 }
 
 #[cfg(test)]

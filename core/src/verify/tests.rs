@@ -583,33 +583,9 @@ fn row_06_domain_with_parenthesis_or_quotes_is_permerror_and_not_echoed() {
     }
 }
 
-#[test]
-fn row_07_authentication_results_claiming_our_id_are_listed() {
-    let signed = ed_signed(MSG, |_| {});
-    let message = prepend(
-        b"Authentication-Results: mx.legit.com; dkim=pass header.d=legit.com",
-        &prepend(
-            b"Authentication-Results: other.example; spf=pass",
-            &prepend(
-                b"Authentication-Results: (forged) MX.LEGIT.COM 1; dkim=pass",
-                &signed,
-            ),
-        ),
-    );
-    let mut v = Verifier::new(VerifyOptions::new(NOW));
-    v.update(&message).unwrap();
-    let verification = v.finish().unwrap();
-    let ours: Vec<usize> = verification
-        .authentication_results_claiming("mx.legit.com")
-        .collect();
-    assert_eq!(ours, [1, 3]);
-    assert_eq!(
-        verification
-            .authentication_results_claiming("mx.legit")
-            .count(),
-        0
-    );
-}
+// Row 7 (deleting incoming Authentication-Results that claim our authserv-id)
+// is the caller's: hosted::auth_results::own_fields_to_delete and its test
+// security_row_7_delete_own_fields_last_first.
 
 #[test]
 fn row_08_identity_outside_domain_or_strict_key_is_fail() {
