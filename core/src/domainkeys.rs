@@ -758,7 +758,14 @@ impl DkSigner {
         w.unit(&[b"s=", selector.as_bytes(), b";"]);
         w.unit(&[b"d=", domain.as_bytes(), b";"]);
         if listed && let Some(names) = &intake.hashed_names {
-            w.unit(&[b"h="]);
+            // Start h= on a new line unless the whole list fits this one.
+            let total: usize = names.iter().map(|n| n.len().saturating_add(1)).sum();
+            if w.line.saturating_add(3).saturating_add(total) > FOLD_WIDTH {
+                w.fold();
+                w.put(b"h=");
+            } else {
+                w.unit(&[b"h="]);
+            }
             for (i, name) in names.iter().enumerate() {
                 let sep: &[u8] = if i > 0 { b":" } else { b"" };
                 w.glued(&[sep, name]);

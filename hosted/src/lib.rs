@@ -4,6 +4,8 @@
 pub mod auth_results;
 pub mod batv;
 pub mod config;
+pub mod dk_sign_cli;
+pub mod dk_verify;
 pub mod dns;
 pub mod key_signer;
 pub mod keygen;

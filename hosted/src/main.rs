@@ -20,7 +20,8 @@ struct Cli {
 enum Command {
     /// BATV prvs= bounce address tags: sign an envelope sender, check a bounce recipient.
     Batv(batv::BatvArgs),
-    /// Sign a message: print it with a DKIM-Signature field on top.
+    /// Sign a message: print it with a DKIM-Signature (or, with --scheme
+    /// domainkeys, a DomainKey-Signature) field on top.
     Sign(sign_cli::SignArgs),
     /// Make a signing key; print the DNS record to publish.
     Keygen(keygen::KeygenArgs),

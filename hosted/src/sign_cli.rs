@@ -26,7 +26,7 @@ pub const HEADER_FIELDS: usize = 1024;
 /// The signer used on hosts.
 pub type HostMessageSigner = MessageSigner<HEADER_BYTES, HEADER_FIELDS>;
 
-const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 64 * 1024;
 
 /// `mass sign` arguments.
 #[derive(Debug, Args)]
@@ -43,10 +43,15 @@ pub struct SignArgs {
     /// rsa-sha256 or ed25519-sha256; by default the key's own.
     #[arg(long)]
     pub algorithm: Option<String>,
-    /// Canonicalization header/body: relaxed/relaxed (default),
-    /// simple/simple, relaxed/simple or simple/relaxed.
-    #[arg(long, default_value = "relaxed/relaxed")]
-    pub canon: String,
+    /// dkim (default) writes a DKIM-Signature; domainkeys writes a legacy
+    /// DomainKey-Signature (RFC 4870, rsa-sha1, RSA keys only).
+    #[arg(long, default_value = "dkim")]
+    pub scheme: String,
+    /// Canonicalization. DKIM: header/body, relaxed/relaxed (default),
+    /// simple/simple, relaxed/simple or simple/relaxed. DomainKeys: simple
+    /// (default) or nofws.
+    #[arg(long)]
+    pub canon: Option<String>,
     /// Header fields to sign, colon-separated; each is oversigned once.
     /// Default: from:to:cc:subject:date:reply-to:message-id:mime-version:content-type.
     #[arg(long)]
@@ -106,13 +111,13 @@ pub fn read_key(path: &Path, insecure: bool) -> Result<KeyMaterial, String> {
 /// The input source: a file that can be read twice, or standard input
 /// spooled to an unlinked temporary file when the message must be written
 /// out after its signature.
-enum Input {
+pub(crate) enum Input {
     File(File),
     Stdin(io::Stdin),
 }
 
 impl Input {
-    fn open(path: Option<&Path>) -> Result<Self, String> {
+    pub(crate) fn open(path: Option<&Path>) -> Result<Self, String> {
         match path {
             None => Ok(Input::Stdin(io::stdin())),
             Some(p) if p == Path::new("-") => Ok(Input::Stdin(io::stdin())),
@@ -123,7 +128,7 @@ impl Input {
     }
 }
 
-fn spool_file() -> Result<File, String> {
+pub(crate) fn spool_file() -> Result<File, String> {
     let dir = std::env::temp_dir();
     for n in 0..100u32 {
         let path = dir.join(format!("mass-sign-{}-{n}.spool", std::process::id()));
@@ -150,7 +155,7 @@ fn spool_file() -> Result<File, String> {
 }
 
 /// Stream `reader` through line-ending conversion into `each`.
-fn stream(
+pub(crate) fn stream(
     mut reader: impl Read,
     mut each: impl FnMut(&[u8]) -> Result<(), String>,
 ) -> Result<(), String> {
@@ -169,6 +174,11 @@ fn stream(
 
 /// Run `mass sign`.
 pub fn run(args: &SignArgs) -> Result<(), String> {
+    match args.scheme.as_str() {
+        "dkim" => {}
+        "domainkeys" => return crate::dk_sign_cli::run(args),
+        other => return Err(format!("--scheme `{other}`: expected dkim or domainkeys")),
+    }
     let key = read_key(&args.key, args.insecure_key_permissions)?;
     let algorithm = key_algorithm(&key);
     if let Some(a) = &args.algorithm {
@@ -206,7 +216,7 @@ pub fn run(args: &SignArgs) -> Result<(), String> {
         None => mass_core::sign::DEFAULT_SIGNED_HEADERS.to_vec(),
     };
     let mut req = SignRequest::new(&args.domain, &args.selector, algorithm);
-    req.canonicalization = parse_canon(&args.canon)?;
+    req.canonicalization = parse_canon(args.canon.as_deref().unwrap_or("relaxed/relaxed"))?;
     req.headers = if args.exact_headers {
         HeaderSelection::Exact(&names)
     } else {

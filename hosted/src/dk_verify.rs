@@ -1,0 +1,161 @@
+//! DomainKeys (RFC 4870) results for `mass verify` and the milter's verify
+//! path: core's [`DkMessageVerifier`] runs beside the DKIM verifier over
+//! the same chunks, its key lookups go through the same [`KeySource`], and
+//! each DomainKey-Signature becomes one `domainkeys=` method result in
+//! Authentication-Results (RFC 8601 §2.7.1 registers the method).
+//!
+//! DomainKeys is SHA-1 by design: every `domainkeys=` result carries a
+//! comment saying it is a legacy result, and none ever counts as a DKIM
+//! pass (no exit status, no milter decision rests on it).
+
+use mass_core::domainkeys::{DkMessageVerifier, DkResult};
+use mass_core::key_record::KeyRecord;
+use mass_core::verify::{KeyAnswer, Verdict};
+
+use crate::dns::{self, KeySource, LookupError, TxtRecord};
+
+/// The most DomainKey-Signature fields checked per message.
+pub const MAX_DK_SIGNATURES: usize = 4;
+
+/// The DomainKeys verifier hosts run.
+pub type HostDkVerifier = DkMessageVerifier<MAX_DK_SIGNATURES>;
+
+/// The comment every `domainkeys=` result carries.
+pub const LEGACY_COMMENT: &str = "legacy DomainKeys SHA-1 result, never a DKIM pass";
+
+/// A new verifier, boxed (it keeps a few KiB per signature).
+pub fn new_verifier() -> Box<HostDkVerifier> {
+    Box::new(HostDkVerifier::new(MAX_DK_SIGNATURES))
+}
+
+fn records_to_try(records: Vec<TxtRecord>) -> Vec<TxtRecord> {
+    let chosen =
+        dns::key_record_candidates(records.clone(), |r| KeyRecord::parse_domainkeys(r).is_ok());
+    if chosen.is_empty() {
+        dns::key_record_candidates(records, |_| true)
+    } else {
+        chosen
+    }
+}
+
+/// Look up the keys the verifier asks for (after the header block has
+/// ended) and hand them over.
+pub async fn provide_keys<K: KeySource>(verifier: &mut HostDkVerifier, keys: &K) {
+    let requests: Vec<(usize, String)> = verifier
+        .key_requests()
+        .map(|(id, name)| (id, name.to_string()))
+        .collect();
+    for (id, name) in requests {
+        match keys.txt_records(&name).await {
+            Ok(records) => {
+                let records = records_to_try(records);
+                let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+                verifier.provide_key(id, KeyAnswer::Records(&refs));
+            }
+            Err(LookupError::Timeout | LookupError::ServerFailure) => {
+                verifier.provide_key(id, KeyAnswer::TempFail);
+            }
+            Err(_) => verifier.provide_key(id, KeyAnswer::NotFound),
+        }
+    }
+}
+
+/// Is `s` safe to write as an RFC 8601 `pvalue` without quoting (an
+/// addr-spec of plain characters)?
+fn plain_pvalue(s: &[u8]) -> bool {
+    !s.is_empty()
+        && s.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~.@-".contains(&b))
+}
+
+/// Text for inside an RFC 5322 comment: parentheses and backslashes
+/// escaped as quoted-pairs.
+fn comment_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '(' | ')' | '\\') {
+            out.push('\\');
+        }
+        if c.is_ascii_graphic() || c == ' ' {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One `domainkeys=` resinfo (RFC 8601 §2.2), without the leading `;`:
+/// `domainkeys=pass (legacy ...) header.d=example.com header.from=a@example.com`.
+pub fn resinfo(r: &DkResult) -> String {
+    let mut out = format!("domainkeys={} ({LEGACY_COMMENT}", r.verdict.as_str());
+    if r.verdict != Verdict::Pass {
+        out.push_str("; ");
+        out.push_str(&comment_text(&r.reason.to_string()));
+    }
+    if r.testing {
+        out.push_str("; testing key");
+    }
+    out.push(')');
+    if let Some(d) = &r.domain {
+        out.push_str(" header.d=");
+        out.push_str(d);
+    }
+    if let Some((field, mailbox)) = &r.sending
+        && plain_pvalue(mailbox.as_bytes())
+    {
+        out.push_str(" header.");
+        out.push_str(field.as_str());
+        out.push('=');
+        out.push_str(&String::from_utf8_lossy(mailbox.as_bytes()));
+    }
+    out
+}
+
+/// The results of a finished verifier as resinfo strings, top first.
+pub fn resinfos(results: &[DkResult]) -> Vec<String> {
+    results.iter().map(resinfo).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mass_core::domainkeys::{DkReason, Mailbox, SendingField};
+
+    fn result(verdict: Verdict, reason: DkReason) -> DkResult {
+        DkResult {
+            verdict,
+            reason,
+            domain: Some("example.com".try_into().unwrap()),
+            selector: Some("dk".try_into().unwrap()),
+            sending: Some((
+                SendingField::From,
+                Mailbox::parse(b" Alice <alice@example.com>").unwrap(),
+            )),
+            testing: false,
+            key_bits: Some(2048),
+        }
+    }
+
+    #[test]
+    fn pass_and_fail_resinfo() {
+        assert_eq!(
+            resinfo(&result(Verdict::Pass, DkReason::Verified)),
+            "domainkeys=pass (legacy DomainKeys SHA-1 result, never a DKIM pass) \
+             header.d=example.com header.from=alice@example.com"
+        );
+        assert_eq!(
+            resinfo(&result(Verdict::Fail, DkReason::KeyRevoked)),
+            "domainkeys=fail (legacy DomainKeys SHA-1 result, never a DKIM pass; \
+             key revoked \\(empty p=\\)) header.d=example.com header.from=alice@example.com"
+        );
+    }
+
+    #[test]
+    fn odd_addresses_are_left_out() {
+        let mut r = result(Verdict::Pass, DkReason::Verified);
+        r.sending = Some((
+            SendingField::Sender,
+            Mailbox::parse(b" \"a b\"@example.com").unwrap(),
+        ));
+        assert!(!resinfo(&r).contains("header.sender"));
+    }
+}
