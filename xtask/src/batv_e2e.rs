@@ -3,7 +3,8 @@
 //! relaying to smtp-sink; needs root).
 //!
 //! 1. Mail submitted on the submission port (`{daemon_name}=ORIGINATING`, so internal)
-//!    reaches the sink with a `prvs=` envelope sender that `mass batv check` accepts.
+//!    reaches the sink with a `prvs=` envelope sender that `mass batv check` accepts,
+//!    and a DKIM signature (ed25519-sha256) that dkimpy verifies.
 //! 2. A bounce (`MAIL FROM:<>`) from outside to a forged prvs address gets 550 5.7.1,
 //!    and so does one to an untagged address of the BATV domain.
 //! 3. A bounce to a valid prvs address is delivered to the untagged recipient.
@@ -123,6 +124,21 @@ fn exercise(
         format!("e2e-{}-secret\n", std::process::id()).as_bytes(),
     )
     .map_err(|e| format!("cannot write the secret: {e}"))?;
+    // A DKIM key too, so the outgoing message is signed and tagged in one pass.
+    let keygen = Command::new(mass)
+        .args(["keygen", "--algorithm", "ed25519", "--domain", DOMAIN])
+        .args(["--selector", "batv", "--out-dir"])
+        .arg(work)
+        .output()
+        .map_err(|e| format!("cannot run mass keygen: {e}"))?;
+    if !keygen.status.success() {
+        return Err(format!(
+            "mass keygen: {}",
+            String::from_utf8_lossy(&keygen.stderr).trim()
+        ));
+    }
+    let record = work.join("batv.txt");
+    fs::write(&record, &keygen.stdout).map_err(|e| e.to_string())?;
     let config = work.join("mass.toml");
     fs::write(
         &config,
@@ -132,6 +148,10 @@ fn exercise(
              # Everything comes from loopback: only the submission port counts as internal.\n\
              internal_networks = []\n\
              signing_daemons = [\"ORIGINATING\"]\n\
+             [[key]]\n\
+             domain = \"{DOMAIN}\"\n\
+             selector = \"batv\"\n\
+             file = \"batv.{DOMAIN}.pem\"\n\
              [batv]\n\
              secret_file = \"batv.secret\"\n\
              local_domains = [\"{DOMAIN}\"]\n"
@@ -169,14 +189,26 @@ fn exercise(
 
     let mut steps = Steps::new();
 
-    // 1. Outgoing mail from the submission port gets a prvs= envelope sender.
+    // 1. Outgoing mail from the submission port gets a prvs= envelope sender and a
+    //    DKIM signature that dkimpy verifies.
     let sent = swaks(env.submit, SENDER, "someone@example.net")?;
     let outgoing = if !sent.0 {
         Err(format!("submission refused: {}", sent.1))
     } else {
         wait_for_sink(env, 1)?;
-        let msg = newest_sink_message(&sink)?;
+        let (path, msg) = newest_sink_message(&sink)?;
+        let verified = env
+            .cmd(&["verify", &path.to_string_lossy()])
+            .env("MTA_VERIFY_TXT", &record)
+            .env("MTA_VERIFY_NAME", format!("batv._domainkey.{DOMAIN}"))
+            .output()
+            .map_err(|e| e.to_string())?;
         match envelope_sender(&msg) {
+            _ if !verified.status.success() => Err(format!(
+                "DKIM signature not verified by dkimpy: {} {}",
+                String::from_utf8_lossy(&verified.stdout).trim(),
+                String::from_utf8_lossy(&verified.stderr).trim()
+            )),
             Some(from) if from.starts_with("prvs=") && from.ends_with(&format!("={SENDER}")) => {
                 match mass_check(mass, &secret, &from)? {
                     Some(orig) if orig == SENDER => Ok(()),
@@ -187,7 +219,8 @@ fn exercise(
         }
     };
     steps.push((
-        "batv e2e: submitted mail reaches the sink with a valid prvs= envelope sender".into(),
+        "batv e2e: submitted mail reaches the sink DKIM-signed with a valid prvs= envelope sender"
+            .into(),
         outgoing,
     ));
 
@@ -221,7 +254,7 @@ fn exercise(
         ))
     } else {
         wait_for_sink(env, 2)?;
-        let msg = newest_sink_message(&sink)?;
+        let (_, msg) = newest_sink_message(&sink)?;
         let rcpts = envelope_recipients(&msg);
         if rcpts == [SENDER.to_string()] {
             Ok(())
@@ -268,7 +301,7 @@ fn wait_for_sink(env: &Harness, n: usize) -> Result<(), String> {
     }
 }
 
-fn newest_sink_message(dir: &Path) -> Result<String, String> {
+fn newest_sink_message(dir: &Path) -> Result<(PathBuf, String), String> {
     let mut files: Vec<_> = fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(Result::ok)
@@ -276,9 +309,10 @@ fn newest_sink_message(dir: &Path) -> Result<String, String> {
         .collect();
     files.sort();
     let (_, path) = files.pop().ok_or("the sink is empty")?;
-    fs::read(&path)
+    let text = fs::read(&path)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((path, text))
 }
 
 /// smtp-sink -d writes the envelope as `X-Mail-Args:` / `X-Rcpt-Args:` lines.
