@@ -16,6 +16,7 @@
 //!    (`../shared/vectors`) must verify.
 //!
 //! 5. BATV against Exim's prvs (`batv_interop.rs`).
+//! 6. DomainKeys against Mail::DKIM, both ways (`dk_interop.rs`).
 //!
 //! Any single failure fails the task; counts are printed per peer, algorithm
 //! and canonicalization.
@@ -24,7 +25,7 @@
 //! temp dir), `--signing-only`, `--verifying-only`. `MASS_BIN=path` uses that
 //! binary instead of building one.
 
-mod corpus;
+pub(crate) mod corpus;
 
 use crate::util;
 use std::collections::BTreeMap;
@@ -245,6 +246,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let t = Instant::now();
     crate::batv_interop::run(&mut run);
     tally.timings.push(("BATV against Exim".into(), secs(t)));
+
+    // DomainKeys against Mail::DKIM lives in its own module (also `cargo xtask interop-dk`).
+    let t = Instant::now();
+    crate::dk_interop::run_step(&mut run, &mass, &work, &corpus_files, &root);
+    tally
+        .timings
+        .push(("DomainKeys against Mail::DKIM".into(), secs(t)));
 
     tally.timings.push(("total".into(), secs(started)));
     tally.print();

@@ -6,6 +6,7 @@
 mod batv_e2e;
 mod batv_interop;
 mod bench;
+mod dk_interop;
 mod e2e;
 mod fuzz;
 mod interop;
@@ -19,6 +20,7 @@ tasks:
   test      fmt, clippy, workspace tests, no_std builds of mass-core, firmware under QEMU
   interop   sign and verify against dkimpy, Mail::DKIM, OpenDKIM and Exim (reads ../shared)
   interop-batv  only the BATV part of interop: mass batv against Exim's prvs
+  interop-dk    only the DomainKeys part of interop: mass against Mail::DKIM
   e2e-batv  only the BATV part of e2e: mass serve [batv] behind a real Postfix
   e2e       end to end through a real Postfix (reads ../shared/harness)
   bench     throughput and memory figures, as ratios against baselines from the same run
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
             batv_interop::run(&mut run);
             run.finish()
         }
+        "interop-dk" => dk_interop::run_alone(rest),
         "fuzz" => fuzz::run(rest),
         "e2e" => e2e::run(rest),
         "-h" | "--help" | "help" => {
