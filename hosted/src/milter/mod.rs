@@ -38,11 +38,9 @@ impl State {
         let mut keys = Vec::new();
         for k in &config.keys {
             let material = keys::load_key(&k.file)?;
-            keys.push(Arc::new(SigningKey {
-                domain: k.domain.clone(),
-                selector: k.selector.clone(),
-                material,
-            }));
+            let key = SigningKey::new(k.domain.clone(), k.selector.clone(), material)
+                .map_err(|e| format!("key file {}: {e}", k.file.display()))?;
+            keys.push(Arc::new(key));
         }
         Ok(State { config, keys })
     }

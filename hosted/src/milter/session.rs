@@ -481,11 +481,12 @@ MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
              on_refuse = \"reject\"\n{extra}"
         );
         let config = Config::parse(&text, "test", std::path::Path::new(".")).unwrap();
-        let key = SigningKey {
-            domain: "football.example.com".into(),
-            selector: "brisbane".into(),
-            material: parse_pem(ED25519_PEM).unwrap(),
-        };
+        let key = SigningKey::new(
+            "football.example.com".into(),
+            "brisbane".into(),
+            parse_pem(ED25519_PEM).unwrap(),
+        )
+        .unwrap();
         Arc::new(super::super::Shared::new(State {
             config,
             keys: vec![Arc::new(key)],

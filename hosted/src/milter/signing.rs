@@ -94,7 +94,7 @@ impl SignJob {
         let mut out = Vec::with_capacity(self.running.len());
         for r in self.running {
             let mut buf = vec![0u8; FIELD_ROOM];
-            let mut key = KeySigner::new(&r.key.material);
+            let mut key = KeySigner::new(&r.key);
             let n = r
                 .signer
                 .finish(&mut key, &mut buf)
