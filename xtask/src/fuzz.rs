@@ -16,6 +16,8 @@ const TARGETS: &[&str] = &[
     "public_key",
     "verify",
     "batv",
+    "sign_message",
+    "body_canon",
 ];
 
 pub fn run(args: &[String]) -> Result<(), String> {
