@@ -27,6 +27,7 @@
 //! | [`key_record`] | RFC 6376 §3.6.1 key records; RFC 4870 §3.2.3 DomainKeys records |
 //! | [`public_key`] | RFC 5280 SPKI / RFC 8017 RSA keys, RFC 8463 §4 Ed25519 keys, RFC 8301 §3.2 limits |
 //! | [`verify`] | RFC 6376 §6 verification, RFC 8301 policy, RFC 8601 §2.7.1 results |
+//! | [`batv`] | draft-levine-smtp-batv-01 `prvs=` envelope tags (as Exim); RFC 5321 §4.5.3.1 limits |
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(
