@@ -1627,6 +1627,17 @@ mod tests {
     }
 
     #[test]
+    fn milter_safe_fields_have_one_space_and_no_folds() {
+        assert!(milter_safe(b"From: a@b\r\nTo: c\r\n\r\nbody \r\n"));
+        assert!(milter_safe(b"From: a@b\n\n"));
+        assert!(!milter_safe(b"From:a@b\r\n\r\n"));
+        assert!(!milter_safe(b"From:  a@b\r\n\r\n"));
+        assert!(!milter_safe(b"From: a@b \r\n\r\n"));
+        assert!(!milter_safe(b"Subject: a\r\n b\r\n\r\n"));
+        assert!(!milter_safe(b"Cc:\r\n\r\n"));
+    }
+
+    #[test]
     fn reads_the_opendkim_test_mode_output() {
         let out =
             "### INSHEADER: idx=0 hname='DKIM-Signature' hvalue='v=1; a=rsa-sha256;\n\tb=abc'\n";
