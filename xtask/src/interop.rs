@@ -22,7 +22,8 @@
 //! and canonicalization.
 //!
 //! Options: `--count N` (messages, default 300), `--seed N`, `--keep` (keep the
-//! temp dir), `--signing-only`, `--verifying-only`. `MASS_BIN=path` uses that
+//! temp dir), `--signing-only`, `--verifying-only`, `--release` (test a
+//! release build of mass instead of the dev build). `MASS_BIN=path` uses that
 //! binary instead of building one.
 
 pub(crate) mod corpus;
@@ -53,6 +54,7 @@ struct Options {
     keep: bool,
     signing: bool,
     verifying: bool,
+    release: bool,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
@@ -62,6 +64,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         keep: false,
         signing: true,
         verifying: true,
+        release: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -79,6 +82,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
                     .ok_or("--seed needs a number")?
             }
             "--keep" => o.keep = true,
+            "--release" => o.release = true,
             "--signing-only" => o.verifying = false,
             "--verifying-only" => o.signing = false,
             other => return Err(format!("interop: unknown option `{other}`")),
@@ -153,11 +157,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     tally.timings.push(("peer set-up".into(), secs(t)));
 
     let t = Instant::now();
-    let mass = match build_mass(&mut run) {
+    let mass = match build_mass(&mut run, opts.release) {
         Some(m) => m,
         None => return run.finish(),
     };
-    tally.timings.push(("build mass (release)".into(), secs(t)));
+    tally.timings.push(("build mass".into(), secs(t)));
     let commands = mass_commands(&mass);
 
     let work = std::env::temp_dir().join(format!("mass-interop-{}", std::process::id()));
@@ -365,9 +369,11 @@ fn setup_peers(root: &Path) -> Result<Peers, String> {
     })
 }
 
-/// Build `mass` in release mode (RSA in a debug build is far too slow for
-/// thousands of signatures) and return its path.
-fn build_mass(run: &mut util::Run) -> Option<PathBuf> {
+/// Build `mass` and return its path. The dev profile by default: `cargo xtask
+/// test` has built its dependencies already, and a debug RSA-2048 signature
+/// costs about 30 ms, so a release build (minutes on 2 cores) does not pay
+/// for itself here. `--release` builds and uses the release binary.
+fn build_mass(run: &mut util::Run, release: bool) -> Option<PathBuf> {
     if let Some(bin) = std::env::var_os("MASS_BIN") {
         eprintln!(
             "xtask[interop]: using MASS_BIN={}",
@@ -375,17 +381,15 @@ fn build_mass(run: &mut util::Run) -> Option<PathBuf> {
         );
         return Some(PathBuf::from(bin));
     }
-    if !run.cargo(&[
-        "build",
-        "--release",
-        "--package",
-        "mass-hosted",
-        "--bin",
-        "mass",
-    ]) {
+    let mut args = vec!["build", "--package", "mass-hosted", "--bin", "mass"];
+    if release {
+        args.push("--release");
+    }
+    if !run.cargo(&args) {
         return None;
     }
-    let bin = util::target_dir().join("release").join("mass");
+    let profile = if release { "release" } else { "debug" };
+    let bin = util::target_dir().join(profile).join("mass");
     if bin.exists() {
         Some(bin)
     } else {
