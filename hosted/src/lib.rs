@@ -11,4 +11,5 @@ pub mod key_signer;
 pub mod keygen;
 pub mod milter;
 pub mod sign_cli;
+pub mod verify_cli;
 pub mod zone;

@@ -1,6 +1,6 @@
 //! `mass`: the command-line tool and milter daemon.
 
-use mass_hosted::{batv, keygen, sign_cli};
+use mass_hosted::{batv, keygen, sign_cli, verify_cli};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,6 +25,8 @@ enum Command {
     Sign(sign_cli::SignArgs),
     /// Make a signing key; print the DNS record to publish.
     Keygen(keygen::KeygenArgs),
+    /// Verify a message's DKIM signatures; print one Authentication-Results field.
+    Verify(verify_cli::VerifyArgs),
     /// Run the milter daemon: sign or verify each message (config in TOML).
     Serve {
         /// The configuration file.
@@ -57,6 +59,7 @@ fn run() -> ExitCode {
         Command::Batv(args) => batv::run(&args),
         Command::Sign(args) => report("sign", sign_cli::run(&args)),
         Command::Keygen(args) => report("keygen", keygen::run(&args)),
+        Command::Verify(args) => verify_cli::run(&args),
         Command::Serve { config } => mass_hosted::milter::server::main(&config),
     }
 }

@@ -1,0 +1,346 @@
+//! `mass verify [--zone FILE] [--now UNIX] [--json] [--authserv-id ID] [FILE|-]`
+//! (DESIGN.md, issue 3).
+//!
+//! ```text
+//!  FILE|stdin ──64 KiB reads──► LineEndings (bare LF → CRLF, as `mass sign`)
+//!      ──► mass_core verifier ◄── key records ◄── KeySource (DNS | --zone FILE)
+//!      ──► verdicts ──► one Authentication-Results field (RFC 8601) | JSON lines
+//! ```
+//!
+//! The message is streamed: memory does not grow with its size. Exit status:
+//! 0 if a signature passed, 1 if none did, 2 on a usage or input error.
+
+use std::fmt;
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::task::Poll;
+use std::time::Duration;
+
+use mass_core::key_record::KeyRecord;
+use mass_core::verify::{KeyAnswer, MessageVerifier, Verdict, VerifyOptions};
+
+use crate::auth_results::{self, DkimResult, SignatureResult};
+use crate::dns::{self, DnsKeySource, KeySource, LookupError, TxtRecord, ZoneKeySource};
+use crate::sign_cli::{HEADER_BYTES, HEADER_FIELDS};
+
+/// The most signatures `--max-signatures` may ask to check.
+pub const MAX_SIGNATURES_CAP: usize = 32;
+
+/// The verifier the CLI runs: the same header caps as `mass sign`.
+type HostMessageVerifier = MessageVerifier<HEADER_BYTES, HEADER_FIELDS, MAX_SIGNATURES_CAP>;
+
+/// `mass verify`: check the DKIM signatures of a message.
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    /// Read key records from this zone file (`name [ttl] [IN] TXT "s1" "s2"`)
+    /// instead of DNS.
+    #[arg(long, value_name = "FILE")]
+    zone: Option<PathBuf>,
+    /// The time to check t= and x= against, unix seconds (default: now).
+    #[arg(long, value_name = "UNIX")]
+    now: Option<u64>,
+    /// Print one JSON object per signature instead of Authentication-Results.
+    #[arg(long)]
+    json: bool,
+    /// The authserv-id to write (default: this host's name).
+    #[arg(long, value_name = "ID")]
+    authserv_id: Option<String>,
+    /// Check at most this many signatures; the rest are not evaluated.
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u16).range(1..=MAX_SIGNATURES_CAP as i64))]
+    max_signatures: u16,
+    /// Give up on a DNS key lookup after this many seconds (temperror).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=60))]
+    dns_timeout: u64,
+    /// The message; `-` or nothing for standard input.
+    #[arg(value_name = "FILE")]
+    input: Option<PathBuf>,
+}
+
+/// Why `mass verify` could not give a verdict (exit status 2).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum VerifyCliError {
+    /// The message could not be read, or is not one the verifier can take
+    /// (for example its header block passes the cap).
+    Input(String),
+    /// The zone file could not be read or parsed.
+    Zone(PathBuf, dns::ZoneReadError),
+    /// DNS could not be set up.
+    Resolver(String),
+    /// Writing the result failed.
+    Output(io::Error),
+}
+
+impl fmt::Display for VerifyCliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Input(e) => write!(f, "{e}"),
+            Self::Zone(path, e) => write!(f, "{}: {e}", path.display()),
+            Self::Resolver(e) => write!(f, "cannot set up DNS: {e}"),
+            Self::Output(e) => write!(f, "cannot write the result: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for VerifyCliError {}
+
+/// This host's name, for the default authserv-id (RFC 8601 §2.5 suggests the
+/// host name of the verifier).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// What a verification run is told.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifySettings {
+    /// The time for `t=` and `x=`, unix seconds.
+    pub now: u64,
+    /// Check at most this many signatures (capped at [`MAX_SIGNATURES_CAP`]);
+    /// also the most key lookups made.
+    pub max_signatures: usize,
+}
+
+impl VerifySettings {
+    /// Defaults: the core verifier's (5 signatures).
+    pub fn new(now: u64) -> Self {
+        Self {
+            now,
+            max_signatures: mass_core::verify::DEFAULT_MAX_SIGNATURES,
+        }
+    }
+}
+
+/// What verifying one message found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageReport {
+    /// One result per checked signature, top first.
+    pub results: Vec<SignatureResult>,
+    /// DKIM-Signature fields in the message, checked or not.
+    pub signatures_seen: usize,
+}
+
+impl MessageReport {
+    /// True if a signature passed (exit status 0).
+    pub fn any_pass(&self) -> bool {
+        self.results
+            .iter()
+            .any(|r| r.result == Some(DkimResult::Pass))
+    }
+}
+
+fn dkim_result(verdict: Verdict) -> DkimResult {
+    match verdict {
+        Verdict::Pass => DkimResult::Pass,
+        Verdict::Fail => DkimResult::Fail,
+        Verdict::Neutral => DkimResult::Neutral,
+        Verdict::Policy => DkimResult::Policy,
+        Verdict::TempError => DkimResult::Temperror,
+        _ => DkimResult::Permerror,
+    }
+}
+
+/// Polls every future to completion, all at once, and returns their
+/// outputs in order: the key lookups of one message run side by side, so
+/// that five slow domains cost one timeout, not five.
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pending: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// The records to hand the verifier for one lookup: the ones that parse as
+/// key records, in a fixed order, at most three (security case 13). When
+/// none parses, the first few as they are, so the verdict says why.
+fn records_to_try(records: Vec<TxtRecord>) -> Vec<TxtRecord> {
+    let chosen = dns::key_record_candidates(records.clone(), |r| KeyRecord::parse(r).is_ok());
+    if chosen.is_empty() {
+        dns::key_record_candidates(records, |_| true)
+    } else {
+        chosen
+    }
+}
+
+/// Verifies the message read from `input` (bare LF line ends are turned into
+/// CRLF first, as `mass sign` does), asking `keys` for the key records.
+///
+/// The input is read with blocking reads: this is for a CLI on a
+/// current-thread runtime, not for a server. The message is streamed; the
+/// key lookups, at most `max_signatures`, run side by side once the whole
+/// input has been read.
+pub async fn verify_reader<K: KeySource>(
+    input: impl Read,
+    keys: &K,
+    settings: &VerifySettings,
+) -> Result<MessageReport, VerifyCliError> {
+    let mut options = VerifyOptions::new(settings.now);
+    options.max_signatures = settings.max_signatures.min(MAX_SIGNATURES_CAP);
+    let mut verifier = Box::new(HostMessageVerifier::new(options));
+    crate::sign_cli::stream(input, |chunk| {
+        verifier
+            .update(chunk)
+            .map(drop)
+            .map_err(|e| format!("cannot verify this message: {e}"))
+    })
+    .map_err(VerifyCliError::Input)?;
+    verifier
+        .end_of_input()
+        .map_err(|e| VerifyCliError::Input(format!("cannot verify this message: {e}")))?;
+
+    let requests: Vec<(usize, String)> = verifier
+        .key_requests()
+        .map(|request| (request.id, request.to_string()))
+        .collect();
+    let answers = join_all(
+        requests
+            .iter()
+            .map(|(_, name)| keys.txt_records(name))
+            .collect(),
+    )
+    .await;
+    for ((id, _), answer) in requests.iter().zip(answers) {
+        match answer {
+            Ok(records) => {
+                let records = records_to_try(records);
+                let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+                verifier.provide_key(*id, KeyAnswer::Records(&refs));
+            }
+            Err(LookupError::Timeout | LookupError::ServerFailure) => {
+                verifier.provide_key(*id, KeyAnswer::TempFail);
+            }
+            Err(_) => verifier.provide_key(*id, KeyAnswer::NotFound),
+        }
+    }
+
+    let verification = verifier
+        .finish()
+        .map_err(|e| VerifyCliError::Input(format!("cannot verify this message: {e}")))?;
+    let results = verification
+        .results()
+        .map(|r| SignatureResult {
+            result: Some(dkim_result(r.verdict)),
+            reason: (r.verdict != Verdict::Pass).then(|| r.reason.to_string()),
+            domain: r.domain.map(str::to_owned),
+            selector: r.selector.map(str::to_owned),
+            algorithm: r.algorithm.map(|a| a.as_str().to_owned()),
+            signature: (!r.b_prefix.is_empty()).then(|| r.b_prefix.to_string()),
+        })
+        .collect();
+    Ok(MessageReport {
+        results,
+        signatures_seen: verification.signatures_seen(),
+    })
+}
+
+/// [`verify_reader`] on a runtime of its own, for callers that have none.
+pub fn verify_message<K: KeySource>(
+    input: impl Read,
+    keys: &K,
+    settings: &VerifySettings,
+) -> Result<MessageReport, VerifyCliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| VerifyCliError::Resolver(e.to_string()))?
+        .block_on(verify_reader(input, keys, settings))
+}
+
+fn open_input(path: Option<&Path>) -> Result<Box<dyn Read>, VerifyCliError> {
+    match path {
+        None => Ok(Box::new(io::stdin().lock())),
+        Some(p) if p == Path::new("-") => Ok(Box::new(io::stdin().lock())),
+        Some(p) => std::fs::File::open(p)
+            .map(|f| Box::new(f) as Box<dyn Read>)
+            .map_err(|e| VerifyCliError::Input(format!("{}: {e}", p.display()))),
+    }
+}
+
+fn now() -> Result<u64, VerifyCliError> {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .map_err(|_| VerifyCliError::Input("the system clock is before 1970".into()))
+}
+
+async fn run_async(args: &VerifyArgs) -> Result<MessageReport, VerifyCliError> {
+    let settings = VerifySettings {
+        now: match args.now {
+            Some(t) => t,
+            None => now()?,
+        },
+        max_signatures: usize::from(args.max_signatures),
+    };
+    // The key source is set up before the input is read, so that a bad
+    // zone file is reported without waiting for a message.
+    if let Some(zone) = &args.zone {
+        let keys = ZoneKeySource::read(zone).map_err(|e| VerifyCliError::Zone(zone.clone(), e))?;
+        let input = open_input(args.input.as_deref())?;
+        verify_reader(input, &keys, &settings).await
+    } else {
+        let keys = DnsKeySource::system(Duration::from_secs(args.dns_timeout))
+            .map_err(|e| VerifyCliError::Resolver(e.to_string()))?;
+        let input = open_input(args.input.as_deref())?;
+        verify_reader(input, &keys, &settings).await
+    }
+}
+
+fn run_inner(args: &VerifyArgs) -> Result<bool, VerifyCliError> {
+    let report = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| VerifyCliError::Resolver(e.to_string()))?
+        .block_on(run_async(args))?;
+    let authserv_id = args.authserv_id.clone().unwrap_or_else(host_name);
+    let text = if args.json {
+        auth_results::write_json(&authserv_id, &report.results)
+    } else {
+        let mut field = auth_results::write_field(&authserv_id, &report.results, "\n\t");
+        field.push('\n');
+        field
+    };
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(VerifyCliError::Output)?;
+    Ok(report.any_pass())
+}
+
+/// Runs `mass verify`: exit 0 if a signature passed, 1 if none did, 2 on a
+/// usage or input error.
+pub fn run(args: &VerifyArgs) -> ExitCode {
+    match run_inner(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("mass verify: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
