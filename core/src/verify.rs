@@ -306,7 +306,10 @@ impl Slot {
 }
 
 /// The header side of the verifier: every field is kept (any may be
-/// signed), except DKIM-Signature fields past the ones to be checked.
+/// signed), except DKIM-Signature fields past the ones to be checked. (A
+/// signature whose `h=` names DKIM-Signature therefore sees only the kept
+/// instances; with more than `max_signatures` of them it fails, which is
+/// the safe side.)
 #[derive(Debug, Clone)]
 struct Intake<const B: usize, const F: usize, const SIGS: usize> {
     store: HeaderStore<B, F>,
@@ -384,7 +387,8 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
     }
 
     /// Feed the next chunk of the raw message (header block, blank line,
-    /// body), split anywhere.
+    /// body), split anywhere. An error (a malformed header block, or one
+    /// over the capacities) ends the verification of this message.
     pub fn update(&mut self, raw: &[u8]) -> Result<BodyInterest, Error> {
         if self.headers_done {
             return Ok(self.feed_body(raw));
