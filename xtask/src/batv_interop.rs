@@ -8,7 +8,9 @@
 //! 3. both make the same tag for the same address, key and day (byte for byte);
 //! 4. both reject altered tags (a hash digit, a day digit, the key digit or a local-part
 //!    character changed), ours and Exim's;
-//! 5. a local part that would pass 64 octets when tagged is left untagged (exit 1).
+//! 5. tags made as if 7 days ago (expiring today) are valid for both, as if 8 days ago
+//!    (expired yesterday) invalid for both;
+//! 6. a local part that would pass 64 octets when tagged is left untagged (exit 1).
 //!
 //! Both sides read the real clock (Exim's `-be` has no way to set it).
 
@@ -18,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 const ADDRESSES: usize = 200;
+/// Addresses also tagged as if 7 and 8 days ago.
+const EXPIRY_ADDRESSES: usize = 20;
 
 /// exim4-daemon-light 4.96's library Depends, less libidn12 (the harness unpacks it).
 const EXIM_LIBRARIES: &[&str] = &[
@@ -167,6 +171,9 @@ struct Report {
     ours_rejects_altered: usize,
     altered: usize,
     too_long_untagged: bool,
+    /// Tags made as if days ago: both sides agree on valid / expired.
+    expiry_agree: usize,
+    expiry_cases: usize,
     problems: Vec<String>,
 }
 
@@ -193,6 +200,10 @@ impl Report {
         eprintln!(
             "  mass rejects altered tags       {}/{}",
             self.ours_rejects_altered, self.altered
+        );
+        eprintln!(
+            "  expiry verdicts agree           {}/{}",
+            self.expiry_agree, self.expiry_cases
         );
         eprintln!(
             "  65-octet local part untagged    {}",
@@ -234,6 +245,13 @@ impl Report {
         run.check(
             &format!("batv: mass rejects {} altered tags", self.altered),
             all(self.ours_rejects_altered, self.altered),
+        );
+        run.check(
+            &format!(
+                "batv: Exim and mass agree on {} tags at and past expiry",
+                self.expiry_cases
+            ),
+            all(self.expiry_agree, self.expiry_cases),
         );
         run.check(
             "batv: a local part that would pass 64 octets is left untagged",
@@ -315,6 +333,38 @@ fn exercise(mass: &Path, harness: &Path, work: &Path) -> Result<Report, String> 
             match mass_check(mass, &secret_file, &altered)? {
                 None => r.ours_rejects_altered += 1,
                 Some(_) => r.problems.push(format!("mass accepts altered {altered}")),
+            }
+        }
+    }
+
+    // Expiry: tags made 7 days ago expire today (valid for both); made 8 days ago they
+    // expired yesterday (refused by both). Skipped across a change of day.
+    for address in addresses.iter().take(EXPIRY_ADDRESSES) {
+        for (days_ago, valid) in [(7u64, true), (8, false)] {
+            let day = unix_day();
+            let then = (unix_seconds() - days_ago * 86_400).to_string();
+            let out = Command::new(mass)
+                .args(["batv", "sign", "--now", &then, "--secret-file"])
+                .arg(&secret_file)
+                .arg(address)
+                .output()
+                .map_err(|e| format!("cannot run mass: {e}"))?;
+            let tag = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            let c = exim(harness, &["check", &tag, &secret])?;
+            let ours = mass_check(mass, &secret_file, &tag)?;
+            if unix_day() != day {
+                continue;
+            }
+            r.expiry_cases += 1;
+            if c.ok == valid && ours.is_some() == valid {
+                r.expiry_agree += 1;
+            } else {
+                r.problems.push(format!(
+                    "{tag} made {days_ago} days ago: Exim {}, mass {}, expected {}",
+                    c.ok,
+                    ours.is_some(),
+                    valid
+                ));
             }
         }
     }
@@ -427,6 +477,13 @@ fn mass_check(mass: &Path, secret: &Path, tagged: &str) -> Result<Option<String>
             String::from_utf8_lossy(&out.stderr).trim()
         )),
     }
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn unix_day() -> u64 {
