@@ -360,8 +360,10 @@ impl std::error::Error for ZoneReadError {
     }
 }
 
+/// A small authoritative DNS server on 127.0.0.1 for tests: it answers over
+/// UDP from a fixed table and counts the queries it gets.
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_server {
     use super::*;
     use hickory_resolver::proto::op::{Message, MessageType, OpCode};
     use hickory_resolver::proto::rr::Record;
@@ -369,28 +371,33 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A small authoritative DNS server on 127.0.0.1 that answers over UDP
-    /// from a fixed table, and counts the queries it gets.
-    struct TestServer {
-        addr: SocketAddr,
-        queries: Arc<AtomicUsize>,
+    /// What the server answers for one name.
+    #[derive(Debug, Clone)]
+    pub(crate) enum Reply {
+        /// TXT records, each a list of character-strings.
+        Records(Vec<Vec<String>>),
+        /// The name exists with no TXT record.
+        NoData,
+        /// SERVFAIL.
+        ServFail,
+        /// No answer at all.
+        Silent,
     }
 
-    fn answer(query: &Message) -> Option<Message> {
-        let q = query.queries.first()?;
-        let name = q.name().to_ascii().to_ascii_lowercase();
-        let mut response = Message::new(query.metadata.id, MessageType::Response, OpCode::Query);
-        response.metadata.authoritative = true;
-        response.metadata.recursion_desired = query.metadata.recursion_desired;
-        response.add_query(q.clone());
-        let txt = |strings: &[&str]| {
-            Record::from_rdata(
-                q.name().clone(),
-                300,
-                RData::TXT(TXT::new(strings.iter().map(|s| s.to_string()).collect())),
-            )
-        };
-        let soa = Record::from_rdata(
+    /// A running server; names not in its table get NXDOMAIN.
+    pub(crate) struct TestServer {
+        pub(crate) addr: SocketAddr,
+        pub(crate) queries: Arc<AtomicUsize>,
+    }
+
+    impl TestServer {
+        pub(crate) fn queries(&self) -> usize {
+            self.queries.load(Ordering::SeqCst)
+        }
+    }
+
+    fn soa() -> Option<Record> {
+        Some(Record::from_rdata(
             Name::from_ascii("test.").ok()?,
             300,
             RData::SOA(SOA::new(
@@ -402,31 +409,45 @@ mod tests {
                 60,
                 60,
             )),
-        );
-        match name.as_str() {
-            "split._domainkey.example.test." => {
-                response.add_answer(txt(&["v=DKIM1; ", "k=ed25519; ", "p=AB", "CD"]));
+        ))
+    }
+
+    fn answer(table: &HashMap<String, Reply>, query: &Message) -> Option<Message> {
+        let q = query.queries.first()?;
+        let name = normalize_name(&q.name().to_ascii());
+        let mut response = Message::new(query.metadata.id, MessageType::Response, OpCode::Query);
+        response.metadata.authoritative = true;
+        response.metadata.recursion_desired = query.metadata.recursion_desired;
+        response.add_query(q.clone());
+        match table.get(&name) {
+            Some(Reply::Records(records)) => {
+                for strings in records {
+                    response.add_answer(Record::from_rdata(
+                        q.name().clone(),
+                        300,
+                        RData::TXT(TXT::new(strings.clone())),
+                    ));
+                }
             }
-            "two._domainkey.example.test." => {
-                response.add_answer(txt(&["v=spf1 -all"]));
-                response.add_answer(txt(&["v=DKIM1; ", "p=XY"]));
+            Some(Reply::NoData) => {
+                response.add_authority(soa()?);
             }
-            "nodata._domainkey.example.test." => {
-                response.add_authority(soa);
-            }
-            "servfail._domainkey.example.test." => {
-                response.metadata.response_code = ResponseCode::ServFail;
-            }
-            "slow._domainkey.example.test." => return None,
-            _ => {
+            Some(Reply::ServFail) => response.metadata.response_code = ResponseCode::ServFail,
+            Some(Reply::Silent) => return None,
+            None => {
                 response.metadata.response_code = ResponseCode::NXDomain;
-                response.add_authority(soa);
+                response.add_authority(soa()?);
             }
         }
         Some(response)
     }
 
-    async fn start_server() -> TestServer {
+    /// Starts a server answering from `table` (names without the final dot).
+    pub(crate) async fn start(table: Vec<(&str, Reply)>) -> TestServer {
+        let table: HashMap<String, Reply> = table
+            .into_iter()
+            .map(|(name, reply)| (normalize_name(name), reply))
+            .collect();
         let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let addr = socket.local_addr().unwrap();
         let queries = Arc::new(AtomicUsize::new(0));
@@ -438,13 +459,43 @@ mod tests {
                 let Ok(query) = Message::from_vec(&buf[..len]) else {
                     continue;
                 };
-                if let Some(response) = answer(&query) {
+                if let Some(response) = answer(&table, &query) {
                     let bytes = response.to_vec().unwrap();
                     let _ = socket.send_to(&bytes, peer).await;
                 }
             }
         });
         TestServer { addr, queries }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_server::{Reply, TestServer};
+    use super::*;
+
+    fn strings(parts: &[&str]) -> Vec<String> {
+        parts.iter().map(|s| s.to_string()).collect()
+    }
+
+    async fn start_server() -> TestServer {
+        test_server::start(vec![
+            (
+                "split._domainkey.example.test",
+                Reply::Records(vec![strings(&["v=DKIM1; ", "k=ed25519; ", "p=AB", "CD"])]),
+            ),
+            (
+                "two._domainkey.example.test",
+                Reply::Records(vec![
+                    strings(&["v=spf1 -all"]),
+                    strings(&["v=DKIM1; ", "p=XY"]),
+                ]),
+            ),
+            ("nodata._domainkey.example.test", Reply::NoData),
+            ("servfail._domainkey.example.test", Reply::ServFail),
+            ("slow._domainkey.example.test", Reply::Silent),
+        ])
+        .await
     }
 
     async fn source(server: &TestServer) -> DnsKeySource {
@@ -532,7 +583,7 @@ mod tests {
                 "{name:?}"
             );
         }
-        assert_eq!(server.queries.load(Ordering::SeqCst), 0);
+        assert_eq!(server.queries(), 0);
     }
 
     #[test]
