@@ -70,7 +70,10 @@ impl Envelope {
             RcptDecision::Accept => None,
             RcptDecision::Replace { tagged, untagged } => {
                 tracing::info!(queue_id, rcpt = %tagged, to = %untagged, "BATV tag valid");
-                self.replace.push((tagged, untagged));
+                // The same recipient given twice is swapped once.
+                if !self.replace.iter().any(|(t, _)| *t == tagged) {
+                    self.replace.push((tagged, untagged));
+                }
                 None
             }
             RcptDecision::Reject(reason) => {
@@ -203,6 +206,7 @@ mod tests {
             panic!()
         };
         let mut e = Envelope::mail(Some(b"<>"), false);
+        assert_eq!(e.rcpt(Some(&p), Some(tagged.as_bytes()), NOW, "Q"), None);
         assert_eq!(e.rcpt(Some(&p), Some(tagged.as_bytes()), NOW, "Q"), None);
         assert_eq!(
             e.rcpt(Some(&p), Some(b"<ann@example.com>"), NOW, "Q")
