@@ -11,6 +11,7 @@
 //! domain = "example.com"
 //! selector = "s2026"
 //! file = "keys/s2026.example.com.pem"
+//! schemes = ["dkim", "domainkeys"]         # optional; default ["dkim"]
 //! [batv]                                  # optional: BATV prvs= (crate::batv)
 //! secret_file = "batv.secret"             # mode 0600, like key files
 //! local_domains = ["example.com"]
@@ -208,6 +209,25 @@ pub struct KeyConfig {
     pub selector: String,
     /// The PKCS#8 (or PKCS#1 RSA) PEM private key.
     pub file: PathBuf,
+    /// What the key signs with: `dkim` (the default) and/or `domainkeys`
+    /// (a legacy RFC 4870 DomainKey-Signature, RSA keys only, placed below
+    /// the DKIM-Signature).
+    #[serde(default = "default_schemes")]
+    pub schemes: Vec<Scheme>,
+}
+
+/// A signature scheme a `[[key]]` signs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// DKIM (RFC 6376): a DKIM-Signature.
+    Dkim,
+    /// DomainKeys (RFC 4870): a DomainKey-Signature, rsa-sha1.
+    Domainkeys,
+}
+
+fn default_schemes() -> Vec<Scheme> {
+    vec![Scheme::Dkim]
 }
 
 /// The daemon's configuration.
@@ -382,6 +402,9 @@ impl Config {
             {
                 return Err(bad("selector is not a selector"));
             }
+            if key.schemes.is_empty() {
+                return Err(bad("schemes is empty (dkim, domainkeys or both)"));
+            }
             key.domain = key.domain.trim_end_matches('.').to_ascii_lowercase();
             if key.file.is_relative() {
                 key.file = base.join(&key.file);
@@ -458,6 +481,19 @@ domain = "example.com"
 selector = "s2026"
 file = "keys/s2026.example.com.pem"
 "#;
+
+    #[test]
+    fn key_schemes() {
+        let c = Config::parse(ISSUE_EXAMPLE, "t.toml", Path::new("/etc/mass")).unwrap();
+        assert_eq!(c.keys[0].schemes, [Scheme::Dkim]);
+        let both = format!("{ISSUE_EXAMPLE}schemes = [\"dkim\", \"domainkeys\"]\n");
+        let c = Config::parse(&both, "t.toml", Path::new("/etc/mass")).unwrap();
+        assert_eq!(c.keys[0].schemes, [Scheme::Dkim, Scheme::Domainkeys]);
+        let none = format!("{ISSUE_EXAMPLE}schemes = []\n");
+        assert!(Config::parse(&none, "t.toml", Path::new("/etc/mass")).is_err());
+        let bad = format!("{ISSUE_EXAMPLE}schemes = [\"arc\"]\n");
+        assert!(Config::parse(&bad, "t.toml", Path::new("/etc/mass")).is_err());
+    }
 
     #[test]
     fn the_issue_example_parses() {

@@ -310,7 +310,15 @@ impl Session {
                             .duration_since(UNIX_EPOCH)
                             .map(|d| d.as_secs())
                             .unwrap_or(0);
-                        match SignJob::start(keys, &m.headers, now, state.config.signature_ttl) {
+                        let (keys, dk_keys) =
+                            super::signing::split_schemes(&state.config.keys, keys);
+                        match SignJob::start(
+                            keys,
+                            dk_keys,
+                            &m.headers,
+                            now,
+                            state.config.signature_ttl,
+                        ) {
                             Ok(job) => Phase::Signing(Box::new(job)),
                             Err(e) => Phase::Failed(e),
                         }
@@ -385,7 +393,7 @@ impl Session {
                     for sig in &signatures {
                         Reply::InsertHeader {
                             index: 0,
-                            name: "DKIM-Signature",
+                            name: sig.name,
                             value: &sig.value,
                         }
                         .encode(out);

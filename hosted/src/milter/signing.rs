@@ -2,13 +2,27 @@
 //! core's [`MessageSigner`] (RFC 6376 §5): header fields one at a time at
 //! EOH, then body chunks as the MTA sends them. Nothing here
 //! canonicalizes or hashes; the whole message is never held.
+//!
+//! Keys whose `[[key]]` has `schemes = [..., "domainkeys"]` also feed a
+//! core [`DkSigner`] (RFC 4870, `c=nofws`, `h=` naming the default signed
+//! fields present, so that fields added below later do not break it). Its
+//! DomainKey-Signature is inserted first, so that the DKIM-Signature ends
+//! up above it: DomainKeys covers only the fields below its own.
 
 use std::sync::Arc;
 
-use mass_core::{BodyInterest, MessageSigner, SignRequest};
+use mass_core::canon::DkCanon;
+use mass_core::domainkeys::{DkSignRequest, DkSigner};
+use mass_core::{BodyInterest, MessageSigner, RsaSha256Signer, SignRequest};
+
+use crate::config::{KeyConfig, Scheme};
 
 use super::headers::HeaderBuf;
-use super::keys::{KeySigner, SigningKey};
+use super::keys::{KeyMaterial, KeySigner, SigningKey};
+
+/// The fields a DomainKey-Signature from the milter names in `h=` (those
+/// present; Sender and From are always added): DKIM's default set.
+const DK_SIGNED_HEADERS: [&str; 9] = mass_core::sign::DEFAULT_SIGNED_HEADERS;
 
 /// Room for the header fields a signer keeps (only those its `h=` names:
 /// From, To, Cc, Subject, ...). Past it signing fails with a typed error
@@ -25,6 +39,8 @@ type Signer = MessageSigner<HEADER_BYTES, HEADER_FIELDS>;
 /// One finished signature, ready for `SMFIR_INSHEADER`.
 #[derive(Debug)]
 pub struct Signature {
+    /// `DKIM-Signature` or `DomainKey-Signature`.
+    pub name: &'static str,
     /// `domain/selector(algorithm)`, for logs.
     pub label: String,
     /// The DKIM-Signature value after the colon, folded with LF + tab
@@ -39,10 +55,34 @@ struct Running {
     body_done: bool,
 }
 
-/// The signers for one message, one per key.
+/// The signers for one message, one per key and scheme.
 #[derive(Debug)]
 pub struct SignJob {
     running: Vec<Running>,
+    domainkeys: Vec<(Arc<SigningKey>, Box<DkSigner>)>,
+}
+
+/// Split the keys for a message by the schemes their `[[key]]` names:
+/// (DKIM keys, DomainKeys keys). A key not found in `configs` signs DKIM.
+pub fn split_schemes(
+    configs: &[KeyConfig],
+    keys: Vec<Arc<SigningKey>>,
+) -> (Vec<Arc<SigningKey>>, Vec<Arc<SigningKey>>) {
+    let mut dkim = Vec::new();
+    let mut dk = Vec::new();
+    for key in keys {
+        let schemes = configs
+            .iter()
+            .find(|c| c.domain.eq_ignore_ascii_case(&key.domain) && c.selector == key.selector)
+            .map_or(&[Scheme::Dkim][..], |c| c.schemes.as_slice());
+        if schemes.contains(&Scheme::Domainkeys) {
+            dk.push(key.clone());
+        }
+        if schemes.contains(&Scheme::Dkim) {
+            dkim.push(key);
+        }
+    }
+    (dkim, dk)
 }
 
 fn describe(key: &SigningKey, e: mass_core::Error) -> String {
@@ -52,8 +92,10 @@ fn describe(key: &SigningKey, e: mass_core::Error) -> String {
 impl SignJob {
     /// Start signing with `keys` (all for the From domain) and feed the
     /// header fields. `now` is `t=`; `ttl` adds `x=` that much later.
+    /// Keys in `dk_keys` sign a DomainKey-Signature as well.
     pub fn start(
         keys: Vec<Arc<SigningKey>>,
+        dk_keys: Vec<Arc<SigningKey>>,
         headers: &HeaderBuf,
         now: u64,
         ttl: Option<u64>,
@@ -74,12 +116,42 @@ impl SignJob {
                 body_done: false,
             });
         }
-        Ok(SignJob { running })
+        let mut domainkeys = Vec::with_capacity(dk_keys.len());
+        for key in dk_keys {
+            // A legacy DomainKeys refusal never holds up the DKIM signatures:
+            // it is logged and that DomainKey-Signature is left out.
+            let started = (|| {
+                let mut req = DkSignRequest::new(&key.domain, &key.selector, DkCanon::Nofws);
+                req.headers = Some(&DK_SIGNED_HEADERS);
+                let mut signer = Box::new(DkSigner::new(&req)?);
+                for (_, field) in headers.fields() {
+                    signer.header_field(field)?;
+                }
+                signer.end_of_headers()?;
+                Ok::<_, mass_core::Error>(signer)
+            })();
+            match started {
+                Ok(signer) => domainkeys.push((key, signer)),
+                Err(e) => skip_domainkeys(&key, &e.to_string()),
+            }
+        }
+        Ok(SignJob {
+            running,
+            domainkeys,
+        })
     }
 
     /// Feed a body chunk; false once no signer needs more of the body.
     pub fn body(&mut self, chunk: &[u8]) -> Result<bool, String> {
-        let mut wants_more = false;
+        self.domainkeys
+            .retain_mut(|(key, signer)| match signer.body(chunk) {
+                Ok(()) => true,
+                Err(e) => {
+                    skip_domainkeys(key, &e.to_string());
+                    false
+                }
+            });
+        let mut wants_more = !self.domainkeys.is_empty();
         for r in self.running.iter_mut().filter(|r| !r.body_done) {
             match r.signer.body(chunk).map_err(|e| describe(&r.key, e))? {
                 BodyInterest::Done => r.body_done = true,
@@ -89,9 +161,21 @@ impl SignJob {
         Ok(wants_more)
     }
 
-    /// Finish every signer; each gives one DKIM-Signature.
+    /// Finish every signer: the DomainKey-Signatures first, then one
+    /// DKIM-Signature per DKIM key (inserted at the top in this order, the
+    /// DKIM-Signatures end up above the DomainKey-Signatures).
     pub fn finish(self) -> Result<Vec<Signature>, String> {
-        let mut out = Vec::with_capacity(self.running.len());
+        let mut out = Vec::with_capacity(self.running.len() + self.domainkeys.len());
+        for (key, signer) in self.domainkeys {
+            match finish_domainkeys(&key, *signer) {
+                Ok(value) => out.push(Signature {
+                    name: "DomainKey-Signature",
+                    label: format!("{} (domainkeys)", key.label()),
+                    value,
+                }),
+                Err(why) => skip_domainkeys(&key, &why),
+            }
+        }
         for r in self.running {
             let mut buf = vec![0u8; FIELD_ROOM];
             let mut key = KeySigner::new(&r.key);
@@ -107,10 +191,39 @@ impl SignJob {
                 .ok_or_else(|| format!("{}: signature field has no colon", r.key.label()))?;
             debug_assert!(name.eq_ignore_ascii_case("DKIM-Signature"));
             out.push(Signature {
+                name: "DKIM-Signature",
                 label: r.key.label(),
                 value: value.replace("\r\n", "\n"),
             });
         }
         Ok(out)
     }
+}
+
+fn skip_domainkeys(key: &SigningKey, why: &str) {
+    tracing::warn!(
+        key = key.label(),
+        reason = why,
+        "no DomainKey-Signature for this message"
+    );
+}
+
+/// Sign with rsa-sha1 (blinded, through core's [`RsaSha256Signer`]) and
+/// return the field value after the colon, folded with LF + space.
+fn finish_domainkeys(key: &SigningKey, signer: DkSigner) -> Result<String, String> {
+    let KeyMaterial::Rsa(rsa_key) = &key.material else {
+        return Err("DomainKeys needs an RSA key".into());
+    };
+    let mut sha1_signer =
+        RsaSha256Signer::new(&**rsa_key, getrandom::SysRng).map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; FIELD_ROOM];
+    let n = signer
+        .finish(&mut sha1_signer, &mut buf)
+        .map_err(|e| e.to_string())?;
+    let field = std::str::from_utf8(buf.get(..n).unwrap_or_default())
+        .map_err(|_| "signature field is not UTF-8".to_string())?;
+    let (_, value) = field
+        .split_once(':')
+        .ok_or_else(|| "signature field has no colon".to_string())?;
+    Ok(value.replace("\r\n", "\n"))
 }
