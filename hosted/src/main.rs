@@ -30,8 +30,18 @@ enum Command {
     /// Run the milter daemon: sign or verify each message (config in TOML).
     Serve {
         /// The configuration file.
-        #[arg(long)]
-        config: std::path::PathBuf,
+        #[arg(long, required_unless_present = "dev")]
+        config: Option<std::path::PathBuf>,
+        /// Development set-up: make keys and a config in --dev-dir on the
+        /// first run, print the DNS records and Postfix lines, and serve.
+        #[arg(long, conflicts_with = "config")]
+        dev: bool,
+        /// Where --dev keeps its keys and config.
+        #[arg(long, default_value = "mass-dev")]
+        dev_dir: std::path::PathBuf,
+        /// The signing domain for --dev.
+        #[arg(long, default_value = "example.com")]
+        domain: String,
     },
 }
 
@@ -60,7 +70,16 @@ fn run() -> ExitCode {
         Command::Sign(args) => report("sign", sign_cli::run(&args)),
         Command::Keygen(args) => report("keygen", keygen::run(&args)),
         Command::Verify(args) => verify_cli::run(&args),
-        Command::Serve { config } => mass_hosted::milter::server::main(&config),
+        Command::Serve {
+            config: Some(config),
+            ..
+        } => mass_hosted::milter::server::main(&config),
+        Command::Serve {
+            dev_dir, domain, ..
+        } => match mass_hosted::dev::prepare(&dev_dir, &domain) {
+            Ok(config) => mass_hosted::milter::server::main(&config),
+            Err(e) => report("serve --dev", Err(e)),
+        },
     }
 }
 
