@@ -275,6 +275,13 @@ pub struct Config {
     /// Accept key files that others can read (for tests only).
     #[serde(default)]
     pub insecure_key_permissions: bool,
+    /// Verify mode reads key records from this zone file instead of DNS
+    /// (tests, closed networks); relative to the config file.
+    #[serde(default)]
+    pub key_zone_file: Option<PathBuf>,
+    /// Each key lookup gives up (temperror) after this many seconds.
+    #[serde(default = "default_dns_timeout", deserialize_with = "secs_de")]
+    pub dns_timeout: Duration,
     /// Signature expiry (`x=`), seconds after `t=`; none by default.
     #[serde(default)]
     pub signature_ttl: Option<u64>,
@@ -300,6 +307,9 @@ fn default_read_timeout() -> Duration {
 }
 fn default_drain_timeout() -> Duration {
     Duration::from_secs(30)
+}
+fn default_dns_timeout() -> Duration {
+    crate::dns::DEFAULT_TIMEOUT
 }
 fn default_max_connections() -> usize {
     256
@@ -409,6 +419,11 @@ impl Config {
             if key.file.is_relative() {
                 key.file = base.join(&key.file);
             }
+        }
+        if let Some(zone) = &mut config.key_zone_file
+            && zone.is_relative()
+        {
+            *zone = base.join(&*zone);
         }
         if let Some(batv) = &config.batv {
             let policy = batv

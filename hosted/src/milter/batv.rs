@@ -279,6 +279,7 @@ mod tests {
         let shared = Arc::new(super::super::Shared::new(super::super::State {
             config,
             keys: Vec::new(),
+            key_source: Arc::new(super::super::KeySources::Zone(Default::default())),
         }));
 
         let MailFromDecision::Rewrite(valid) =

@@ -28,6 +28,30 @@ pub struct State {
     pub config: Config,
     /// Every `[[key]]`, loaded.
     pub keys: Vec<Arc<SigningKey>>,
+    /// Where verify mode fetches key records.
+    pub key_source: Arc<KeySources>,
+}
+
+/// Where key records come from: DNS, or a zone file (`key_zone_file`, for
+/// tests and closed networks).
+#[derive(Debug)]
+pub enum KeySources {
+    /// The system resolver.
+    Dns(Box<crate::dns::DnsKeySource>),
+    /// A zone file read at start and on SIGHUP.
+    Zone(crate::dns::ZoneKeySource),
+}
+
+impl crate::dns::KeySource for KeySources {
+    async fn txt_records(
+        &self,
+        name: &str,
+    ) -> Result<Vec<crate::dns::TxtRecord>, crate::dns::LookupError> {
+        match self {
+            KeySources::Dns(d) => d.txt_records(name).await,
+            KeySources::Zone(z) => z.txt_records(name).await,
+        }
+    }
 }
 
 impl State {
@@ -42,7 +66,21 @@ impl State {
                 .map_err(|e| format!("key file {}: {e}", k.file.display()))?;
             keys.push(Arc::new(key));
         }
-        Ok(State { config, keys })
+        let key_source = match &config.key_zone_file {
+            Some(zone) => KeySources::Zone(
+                crate::dns::ZoneKeySource::read(zone)
+                    .map_err(|e| format!("key_zone_file {}: {e}", zone.display()))?,
+            ),
+            None => KeySources::Dns(Box::new(
+                crate::dns::DnsKeySource::system(config.dns_timeout)
+                    .map_err(|e| format!("DNS resolver: {e}"))?,
+            )),
+        };
+        Ok(State {
+            config,
+            keys,
+            key_source: Arc::new(key_source),
+        })
     }
 }
 

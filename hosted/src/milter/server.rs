@@ -316,9 +316,13 @@ async fn connection<S: MilterSocket>(
                     }
                 }
             }
-            let flow = session
+            let mut flow = session
                 .handle(&command, &mut out)
                 .map_err(|e| format!("protocol error: {e}"))?;
+            if flow == Flow::FetchKeys {
+                session.end_with_keys(&mut out).await;
+                flow = Flow::Continue;
+            }
             if !out.is_empty() {
                 stream
                     .write_all(&out)

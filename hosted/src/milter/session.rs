@@ -42,6 +42,9 @@ pub enum Flow {
     Continue,
     /// Close the connection (`SMFIC_QUIT` or a protocol error).
     Close,
+    /// End of message in verify mode: fetch the key records, then call
+    /// [`Session::end_with_keys`] for the replies.
+    FetchKeys,
 }
 
 /// Where a message stands.
@@ -232,8 +235,18 @@ impl Session {
                 }
             }
             Command::EndOfMessage(chunk) => {
+                if matches!(self.message().phase, Phase::Headers) {
+                    self.decide();
+                }
                 if !chunk.is_empty() {
                     self.body(chunk);
+                }
+                let needs_keys = self
+                    .message
+                    .as_ref()
+                    .is_some_and(|m| matches!(&m.phase, Phase::Verifying(j) if j.needs_keys()));
+                if needs_keys {
+                    return Ok(Flow::FetchKeys);
                 }
                 self.end_of_message(out);
                 self.reset_message();
@@ -256,6 +269,19 @@ impl Session {
             Command::Quit => return Ok(Flow::Close),
         }
         Ok(Flow::Continue)
+    }
+
+    /// After [`Flow::FetchKeys`]: look the keys up (DNS or the zone file of
+    /// the configuration), then append the end-of-message replies to `out`.
+    pub async fn end_with_keys(&mut self, out: &mut Vec<u8>) {
+        if let Some(m) = self.message.as_mut() {
+            let source = m.state.key_source.clone();
+            if let Phase::Verifying(job) = &mut m.phase {
+                job.fetch_keys(&*source).await;
+            }
+        }
+        self.end_of_message(out);
+        self.reset_message();
     }
 
     /// True when the client counts as internal (its mail may be signed).
@@ -482,6 +508,10 @@ MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
 -----END PRIVATE KEY-----
 ";
 
+    /// RFC 8463 Appendix A.2: the public key of the brisbane selector.
+    const ZONE: &[u8] = b"brisbane._domainkey.football.example.com. IN TXT \
+        \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n";
+
     fn shared(extra: &str) -> Arc<super::super::Shared> {
         let text = format!(
             "listen = \"inet:127.0.0.1:1\"\nauthserv_id = \"mx.example.net\"\n\
@@ -498,6 +528,9 @@ MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
         Arc::new(super::super::Shared::new(State {
             config,
             keys: vec![Arc::new(key)],
+            key_source: Arc::new(super::super::KeySources::Zone(
+                crate::dns::ZoneKeySource::parse(ZONE).unwrap(),
+            )),
         }))
     }
 
@@ -548,8 +581,13 @@ MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
         'outer: for part in [a, b] {
             d.feed(part);
             while let Some(c) = d.decode().unwrap() {
-                if s.handle(&c, &mut out).unwrap() == Flow::Close {
-                    break 'outer;
+                match s.handle(&c, &mut out).unwrap() {
+                    Flow::Close => break 'outer,
+                    Flow::FetchKeys => tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap()
+                        .block_on(s.end_with_keys(&mut out)),
+                    Flow::Continue => {}
                 }
             }
         }
@@ -671,6 +709,55 @@ MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
             let replies = run(&shared, &input, 0);
             let codes: Vec<u8> = replies.iter().map(|r| r.0).collect();
             assert_eq!(&codes[codes.len() - 2..], b"ic", "{macro_packet:?}");
+        }
+    }
+
+    #[test]
+    fn verify_mode_passes_our_signature_and_fails_a_tampered_body() {
+        let shared = shared("");
+        let body = b"Hi.\r\n\r\nWe lost the game.\r\n";
+        let signed = run(
+            &shared,
+            &conversation(b"10.1.2.3", b" Joe <joe@football.example.com>", body),
+            0,
+        );
+        let (_, ins) = &signed[signed.len() - 2];
+        let text = String::from_utf8_lossy(&ins[4..]).into_owned();
+        let (_, sig) = text.split_once('\0').unwrap();
+        let sig = sig.trim_end_matches('\0');
+        for (body, want) in [
+            (&body[..], "dkim=pass"),
+            (b"Hi.\r\n\r\nWe won.\r\n", "dkim=fail"),
+        ] {
+            let mut input = conversation(b"192.0.2.1", b" Joe <joe@football.example.com>", body);
+            // The signature goes first among the header fields.
+            let mut field = b"DKIM-Signature\0".to_vec();
+            field.extend_from_slice(sig.as_bytes());
+            field.push(0);
+            let mut p = Vec::new();
+            encode_command(b'L', &field, &mut p);
+            let mut first_header = Vec::new();
+            encode_command(
+                b'L',
+                b"From\0 Joe <joe@football.example.com>\0",
+                &mut first_header,
+            );
+            let at = input
+                .windows(first_header.len())
+                .position(|w| w == first_header)
+                .unwrap();
+            input.splice(at..at, p);
+            let replies = run(&shared, &input, 0);
+            let ar = replies
+                .iter()
+                .filter(|r| r.0 == b'i')
+                .map(|r| String::from_utf8_lossy(&r.1[4..]).into_owned())
+                .find(|t| t.starts_with("Authentication-Results"))
+                .unwrap();
+            assert!(ar.contains(want), "{ar}");
+            assert!(ar.contains("header.d=football.example.com"), "{ar}");
+            // The forged A-R claiming our authserv-id is deleted.
+            assert!(replies.iter().any(|r| r.0 == b'm'));
         }
     }
 }
