@@ -110,9 +110,76 @@ pub fn resinfo(r: &DkResult) -> String {
     out
 }
 
-/// The results of a finished verifier as resinfo strings, top first.
-pub fn resinfos(results: &[DkResult]) -> Vec<String> {
-    results.iter().map(resinfo).collect()
+/// One DomainKey-Signature's result, ready to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkReport {
+    /// The RFC 8601 result word (`pass`, `fail`, ...).
+    pub result: &'static str,
+    /// Why, in words, unless it passed.
+    pub reason: Option<String>,
+    /// `d=`, if the signature parsed.
+    pub domain: Option<String>,
+    /// The whole `domainkeys=` resinfo for Authentication-Results.
+    pub resinfo: String,
+}
+
+/// Finish `verifier` and report each signature, top first.
+pub fn reports(verifier: Box<HostDkVerifier>) -> Result<Vec<DkReport>, mass_core::Error> {
+    Ok(verifier
+        .finish()?
+        .iter()
+        .map(|r| DkReport {
+            result: r.verdict.as_str(),
+            reason: (r.verdict != Verdict::Pass).then(|| r.reason.to_string()),
+            domain: r.domain.as_ref().map(|d| d.to_string()),
+            resinfo: resinfo(r),
+        })
+        .collect())
+}
+
+/// Append the `domainkeys=` resinfos to an Authentication-Results field
+/// written with `fold` between lines.
+pub fn append_to_field(field: &mut String, reports: &[DkReport], fold: &str) {
+    for r in reports {
+        field.push(';');
+        // Folded between words at 78 columns (RFC 5322 §2.1.1); the fold
+        // string counts as the start of a new line.
+        let mut line = 0usize;
+        for (i, word) in r.resinfo.split(' ').enumerate() {
+            if i == 0 || line + 1 + word.len() > 78 {
+                field.push_str(fold);
+                line = fold.trim_start_matches(['\r', '\n']).len() * 8;
+            } else {
+                field.push(' ');
+                line += 1;
+            }
+            field.push_str(word);
+            line += word.len();
+        }
+    }
+}
+
+/// One JSON object per report, each followed by `\n`, in the shape of the
+/// DKIM ones (`method` is `domainkeys`, `legacy` is true).
+pub fn json_lines(authserv_id: &str, reports: &[DkReport]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        let mut obj = serde_json::json!({
+            "authserv_id": authserv_id,
+            "method": "domainkeys",
+            "result": r.result,
+            "legacy": true,
+        });
+        if let Some(reason) = &r.reason {
+            obj["reason"] = reason.as_str().into();
+        }
+        if let Some(d) = &r.domain {
+            obj["header.d"] = d.as_str().into();
+        }
+        out.push_str(&obj.to_string());
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -146,6 +213,25 @@ mod tests {
             resinfo(&result(Verdict::Fail, DkReason::KeyRevoked)),
             "domainkeys=fail (legacy DomainKeys SHA-1 result, never a DKIM pass; \
              key revoked \\(empty p=\\)) header.d=example.com header.from=alice@example.com"
+        );
+    }
+
+    #[test]
+    fn appended_resinfo_is_folded() {
+        let report = DkReport {
+            result: "pass",
+            reason: None,
+            domain: Some("example.com".into()),
+            resinfo: resinfo(&result(Verdict::Pass, DkReason::Verified)),
+        };
+        let mut field = String::from("Authentication-Results: mx; dkim=none");
+        append_to_field(&mut field, &[report], "\n\t");
+        assert!(field.lines().all(|l| l.len() <= 78), "{field}");
+        assert_eq!(
+            field.replace("\n\t", " "),
+            "Authentication-Results: mx; dkim=none; domainkeys=pass (legacy DomainKeys \
+             SHA-1 result, never a DKIM pass) header.d=example.com \
+             header.from=alice@example.com"
         );
     }
 

@@ -9,6 +9,11 @@
 //!
 //! The message is streamed: memory does not grow with its size. Exit status:
 //! 0 if a signature passed, 1 if none did, 2 on a usage or input error.
+//!
+//! DomainKey-Signature fields (RFC 4870) are checked too, by core's
+//! DomainKeys verifier over the same chunks ([`crate::dk_verify`]), and
+//! reported as `domainkeys=` results with a comment that they are legacy
+//! SHA-1 results: they never count as a pass for the exit status.
 
 use std::fmt;
 use std::future::Future;
@@ -127,6 +132,8 @@ pub struct MessageReport {
     pub results: Vec<SignatureResult>,
     /// DKIM-Signature fields in the message, checked or not.
     pub signatures_seen: usize,
+    /// One result per DomainKey-Signature checked (legacy; never a pass).
+    pub domainkeys: Vec<crate::dk_verify::DkReport>,
 }
 
 impl MessageReport {
@@ -202,7 +209,12 @@ pub async fn verify_reader<K: KeySource>(
     let mut options = VerifyOptions::new(settings.now);
     options.max_signatures = settings.max_signatures.min(MAX_SIGNATURES_CAP);
     let mut verifier = Box::new(HostMessageVerifier::new(options));
+    // DomainKeys (RFC 4870) runs beside it over the same chunks.
+    let mut domainkeys = crate::dk_verify::new_verifier();
     crate::sign_cli::stream(input, |chunk| {
+        domainkeys
+            .update(chunk)
+            .map_err(|e| format!("cannot verify this message: {e}"))?;
         verifier
             .update(chunk)
             .map(drop)
@@ -211,6 +223,12 @@ pub async fn verify_reader<K: KeySource>(
     .map_err(VerifyCliError::Input)?;
     verifier
         .end_of_input()
+        .map_err(|e| VerifyCliError::Input(format!("cannot verify this message: {e}")))?;
+    domainkeys
+        .end_of_input()
+        .map_err(|e| VerifyCliError::Input(format!("cannot verify this message: {e}")))?;
+    crate::dk_verify::provide_keys(&mut domainkeys, keys).await;
+    let domainkeys = crate::dk_verify::reports(domainkeys)
         .map_err(|e| VerifyCliError::Input(format!("cannot verify this message: {e}")))?;
 
     let requests: Vec<(usize, String)> = verifier
@@ -255,6 +273,7 @@ pub async fn verify_reader<K: KeySource>(
     Ok(MessageReport {
         results,
         signatures_seen: verification.signatures_seen(),
+        domainkeys,
     })
 }
 
@@ -339,9 +358,15 @@ fn run_inner(args: &VerifyArgs) -> Result<bool, VerifyCliError> {
         .block_on(run_async(args))?;
     let authserv_id = args.authserv_id.clone().unwrap_or_else(host_name);
     let text = if args.json {
-        auth_results::write_json(&authserv_id, &report.results)
+        let mut lines = auth_results::write_json(&authserv_id, &report.results);
+        lines.push_str(&crate::dk_verify::json_lines(
+            &authserv_id,
+            &report.domainkeys,
+        ));
+        lines
     } else {
         let mut field = auth_results::write_field(&authserv_id, &report.results, "\n\t");
+        crate::dk_verify::append_to_field(&mut field, &report.domainkeys, "\n\t");
         field.push('\n');
         field
     };

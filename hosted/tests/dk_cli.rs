@@ -159,3 +159,55 @@ fn domainkeys_refuses_what_it_cannot_do() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn mass_verify_reports_domainkeys_as_a_legacy_result() {
+    let dir = tempdir("verify");
+    // mass keygen prints the zone line; the DomainKeys key is the same
+    // record as a DKIM key.
+    let out = mass()
+        .args([
+            "keygen",
+            "--algorithm",
+            "rsa-2048",
+            "--domain",
+            "example.com",
+        ])
+        .args(["--selector", "dk", "--out-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let zone = dir.join("zone");
+    std::fs::write(&zone, &out.stdout).unwrap();
+
+    let signed = sign(&dir, &["--canon", "nofws"]);
+    let path = dir.join("signed.eml");
+    let verify = |bytes: &[u8]| {
+        std::fs::write(&path, bytes).unwrap();
+        let out = mass()
+            .args(["verify", "--authserv-id", "mx.test", "--zone"])
+            .arg(&zone)
+            .arg(&path)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let (code, text) = verify(&signed.stdout);
+    // A DomainKeys pass alone is no DKIM pass: exit status 1.
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("dkim=none;"), "{text}");
+    assert!(
+        text.replace("\n\t", " ").contains(
+            "domainkeys=pass (legacy DomainKeys SHA-1 result, never a DKIM pass) \
+             header.d=example.com header.from=alice@example.com"
+        ),
+        "{text}"
+    );
+    let tampered = String::from_utf8(signed.stdout)
+        .unwrap()
+        .replace("Hello", "Jello");
+    let (code, text) = verify(tampered.as_bytes());
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("domainkeys=fail"), "{text}");
+}
