@@ -4,7 +4,9 @@
 //!
 //! 1. Mail submitted on the submission port (`{daemon_name}=ORIGINATING`, so internal)
 //!    reaches the sink with a `prvs=` envelope sender that `mass batv check` accepts,
-//!    and a DKIM signature (ed25519-sha256) that dkimpy verifies.
+//!    and a DKIM signature (rsa-sha256) that dkimpy verifies. The key also has
+//!    `schemes = ["dkim", "domainkeys"]` (issue 6): a DomainKey-Signature sits below
+//!    the DKIM-Signature, and Mail::DKIM and `mass verify` verify both.
 //! 2. A bounce (`MAIL FROM:<>`) from outside to a forged prvs address gets 550 5.7.1,
 //!    and so does one to an untagged address of the BATV domain.
 //! 3. A bounce to a valid prvs address is delivered to the untagged recipient.
@@ -124,9 +126,10 @@ fn exercise(
         format!("e2e-{}-secret\n", std::process::id()).as_bytes(),
     )
     .map_err(|e| format!("cannot write the secret: {e}"))?;
-    // A DKIM key too, so the outgoing message is signed and tagged in one pass.
+    // A DKIM key too, so the outgoing message is signed and tagged in one pass; RSA,
+    // so that it signs DomainKeys as well.
     let keygen = Command::new(mass)
-        .args(["keygen", "--algorithm", "ed25519", "--domain", DOMAIN])
+        .args(["keygen", "--algorithm", "rsa-2048", "--domain", DOMAIN])
         .args(["--selector", "batv", "--out-dir"])
         .arg(work)
         .output()
@@ -152,6 +155,7 @@ fn exercise(
              domain = \"{DOMAIN}\"\n\
              selector = \"batv\"\n\
              file = \"batv.{DOMAIN}.pem\"\n\
+             schemes = [\"dkim\", \"domainkeys\"]\n\
              [batv]\n\
              secret_file = \"batv.secret\"\n\
              local_domains = [\"{DOMAIN}\"]\n"
@@ -211,7 +215,7 @@ fn exercise(
             )),
             Some(from) if from.starts_with("prvs=") && from.ends_with(&format!("={SENDER}")) => {
                 match mass_check(mass, &secret, &from)? {
-                    Some(orig) if orig == SENDER => Ok(()),
+                    Some(orig) if orig == SENDER => check_both_signatures(mass, &record, &path),
                     other => Err(format!("mass batv check {from}: {other:?}")),
                 }
             }
@@ -219,7 +223,8 @@ fn exercise(
         }
     };
     steps.push((
-        "batv e2e: submitted mail reaches the sink DKIM-signed with a valid prvs= envelope sender"
+        "batv e2e: submitted mail reaches the sink DKIM- and DomainKeys-signed with a valid \
+         prvs= envelope sender"
             .into(),
         outgoing,
     ));
@@ -267,6 +272,60 @@ fn exercise(
         delivered,
     ));
     Ok(steps)
+}
+
+/// The DKIM-Signature above the DomainKey-Signature, and both verified by Mail::DKIM
+/// (every signature must pass) and by `mass verify` (`dkim=pass` and the legacy
+/// `domainkeys=pass`).
+fn check_both_signatures(mass: &Path, zone: &Path, message: &Path) -> Result<(), String> {
+    let text = fs::read(message)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map_err(|e| e.to_string())?;
+    match (
+        text.find("\nDKIM-Signature:"),
+        text.find("\nDomainKey-Signature:"),
+    ) {
+        (Some(dkim), Some(dk)) if dkim < dk => {}
+        (dkim, dk) => {
+            return Err(format!(
+                "want a DKIM-Signature above a DomainKey-Signature, found them at {dkim:?} \
+                 and {dk:?}"
+            ));
+        }
+    }
+    let missing = util::ensure_apt(&["libmail-dkim-perl"]);
+    if !missing.is_empty() {
+        return Err(format!(
+            "Mail::DKIM is missing: apt-get install {}",
+            missing.join(" ")
+        ));
+    }
+    let peer = Command::new("perl")
+        .arg(util::root().join("tests/interop/maildkim_peer.pl"))
+        .args(["verify", "--zone"])
+        .arg(zone)
+        .arg(message)
+        .output()
+        .map_err(|e| format!("cannot run perl: {e}"))?;
+    if !peer.status.success() {
+        return Err(format!(
+            "Mail::DKIM does not verify both signatures: {}",
+            String::from_utf8_lossy(&peer.stdout).trim()
+        ));
+    }
+    let ours = Command::new(mass)
+        .args(["verify", "--zone"])
+        .arg(zone)
+        .arg(message)
+        .output()
+        .map_err(|e| format!("cannot run mass verify: {e}"))?;
+    let ar = String::from_utf8_lossy(&ours.stdout);
+    if ours.status.success() && ar.contains("dkim=pass") && ar.contains("domainkeys=pass") {
+        eprintln!("xtask[e2e]: {}", ar.trim().replace("\n\t", " "));
+        Ok(())
+    } else {
+        Err(format!("mass verify: {} {}", ours.status, ar.trim()))
+    }
 }
 
 /// Sends one small message with swaks; (accepted, transcript). `from` empty = `<>`.
