@@ -13,6 +13,7 @@
 //! - [`write_json`] gives the same data as one JSON object per line per
 //!   signature.
 
+use mass_core::verify::{Verdict, Verification};
 use serde::Serialize;
 
 /// The field name, as written.
@@ -94,6 +95,37 @@ impl SignatureResult {
     fn result(&self) -> DkimResult {
         self.result.unwrap_or(DkimResult::Permerror)
     }
+}
+
+/// The Authentication-Results word for a core verdict (RFC 8601 §2.7.1).
+pub fn dkim_result(verdict: Verdict) -> DkimResult {
+    match verdict {
+        Verdict::Pass => DkimResult::Pass,
+        Verdict::Fail => DkimResult::Fail,
+        Verdict::Neutral => DkimResult::Neutral,
+        Verdict::Policy => DkimResult::Policy,
+        Verdict::TempError => DkimResult::Temperror,
+        _ => DkimResult::Permerror,
+    }
+}
+
+/// The core verifier's results as this module writes them: the verdict, a
+/// reason unless it passed, and `header.d`/`.s`/`.a`/`.b` where the core
+/// found them valid. `mass verify` and the milter both use it.
+pub fn signature_results<const B: usize, const F: usize, const S: usize>(
+    verification: &Verification<B, F, S>,
+) -> Vec<SignatureResult> {
+    verification
+        .results()
+        .map(|r| SignatureResult {
+            result: Some(dkim_result(r.verdict)),
+            reason: (r.verdict != Verdict::Pass).then(|| r.reason.to_string()),
+            domain: r.domain.map(str::to_owned),
+            selector: r.selector.map(str::to_owned),
+            algorithm: r.algorithm.map(|a| a.as_str().to_owned()),
+            signature: (!r.b_prefix.is_empty()).then(|| r.b_prefix.to_string()),
+        })
+        .collect()
 }
 
 /// True if `c` may appear in an RFC 2045 token: US-ASCII, not a control, not

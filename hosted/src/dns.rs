@@ -27,6 +27,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
@@ -35,6 +37,9 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
+
+use mass_core::key_record::KeyRecord;
+use mass_core::verify::{KeyAnswer, MessageVerifier};
 
 use crate::zone::{self, ZoneError};
 
@@ -172,6 +177,78 @@ pub fn key_record_candidates(
         .filter(|record| is_key_record(record))
         .take(MAX_KEY_RECORD_TRIES)
         .collect()
+}
+
+/// Looks up every key `verifier` asks for, side by side, and hands the
+/// answers over: the records that parse as key records, in a fixed order,
+/// at most three (security case 13); NXDOMAIN, no record or a bad name as
+/// not found (permerror); a timeout or SERVFAIL as a temporary failure
+/// (temperror). Call it once the header block has ended; `mass verify` and
+/// the milter both use it.
+pub async fn provide_keys<K: KeySource, const B: usize, const F: usize, const S: usize>(
+    verifier: &mut MessageVerifier<B, F, S>,
+    keys: &K,
+) {
+    let requests: Vec<(usize, String)> = verifier
+        .key_requests()
+        .map(|request| (request.id, request.to_string()))
+        .collect();
+    let answers = join_all(
+        requests
+            .iter()
+            .map(|(_, name)| keys.txt_records(name))
+            .collect(),
+    )
+    .await;
+    for ((id, _), answer) in requests.iter().zip(answers) {
+        match answer {
+            Ok(records) => {
+                let records = records_to_try(records);
+                let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+                verifier.provide_key(*id, KeyAnswer::Records(&refs));
+            }
+            Err(error) if error.is_temporary() => verifier.provide_key(*id, KeyAnswer::TempFail),
+            Err(_) => verifier.provide_key(*id, KeyAnswer::NotFound),
+        }
+    }
+}
+
+/// Polls every future to completion, all at once, and returns their
+/// outputs in order: the key lookups of one message run side by side, so
+/// that five slow domains cost one timeout, not five.
+pub(crate) async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pending: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// The records to hand the verifier for one lookup: the ones that parse as
+/// key records, in a fixed order, at most three (security case 13). When
+/// none parses, the first few as they are, so the verdict says why.
+fn records_to_try(records: Vec<TxtRecord>) -> Vec<TxtRecord> {
+    let chosen = key_record_candidates(records.clone(), |r| KeyRecord::parse(r).is_ok());
+    if chosen.is_empty() {
+        key_record_candidates(records, |_| true)
+    } else {
+        chosen
+    }
 }
 
 /// Key records from DNS, through `hickory-resolver`.
@@ -584,6 +661,26 @@ mod tests {
             );
         }
         assert_eq!(server.queries(), 0);
+    }
+
+    #[test]
+    fn join_all_keeps_order() {
+        let outputs = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(join_all(vec![
+                Box::pin(async {
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    1
+                }) as Pin<Box<dyn Future<Output = i32>>>,
+                Box::pin(async { 2 }),
+                Box::pin(async {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    3
+                }),
+            ]));
+        assert_eq!(outputs, [1, 2, 3]);
     }
 
     #[test]

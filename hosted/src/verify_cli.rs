@@ -19,13 +19,10 @@ use std::fmt;
 use std::future::Future;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::process::ExitCode;
-use std::task::Poll;
 use std::time::Duration;
 
-use mass_core::key_record::KeyRecord;
-use mass_core::verify::{KeyAnswer, MessageVerifier, Verdict, VerifyOptions};
+use mass_core::verify::{MessageVerifier, VerifyOptions};
 
 use crate::auth_results::{self, DkimResult, SignatureResult};
 use crate::dns::{self, DnsKeySource, KeySource, LookupError, TxtRecord, ZoneKeySource};
@@ -145,55 +142,6 @@ impl MessageReport {
     }
 }
 
-fn dkim_result(verdict: Verdict) -> DkimResult {
-    match verdict {
-        Verdict::Pass => DkimResult::Pass,
-        Verdict::Fail => DkimResult::Fail,
-        Verdict::Neutral => DkimResult::Neutral,
-        Verdict::Policy => DkimResult::Policy,
-        Verdict::TempError => DkimResult::Temperror,
-        _ => DkimResult::Permerror,
-    }
-}
-
-/// Polls every future to completion, all at once, and returns their
-/// outputs in order: the key lookups of one message run side by side, so
-/// that five slow domains cost one timeout, not five.
-async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut pending: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut all_done = true;
-        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => all_done = false,
-                }
-            }
-        }
-        if all_done {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
-}
-
-/// The records to hand the verifier for one lookup: the ones that parse as
-/// key records, in a fixed order, at most three (security case 13). When
-/// none parses, the first few as they are, so the verdict says why.
-fn records_to_try(records: Vec<TxtRecord>) -> Vec<TxtRecord> {
-    let chosen = dns::key_record_candidates(records.clone(), |r| KeyRecord::parse(r).is_ok());
-    if chosen.is_empty() {
-        dns::key_record_candidates(records, |_| true)
-    } else {
-        chosen
-    }
-}
-
 /// Verifies the message read from `input` (bare LF line ends are turned into
 /// CRLF first, as `mass sign` does), asking `keys` for the key records.
 ///
@@ -231,45 +179,12 @@ pub async fn verify_reader<K: KeySource>(
     let domainkeys = crate::dk_verify::reports(domainkeys)
         .map_err(|e| VerifyCliError::Input(format!("cannot verify this message: {e}")))?;
 
-    let requests: Vec<(usize, String)> = verifier
-        .key_requests()
-        .map(|request| (request.id, request.to_string()))
-        .collect();
-    let answers = join_all(
-        requests
-            .iter()
-            .map(|(_, name)| keys.txt_records(name))
-            .collect(),
-    )
-    .await;
-    for ((id, _), answer) in requests.iter().zip(answers) {
-        match answer {
-            Ok(records) => {
-                let records = records_to_try(records);
-                let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-                verifier.provide_key(*id, KeyAnswer::Records(&refs));
-            }
-            Err(LookupError::Timeout | LookupError::ServerFailure) => {
-                verifier.provide_key(*id, KeyAnswer::TempFail);
-            }
-            Err(_) => verifier.provide_key(*id, KeyAnswer::NotFound),
-        }
-    }
+    dns::provide_keys(&mut verifier, keys).await;
 
     let verification = verifier
         .finish()
         .map_err(|e| VerifyCliError::Input(format!("cannot verify this message: {e}")))?;
-    let results = verification
-        .results()
-        .map(|r| SignatureResult {
-            result: Some(dkim_result(r.verdict)),
-            reason: (r.verdict != Verdict::Pass).then(|| r.reason.to_string()),
-            domain: r.domain.map(str::to_owned),
-            selector: r.selector.map(str::to_owned),
-            algorithm: r.algorithm.map(|a| a.as_str().to_owned()),
-            signature: (!r.b_prefix.is_empty()).then(|| r.b_prefix.to_string()),
-        })
-        .collect();
+    let results = auth_results::signature_results(&verification);
     Ok(MessageReport {
         results,
         signatures_seen: verification.signatures_seen(),
@@ -486,25 +401,5 @@ mod tests {
         .unwrap();
         assert_eq!(report.results[0].result, Some(DkimResult::Temperror));
         assert!(!report.any_pass());
-    }
-
-    #[test]
-    fn join_all_keeps_order() {
-        let outputs = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(join_all(vec![
-                Box::pin(async {
-                    tokio::time::sleep(Duration::from_millis(30)).await;
-                    1
-                }) as Pin<Box<dyn Future<Output = i32>>>,
-                Box::pin(async { 2 }),
-                Box::pin(async {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    3
-                }),
-            ]));
-        assert_eq!(outputs, [1, 2, 3]);
     }
 }
