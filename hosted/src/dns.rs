@@ -663,6 +663,28 @@ mod tests {
         assert_eq!(server.queries(), 0);
     }
 
+    /// The milter runs key lookups on a multi-threaded runtime: the future
+    /// of [`provide_keys`] must be `Send`, for DNS and zone sources alike.
+    #[test]
+    fn provide_keys_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let options = mass_core::verify::VerifyOptions::new(0);
+        let mut verifier = Box::new(MessageVerifier::<1024, 16, 4>::new(options));
+        let zone = ZoneKeySource::default();
+        let future = provide_keys(&mut verifier, &zone);
+        assert_send(&future);
+        drop(future);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dns = rt.block_on(async {
+            DnsKeySource::with_server("127.0.0.1:9".parse().unwrap(), DEFAULT_TIMEOUT).unwrap()
+        });
+        let future = provide_keys(&mut verifier, &dns);
+        assert_send(&future);
+    }
+
     #[test]
     fn join_all_keeps_order() {
         let outputs = tokio::runtime::Builder::new_current_thread()
