@@ -7,6 +7,10 @@
 //! no more body (or there is no signature) the MTA is told to skip the
 //! rest. Key records are fetched at end of message, through the
 //! [`KeySource`] of the configuration (DNS, or a zone file for tests).
+//!
+//! DomainKey-Signature fields (RFC 4870) are checked beside, by core's
+//! DomainKeys verifier ([`crate::dk_verify`]), and added as legacy
+//! `domainkeys=` results that never count as a DKIM pass.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,6 +18,7 @@ use mass_core::BodyInterest;
 use mass_core::verify::{KeyAnswer, MessageVerifier, Verdict, VerifyOptions};
 
 use crate::auth_results::{self, DkimResult, SignatureResult};
+use crate::dk_verify::{self, HostDkVerifier};
 use crate::dns::{KeySource, LookupError};
 
 use super::State;
@@ -46,6 +51,9 @@ pub struct VerifyOutcome {
 #[derive(Debug)]
 pub struct VerifyJob {
     verifier: Option<Box<Verifier>>,
+    /// The DomainKeys verifier, when the message has a DomainKey-Signature
+    /// (it needs the whole body; a failure of its own only drops it).
+    domainkeys: Option<Box<HostDkVerifier>>,
     /// Why the message could not be verified, when it could not.
     broken: Option<String>,
     body_done: bool,
@@ -74,9 +82,20 @@ impl VerifyJob {
     pub fn start(_state: &State, headers: &HeaderBuf) -> VerifyJob {
         let mut job = VerifyJob {
             verifier: None,
+            domainkeys: None,
             broken: None,
             body_done: false,
         };
+        if headers.values("DomainKey-Signature").next().is_some() {
+            let mut dk = dk_verify::new_verifier();
+            let fed = headers
+                .fields()
+                .try_for_each(|(_, field)| dk.header_field(field))
+                .and_then(|()| dk.end_of_headers());
+            if fed.is_ok() {
+                job.domainkeys = Some(dk);
+            }
+        }
         if headers.values("DKIM-Signature").next().is_none() {
             // Nothing to check: dkim=none, and no body needed.
             job.body_done = true;
@@ -99,8 +118,14 @@ impl VerifyJob {
 
     /// Feed a body chunk; false when the body is no longer needed.
     pub fn body(&mut self, chunk: &[u8]) -> bool {
+        if let Some(dk) = self.domainkeys.as_mut()
+            && dk.body(chunk).is_err()
+        {
+            self.domainkeys = None;
+        }
+        let dk_wants_more = self.domainkeys.is_some();
         if self.body_done {
-            return false;
+            return dk_wants_more;
         }
         let Some(v) = self.verifier.as_mut() else {
             return false;
@@ -113,12 +138,16 @@ impl VerifyJob {
                 self.body_done = true;
             }
         }
-        !self.body_done
+        !self.body_done || dk_wants_more
     }
 
     /// True when key records must be fetched before [`VerifyJob::finish`].
     pub fn needs_keys(&self) -> bool {
-        self.broken.is_none()
+        let dk = self
+            .domainkeys
+            .as_ref()
+            .is_some_and(|v| v.key_requests().next().is_some());
+        dk || self.broken.is_none()
             && self
                 .verifier
                 .as_ref()
@@ -127,6 +156,9 @@ impl VerifyJob {
 
     /// Fetch every key record the verifier asks for.
     pub async fn fetch_keys<K: KeySource>(&mut self, source: &K) {
+        if let Some(dk) = self.domainkeys.as_mut() {
+            dk_verify::provide_keys(dk, source).await;
+        }
         let Some(v) = self.verifier.as_mut() else {
             return;
         };
@@ -177,13 +209,29 @@ impl VerifyJob {
                 ..SignatureResult::default()
             });
         }
-        let field = auth_results::write_field(id, &results, "\n\t");
+        let dk_reports = self
+            .domainkeys
+            .map(dk_verify::reports)
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let mut field = auth_results::write_field(id, &results, "\n\t");
+        dk_verify::append_to_field(&mut field, &dk_reports, "\n\t");
         let value = field
             .split_once(':')
             .map(|(_, v)| v.to_string())
             .unwrap_or_default();
+        let dk_summary: String = dk_reports
+            .iter()
+            .map(|r| {
+                format!(
+                    " domainkeys:{}/{}",
+                    r.result,
+                    r.domain.as_deref().unwrap_or("-")
+                )
+            })
+            .collect();
         let summary = if results.is_empty() {
-            "none".to_string()
+            "none".to_string() + &dk_summary
         } else {
             results
                 .iter()
@@ -197,11 +245,132 @@ impl VerifyJob {
                 })
                 .collect::<Vec<_>>()
                 .join(" ")
+                + &dk_summary
         };
         VerifyOutcome {
             delete_auth_results,
             auth_results: value,
             summary,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use base64ct::{Base64, Encoding};
+    use mass_core::RsaSha256Signer;
+    use mass_core::canon::DkCanon;
+    use mass_core::domainkeys::{DkSignRequest, DkSigner};
+
+    use super::*;
+    use crate::config::Config;
+    use crate::milter::KeySources;
+    use crate::milter::keys::{KeyMaterial, parse_pem};
+
+    /// RFC 8463 §A.1, the RSA-1024 key (PKCS#1).
+    const RSA_PEM: &str = "-----BEGIN RSA PRIVATE KEY-----
+MIICXQIBAAKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQi
+Y/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqM
+KrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB
+AoGAH0cxOhFZDgzXWhDhnAJDw5s4roOXN4OhjiXa8W7Y3rhX3FJqmJSPuC8N9vQm
+6SVbaLAE4SG5mLMueHlh4KXffEpuLEiNp9Ss3O4YfLiQpbRqE7Tm5SxKjvvQoZZe
+zHorimOaChRL2it47iuWxzxSiRMv4c+j70GiWdxXnxe4UoECQQDzJB/0U58W7RZy
+6enGVj2kWF732CoWFZWzi1FicudrBFoy63QwcowpoCazKtvZGMNlPWnC7x/6o8Gc
+uSe0ga2xAkEA8C7PipPm1/1fTRQvj1o/dDmZp243044ZNyxjg+/OPN0oWCbXIGxy
+WvmZbXriOWoSALJTjExEgraHEgnXssuk7QJBALl5ICsYMu6hMxO73gnfNayNgPxd
+WFV6Z7ULnKyV7HSVYF0hgYOHjeYe9gaMtiJYoo0zGN+L3AAtNP9huqkWlzECQE1a
+licIeVlo1e+qJ6Mgqr0Q7Aa7falZ448ccbSFYEPD6oFxiOl9Y9se9iYHZKKfIcst
+o7DUw1/hz2Ck4N5JrgUCQQCyKveNvjzkkd8HjYs0SwM0fPjK16//5qDZ2UiDGnOe
+uEzxBDAr518Z8VFbR41in3W4Y3yCDgQlLlcETrS+zYcL
+-----END RSA PRIVATE KEY-----
+";
+
+    #[test]
+    fn domainkeys_signatures_get_a_legacy_result() {
+        let KeyMaterial::Rsa(key) = parse_pem(RSA_PEM).unwrap() else {
+            panic!("not RSA");
+        };
+        let head: &[(&str, &str)] = &[
+            ("From", " Joe <joe@example.com>"),
+            ("To", " jane@example.net"),
+            ("Subject", " lunch\r\n today"),
+        ];
+        let body = b"Hi.\r\n\r\nWe lost.\r\n";
+        let mut signer =
+            DkSigner::new(&DkSignRequest::new("example.com", "dk", DkCanon::Nofws)).unwrap();
+        for (name, value) in head {
+            signer
+                .header_field(format!("{name}:{value}").as_bytes())
+                .unwrap();
+        }
+        signer.end_of_headers().unwrap();
+        signer.body(body).unwrap();
+        let mut sha1 = RsaSha256Signer::new(&*key, getrandom::SysRng).unwrap();
+        let mut out = vec![0u8; 2048];
+        let n = signer.finish(&mut sha1, &mut out).unwrap();
+        let field = String::from_utf8(out[..n].to_vec()).unwrap();
+        let (name, value) = field.split_once(':').unwrap();
+
+        let mut headers = HeaderBuf::default();
+        headers.push(name.as_bytes(), value.as_bytes(), true, 1 << 20);
+        for (name, value) in head {
+            headers.push(name.as_bytes(), value.as_bytes(), true, 1 << 20);
+        }
+
+        use rsa::pkcs8::EncodePublicKey;
+        let der = key.to_public_key().to_public_key_der().unwrap();
+        let record = format!("k=rsa; p={}", Base64::encode_string(der.as_bytes()));
+        let strings: Vec<String> = record
+            .as_bytes()
+            .chunks(200)
+            .map(|c| format!("\"{}\"", std::str::from_utf8(c).unwrap()))
+            .collect();
+        let zone_text = format!("dk._domainkey.example.com. IN TXT {}\n", strings.join(" "));
+        let zone = crate::dns::ZoneKeySource::parse(zone_text.as_bytes()).unwrap();
+        let config = Config::parse(
+            "listen = \"inet:127.0.0.1:1\"\nauthserv_id = \"mx.example.net\"\n",
+            "test",
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let state = State {
+            config,
+            keys: Vec::new(),
+            key_source: Arc::new(KeySources::Zone(zone)),
+        };
+
+        for tamper in [false, true] {
+            let mut job = VerifyJob::start(&state, &headers);
+            let chunk: &[u8] = if tamper {
+                b"Hi.\r\n\r\nWe won.\r\n"
+            } else {
+                body
+            };
+            assert!(job.body(chunk), "DomainKeys needs the whole body");
+            assert!(job.needs_keys());
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(job.fetch_keys(&*state.key_source));
+            let outcome = job.finish(&state, &headers);
+            let ar = outcome.auth_results.replace("\n\t", " ");
+            let want = if tamper { "fail" } else { "pass" };
+            assert!(ar.contains("dkim=none;"), "{ar}");
+            assert!(
+                ar.contains(&format!(
+                    "domainkeys={want} (legacy DomainKeys SHA-1 result, never a DKIM pass"
+                )),
+                "{ar}"
+            );
+            assert!(
+                outcome
+                    .summary
+                    .ends_with(&format!("domainkeys:{want}/example.com")),
+                "{}",
+                outcome.summary
+            );
         }
     }
 }
