@@ -134,6 +134,7 @@ fn exit_status_and_authentication_results() {
     std::fs::write(&path, &both).unwrap();
     let out = verify(&zone, &[path.to_str().unwrap()], b"");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -152,6 +153,7 @@ fn json_gives_one_object_per_signature() {
         assert_eq!(v["header.d"], "example.com");
         assert_eq!(v["header.s"], selector);
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -192,6 +194,7 @@ fn usage_and_input_errors_exit_2() {
     huge.extend_from_slice(b"\r\n\r\nbody\r\n");
     let out = verify(&zone, &[], &huge);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The record of the fixed Ed25519 key that signed [`BIG_SIGNATURE`].
@@ -264,4 +267,5 @@ fn verifying_64_mib_streams_in_under_16_mib() {
         .unwrap_or_else(|| panic!("no peak RSS line in {err}"));
     eprintln!("peak RSS verifying 64 MiB: {kib} KiB");
     assert!(kib < 16 * 1024, "peak RSS {kib} KiB");
+    let _ = std::fs::remove_dir_all(&dir);
 }
