@@ -92,20 +92,29 @@ impl Listener {
             }
             Listen::Unix(path) => {
                 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-                if let Ok(meta) = std::fs::symlink_metadata(path) {
-                    if meta.file_type().is_socket() {
-                        // A stale socket from an earlier run.
-                        let _ = std::fs::remove_file(path);
-                    } else {
-                        return Err(format!(
-                            "listen {listen}: {} exists and is not a socket",
-                            path.display()
-                        ));
-                    }
+                if let Ok(meta) = std::fs::symlink_metadata(path)
+                    && !meta.file_type().is_socket()
+                {
+                    return Err(format!(
+                        "listen {listen}: {} exists and is not a socket",
+                        path.display()
+                    ));
                 }
-                let l = UnixListener::bind(path).map_err(|e| format!("listen {listen}: {e}"))?;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(socket_mode))
-                    .map_err(|e| format!("chmod {}: {e}", path.display()))?;
+                // Bind beside the final name, set the mode, then rename: the
+                // MTA never finds the socket with the wrong mode, and a stale
+                // socket from an earlier run is replaced in one step.
+                let mut staging = path.as_os_str().to_owned();
+                staging.push(format!(".{}.new", std::process::id()));
+                let staging = PathBuf::from(staging);
+                let _ = std::fs::remove_file(&staging);
+                let l =
+                    UnixListener::bind(&staging).map_err(|e| format!("listen {listen}: {e}"))?;
+                std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(socket_mode))
+                    .and_then(|()| std::fs::rename(&staging, path))
+                    .map_err(|e| {
+                        let _ = std::fs::remove_file(&staging);
+                        format!("listen {listen}: {e}")
+                    })?;
                 Ok(Listener::Unix(l, path.clone()))
             }
         }
