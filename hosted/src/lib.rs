@@ -5,6 +5,7 @@ pub mod auth_results;
 pub mod batv;
 pub mod config;
 pub mod dev;
+pub mod device;
 pub mod dk_sign_cli;
 pub mod dk_verify;
 pub mod dns;

@@ -10,6 +10,7 @@ mod dk_interop;
 mod e2e;
 mod fuzz;
 mod interop;
+mod qemu;
 mod util;
 
 use std::process::ExitCode;
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
         "interop-dk" => dk_interop::run_alone(rest),
         "fuzz" => fuzz::run(rest),
         "e2e" => e2e::run(rest),
+        "qemu" => qemu::run_qemu(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
@@ -88,5 +90,6 @@ fn run_test(_args: &[String]) -> Result<(), String> {
             ));
         }
     }
+    qemu::firmware_tests(&mut run);
     run.finish()
 }
