@@ -19,6 +19,11 @@
 
 use core::fmt;
 
+use crate::canon::{Canon, Canonicalization};
+use crate::crypto::SigningAlgorithm;
+use crate::error::Error;
+use crate::sign::{BodyLength, HeaderSelection, SignRequest};
+
 /// The two bytes that open every frame.
 pub const MAGIC: [u8; 2] = [0xA5, 0x4D];
 /// Magic, seq, kind and length.
@@ -248,6 +253,42 @@ impl fmt::Display for DeviceError {
 }
 
 impl core::error::Error for DeviceError {}
+
+/// The detail byte of an [`ErrorCode::Sign`] error: which signer error it was.
+///
+/// 1 header byte capacity, 2 header field capacity, 3 malformed header field,
+/// 4 out of order, 5 no From, 6 several From, 7 unparsable From, 8 From
+/// domain mismatch, 9 invalid tag value, 10 header list capacity, 11 buffer
+/// too small, 12 `x=` before `t=`, 13 algorithm mismatch, 14 key; 255 other.
+pub fn signer_error_detail(e: &Error) -> u8 {
+    #[allow(unreachable_patterns)]
+    match e {
+        Error::HeaderBytesCapacity { .. } => 1,
+        Error::HeaderFieldsCapacity { .. } => 2,
+        Error::MalformedHeaderField => 3,
+        Error::OutOfOrder => 4,
+        Error::NoFromField => 5,
+        Error::MultipleFromFields => 6,
+        Error::UnparsableFrom => 7,
+        Error::FromDomainMismatch => 8,
+        Error::InvalidTagValue { .. } => 9,
+        Error::HeaderListCapacity { .. } => 10,
+        Error::BufferTooSmall { .. } => 11,
+        Error::ExpirationBeforeTimestamp => 12,
+        Error::AlgorithmMismatch => 13,
+        Error::Key => 14,
+        _ => 255,
+    }
+}
+
+impl From<Error> for DeviceError {
+    fn from(e: Error) -> Self {
+        DeviceError {
+            code: ErrorCode::Sign,
+            detail: signer_error_detail(&e),
+        }
+    }
+}
 
 /// A frame-level fault found by [`FrameDecoder`].
 #[non_exhaustive]
@@ -764,33 +805,21 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Key algorithms a slot can hold.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum KeyAlgorithm {
-    /// rsa-sha256 (RFC 6376 section 3.3.1); the key is PKCS#8 DER.
-    RsaSha256,
-    /// ed25519-sha256 (RFC 8463); the key is the 32-byte secret seed.
-    Ed25519Sha256,
+/// The byte that names a key algorithm on the wire: 1 rsa-sha256 (the key
+/// is PKCS#8 or PKCS#1 DER), 2 ed25519-sha256 (the key is the 32-byte seed).
+pub const fn algorithm_to_u8(a: SigningAlgorithm) -> u8 {
+    match a {
+        SigningAlgorithm::RsaSha256 => 1,
+        SigningAlgorithm::Ed25519Sha256 => 2,
+    }
 }
 
-impl KeyAlgorithm {
-    /// The byte on the wire.
-    pub const fn to_u8(self) -> u8 {
-        match self {
-            KeyAlgorithm::RsaSha256 => 1,
-            KeyAlgorithm::Ed25519Sha256 => 2,
-        }
-    }
-
-    /// The algorithm for a wire byte.
-    pub const fn from_u8(b: u8) -> Option<Self> {
-        match b {
-            1 => Some(KeyAlgorithm::RsaSha256),
-            2 => Some(KeyAlgorithm::Ed25519Sha256),
-            _ => None,
-        }
+/// The algorithm a wire byte names.
+pub const fn algorithm_from_u8(b: u8) -> Option<SigningAlgorithm> {
+    match b {
+        1 => Some(SigningAlgorithm::RsaSha256),
+        2 => Some(SigningAlgorithm::Ed25519Sha256),
+        _ => None,
     }
 }
 
@@ -800,7 +829,7 @@ pub struct Provision<'a> {
     /// The slot.
     pub key_id: u8,
     /// What the key is.
-    pub algorithm: KeyAlgorithm,
+    pub algorithm: SigningAlgorithm,
     /// Seed for the device's ChaCha20 RNG (RSA blinding).
     pub seed: &'a [u8; SEED_LEN],
     /// PKCS#8 DER (RSA) or the 32-byte secret (Ed25519).
@@ -821,7 +850,7 @@ impl<'a> Provision<'a> {
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
         let mut w = Writer::new(out);
         w.u8(self.key_id)?;
-        w.u8(self.algorithm.to_u8())?;
+        w.u8(algorithm_to_u8(self.algorithm))?;
         w.bytes(self.seed)?;
         w.bytes(self.key)?;
         Ok(w.len())
@@ -831,7 +860,7 @@ impl<'a> Provision<'a> {
     pub fn decode(payload: &'a [u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(payload);
         let key_id = r.u8()?;
-        let algorithm = KeyAlgorithm::from_u8(r.u8()?).ok_or(DecodeError::Invalid)?;
+        let algorithm = algorithm_from_u8(r.u8()?).ok_or(DecodeError::Invalid)?;
         let seed = r
             .take(SEED_LEN)?
             .try_into()
@@ -846,42 +875,46 @@ impl<'a> Provision<'a> {
     }
 }
 
-const FLAG_EXPIRATION: u8 = 1;
-const FLAG_IDENTITY: u8 = 2;
-const FLAG_BODY_LENGTH: u8 = 4;
+const FLAG_TIMESTAMP: u8 = 1;
+const FLAG_EXPIRATION: u8 = 2;
+const FLAG_IDENTITY: u8 = 4;
 const FLAG_OVERSIGN: u8 = 8;
+const FLAG_COPIED_HEADERS: u8 = 16;
+const FLAG_LENGTH_WHOLE: u8 = 32;
+const FLAG_LENGTH_LIMIT: u8 = 64;
+const FLAGS_ALL: u8 = 127;
 const CANON_HEADER_RELAXED: u8 = 1;
 const CANON_BODY_RELAXED: u8 = 2;
 
-/// SIGN-BEGIN: what to sign with and which tags to write.
+/// SIGN-BEGIN: a [`SignRequest`] and the key slot to sign with. The slot's
+/// algorithm gives `a=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignBegin<'a> {
-    /// The key slot; its algorithm gives `a=`.
+    /// The key slot.
     pub key_id: u8,
     /// `d=` (RFC 6376 section 3.5).
     pub domain: &'a str,
     /// `s=`.
     pub selector: &'a str,
-    /// Header canonicalization is relaxed (else simple), `c=` (RFC 6376 section 3.4).
-    pub header_relaxed: bool,
-    /// Body canonicalization is relaxed (else simple).
-    pub body_relaxed: bool,
-    /// The header names to sign, in the encoded form ([`HeaderNames`] iterates).
+    /// `c=` (RFC 6376 section 3.4).
+    pub canonicalization: Canonicalization,
+    /// The header names to sign, in the encoded form ([`HeaderNames::iter`]).
     pub headers: HeaderNames<'a>,
-    /// Sign each named field once more than it occurs (oversigning), else exactly those present.
+    /// [`HeaderSelection::Oversign`] (else [`HeaderSelection::Exact`]).
     pub oversign: bool,
-    /// The time now, written as `t=`.
-    pub now: u64,
-    /// `x=`, if wanted.
+    /// `t=`, the time now from the host.
+    pub timestamp: Option<u64>,
+    /// `x=`.
     pub expiration: Option<u64>,
-    /// `i=`, if wanted.
+    /// `i=`.
     pub identity: Option<&'a str>,
-    /// `l=`, if wanted (off by default; RFC 6376 section 8.2).
-    pub body_length: Option<u64>,
+    /// `l=` (RFC 6376 section 8.2: off unless asked).
+    pub body_length: BodyLength,
+    /// `z=`.
+    pub copied_headers: bool,
 }
 
-/// The header names of a [`SignBegin`], as they travel (a count, then
-/// length-prefixed names).
+/// The header names of a [`SignBegin`], as they travel (length-prefixed names).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct HeaderNames<'a> {
     count: u8,
@@ -927,37 +960,101 @@ impl<'a> HeaderNames<'a> {
 }
 
 impl<'a> SignBegin<'a> {
+    /// The link form of `req` for key slot `key_id`; the header names are
+    /// encoded into `names_buf`.
+    pub fn from_request(
+        key_id: u8,
+        req: &SignRequest<'a>,
+        names_buf: &'a mut [u8],
+    ) -> Result<SignBegin<'a>, EncodeError> {
+        let (names, oversign) = match req.headers {
+            HeaderSelection::Oversign(n) => (n, true),
+            HeaderSelection::Exact(n) => (n, false),
+        };
+        Ok(SignBegin {
+            key_id,
+            domain: req.domain,
+            selector: req.selector,
+            canonicalization: req.canonicalization,
+            headers: HeaderNames::encode_into(names, names_buf)?,
+            oversign,
+            timestamp: req.timestamp,
+            expiration: req.expiration,
+            identity: req.identity,
+            body_length: req.body_length,
+            copied_headers: req.copied_headers,
+        })
+    }
+
+    /// The signer's request, for a key of `algorithm`; the header names are
+    /// collected into `names` (up to its capacity).
+    pub fn to_request<'n, const N: usize>(
+        &self,
+        algorithm: SigningAlgorithm,
+        names: &'n mut heapless::Vec<&'a str, N>,
+    ) -> Result<SignRequest<'n>, DecodeError>
+    where
+        'a: 'n,
+    {
+        names.clear();
+        for n in self.headers.iter() {
+            names.push(n).map_err(|_| DecodeError::TooMany)?;
+        }
+        let names: &'n [&'n str] = names.as_slice();
+        Ok(SignRequest {
+            domain: self.domain,
+            selector: self.selector,
+            algorithm,
+            canonicalization: self.canonicalization,
+            headers: if self.oversign {
+                HeaderSelection::Oversign(names)
+            } else {
+                HeaderSelection::Exact(names)
+            },
+            timestamp: self.timestamp,
+            expiration: self.expiration,
+            identity: self.identity,
+            body_length: self.body_length,
+            copied_headers: self.copied_headers,
+        })
+    }
+
     /// Encode as a payload.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
         let mut w = Writer::new(out);
         let mut flags = 0;
-        if self.expiration.is_some() {
-            flags |= FLAG_EXPIRATION;
-        }
-        if self.identity.is_some() {
-            flags |= FLAG_IDENTITY;
-        }
-        if self.body_length.is_some() {
-            flags |= FLAG_BODY_LENGTH;
-        }
-        if self.oversign {
-            flags |= FLAG_OVERSIGN;
-        }
+        let mut set = |bit: u8, on: bool| {
+            if on {
+                flags |= bit;
+            }
+        };
+        set(FLAG_TIMESTAMP, self.timestamp.is_some());
+        set(FLAG_EXPIRATION, self.expiration.is_some());
+        set(FLAG_IDENTITY, self.identity.is_some());
+        set(FLAG_OVERSIGN, self.oversign);
+        set(FLAG_COPIED_HEADERS, self.copied_headers);
+        set(FLAG_LENGTH_WHOLE, self.body_length == BodyLength::Whole);
+        set(
+            FLAG_LENGTH_LIMIT,
+            matches!(self.body_length, BodyLength::Limit(_)),
+        );
         let mut canon = 0;
-        if self.header_relaxed {
+        if self.canonicalization.header == Canon::Relaxed {
             canon |= CANON_HEADER_RELAXED;
         }
-        if self.body_relaxed {
+        if self.canonicalization.body == Canon::Relaxed {
             canon |= CANON_BODY_RELAXED;
         }
         w.u8(self.key_id)?;
         w.u8(canon)?;
         w.u8(flags)?;
-        w.u64(self.now)?;
+        if let Some(t) = self.timestamp {
+            w.u64(t)?;
+        }
         if let Some(x) = self.expiration {
             w.u64(x)?;
         }
-        if let Some(l) = self.body_length {
+        if let BodyLength::Limit(l) = self.body_length {
             w.u64(l)?;
         }
         w.str8(self.domain)?;
@@ -976,49 +1073,68 @@ impl<'a> SignBegin<'a> {
         let key_id = r.u8()?;
         let canon = r.u8()?;
         let flags = r.u8()?;
+        let both_lengths = FLAG_LENGTH_WHOLE | FLAG_LENGTH_LIMIT;
         if canon & !(CANON_HEADER_RELAXED | CANON_BODY_RELAXED) != 0
-            || flags & !(FLAG_EXPIRATION | FLAG_IDENTITY | FLAG_BODY_LENGTH | FLAG_OVERSIGN) != 0
+            || flags & !FLAGS_ALL != 0
+            || flags & both_lengths == both_lengths
         {
             return Err(DecodeError::Invalid);
         }
-        let now = r.u64()?;
-        let expiration = if flags & FLAG_EXPIRATION != 0 {
+        let has = |bit: u8| flags & bit != 0;
+        let timestamp = if has(FLAG_TIMESTAMP) {
             Some(r.u64()?)
         } else {
             None
         };
-        let body_length = if flags & FLAG_BODY_LENGTH != 0 {
+        let expiration = if has(FLAG_EXPIRATION) {
             Some(r.u64()?)
         } else {
             None
+        };
+        let body_length = if has(FLAG_LENGTH_LIMIT) {
+            BodyLength::Limit(r.u64()?)
+        } else if has(FLAG_LENGTH_WHOLE) {
+            BodyLength::Whole
+        } else {
+            BodyLength::Omit
         };
         let domain = r.str8()?;
         let selector = r.str8()?;
-        let identity = if flags & FLAG_IDENTITY != 0 {
+        let identity = if has(FLAG_IDENTITY) {
             Some(r.str8()?)
         } else {
             None
         };
         let count = r.u8()?;
         let encoded = r.rest();
-        // Check that exactly `count` names are there.
+        // Exactly `count` names, nothing after them.
         let mut check = Reader::new(encoded);
         for _ in 0..count {
             check.str8()?;
         }
         check.end()?;
+        let canon_of = |bit: u8| {
+            if canon & bit != 0 {
+                Canon::Relaxed
+            } else {
+                Canon::Simple
+            }
+        };
         Ok(SignBegin {
             key_id,
             domain,
             selector,
-            header_relaxed: canon & CANON_HEADER_RELAXED != 0,
-            body_relaxed: canon & CANON_BODY_RELAXED != 0,
+            canonicalization: Canonicalization {
+                header: canon_of(CANON_HEADER_RELAXED),
+                body: canon_of(CANON_BODY_RELAXED),
+            },
             headers: HeaderNames { count, encoded },
-            oversign: flags & FLAG_OVERSIGN != 0,
-            now,
+            oversign: has(FLAG_OVERSIGN),
+            timestamp,
             expiration,
             identity,
             body_length,
+            copied_headers: has(FLAG_COPIED_HEADERS),
         })
     }
 }
@@ -1030,7 +1146,7 @@ pub struct SlotInfo {
     /// The key id SIGN-BEGIN names.
     pub key_id: u8,
     /// The key's algorithm, or `None` while the slot is empty.
-    pub algorithm: Option<KeyAlgorithm>,
+    pub algorithm: Option<SigningAlgorithm>,
     /// Key size in bits (RSA modulus; 256 for Ed25519; 0 when empty).
     pub bits: u16,
 }
@@ -1071,7 +1187,7 @@ impl<'a> InfoReply<'a> {
         w.u8(n)?;
         for s in &self.slots {
             w.u8(s.key_id)?;
-            w.u8(s.algorithm.map_or(0, KeyAlgorithm::to_u8))?;
+            w.u8(s.algorithm.map_or(0, algorithm_to_u8))?;
             w.u16(s.bits)?;
         }
         Ok(w.len())
@@ -1093,7 +1209,7 @@ impl<'a> InfoReply<'a> {
             let alg = r.u8()?;
             let algorithm = match alg {
                 0 => None,
-                b => Some(KeyAlgorithm::from_u8(b).ok_or(DecodeError::Invalid)?),
+                b => Some(algorithm_from_u8(b).ok_or(DecodeError::Invalid)?),
             };
             let bits = r.u16()?;
             slots
@@ -1282,31 +1398,44 @@ mod tests {
 
     #[test]
     fn sign_begin_round_trips() {
-        let mut names_buf = [0u8; 64];
-        let headers = HeaderNames::encode_into(&["From", "To", "Subject"], &mut names_buf).unwrap();
-        let req = SignBegin {
-            key_id: 3,
-            domain: "example.com",
-            selector: "sel",
-            header_relaxed: true,
-            body_relaxed: false,
-            headers,
-            oversign: true,
-            now: 1_700_000_000,
-            expiration: Some(1_700_086_400),
-            identity: Some("@example.com"),
-            body_length: None,
+        let names = ["From", "To", "Subject"];
+        let mut req = SignRequest::new("example.com", "sel", SigningAlgorithm::Ed25519Sha256);
+        req.headers = HeaderSelection::Exact(&names);
+        req.canonicalization = Canonicalization {
+            header: Canon::Relaxed,
+            body: Canon::Simple,
         };
-        let mut out = [0u8; 256];
-        let n = req.encode(&mut out).unwrap();
-        let back = SignBegin::decode(&out[..n]).unwrap();
-        assert_eq!(back, req);
-        assert_eq!(
-            back.headers.iter().collect::<Vec<_>>(),
-            ["From", "To", "Subject"]
-        );
-        for cut in 0..n {
-            assert!(SignBegin::decode(&out[..cut]).is_err(), "cut {cut}");
+        req.timestamp = Some(1_700_000_000);
+        req.expiration = Some(1_700_086_400);
+        req.identity = Some("@example.com");
+        for length in [BodyLength::Omit, BodyLength::Whole, BodyLength::Limit(77)] {
+            req.body_length = length;
+            let mut names_buf = [0u8; 64];
+            let begin = SignBegin::from_request(3, &req, &mut names_buf).unwrap();
+            let mut out = [0u8; 256];
+            let n = begin.encode(&mut out).unwrap();
+            let back = SignBegin::decode(&out[..n]).unwrap();
+            assert_eq!(back, begin);
+            let mut names_back: heapless::Vec<&str, 8> = heapless::Vec::new();
+            let r = back
+                .to_request(SigningAlgorithm::Ed25519Sha256, &mut names_back)
+                .unwrap();
+            assert_eq!(r.headers, HeaderSelection::Exact(&names));
+            assert_eq!(
+                (r.domain, r.selector, r.timestamp, r.expiration, r.identity),
+                (
+                    "example.com",
+                    "sel",
+                    req.timestamp,
+                    req.expiration,
+                    req.identity
+                )
+            );
+            assert_eq!(r.body_length, length);
+            assert_eq!(r.canonicalization, req.canonicalization);
+            for cut in 0..n {
+                assert!(SignBegin::decode(&out[..cut]).is_err(), "cut {cut}");
+            }
         }
     }
 
@@ -1316,7 +1445,7 @@ mod tests {
         slots
             .push(SlotInfo {
                 key_id: 0,
-                algorithm: Some(KeyAlgorithm::RsaSha256),
+                algorithm: Some(SigningAlgorithm::RsaSha256),
                 bits: 2048,
             })
             .unwrap();

@@ -130,10 +130,7 @@ impl Device {
             .slots
             .get(usize::from(req.key_id))
             .ok_or(DeviceError::new(ErrorCode::NoSuchKey))?;
-        let algorithm = slot
-            .algorithm()
-            .ok_or(DeviceError::new(ErrorCode::NoSuchKey))?;
-        self.session = Some(Session::begin(&req, algorithm)?);
+        Session::start(&mut self.session, &req, slot)?;
         Ok(())
     }
 

@@ -1,33 +1,43 @@
-//! The signature in progress between SIGN-BEGIN and SIGN-END.
-//!
-//! STUB until mass-core's `MessageSigner` lands: it checks the request and
-//! counts, hashes the body with SHA-256, and SIGN-END signs that hash.
+//! The signature in progress between SIGN-BEGIN and SIGN-END: the core
+//! `MessageSigner`, fed field by field and chunk by chunk, so the device's
+//! signature is byte for byte the host's.
 
-use mass_core::link::{DeviceError, ErrorCode, KeyAlgorithm, SignBegin};
-use sha2::{Digest, Sha256};
+use mass_core::MessageSigner;
+use mass_core::link::{DeviceError, ErrorCode, SignBegin};
 
 use crate::keys::KeySlot;
 
-/// Signed header bytes the signer can hold.
-pub const HEADER_BYTES: usize = 8 * 1024;
+/// Signed header bytes the signer can hold (the board sets it).
+pub const HEADER_BYTES: usize = crate::board::HEADER_BYTES;
 /// Signed header fields the signer can hold.
-pub const HEADER_FIELDS: usize = 64;
+pub const HEADER_FIELDS: usize = crate::board::HEADER_FIELDS;
+/// Most header names a SIGN-BEGIN may list.
+const MAX_NAMES: usize = 64;
 
 /// One signature in progress.
 pub struct Session {
     key_id: u8,
-    header_bytes: usize,
-    body: Sha256,
+    signer: MessageSigner<HEADER_BYTES, HEADER_FIELDS>,
+    in_body: bool,
 }
 
 impl Session {
-    /// Start from a SIGN-BEGIN.
-    pub fn begin(req: &SignBegin<'_>, _algorithm: KeyAlgorithm) -> Result<Session, DeviceError> {
-        Ok(Session {
+    /// Start from a SIGN-BEGIN, for the key in `slot`, straight into
+    /// `place` (the signer is large: it is not passed around by value).
+    #[inline(never)]
+    pub fn start(place: &mut Option<Session>, req: &SignBegin<'_>, slot: &KeySlot) -> Result<(), DeviceError> {
+        *place = None;
+        let algorithm = slot.algorithm().ok_or(DeviceError::new(ErrorCode::NoSuchKey))?;
+        let mut names: heapless::Vec<&str, MAX_NAMES> = heapless::Vec::new();
+        let request = req
+            .to_request(algorithm, &mut names)
+            .map_err(|_| DeviceError::new(ErrorCode::Malformed))?;
+        *place = Some(Session {
             key_id: req.key_id,
-            header_bytes: 0,
-            body: Sha256::new(),
-        })
+            signer: MessageSigner::new(&request)?,
+            in_body: false,
+        });
+        Ok(())
     }
 
     /// The key slot this signature uses.
@@ -37,38 +47,31 @@ impl Session {
 
     /// One raw header field.
     pub fn header(&mut self, field: &[u8]) -> Result<(), DeviceError> {
-        self.header_bytes += field.len();
-        if self.header_bytes > HEADER_BYTES {
-            return Err(DeviceError {
-                code: ErrorCode::Sign,
-                detail: 1,
-            });
+        if self.in_body {
+            return Err(mass_core::Error::OutOfOrder.into());
+        }
+        Ok(self.signer.header_field(field)?)
+    }
+
+    fn end_of_headers(&mut self) -> Result<(), DeviceError> {
+        if !self.in_body {
+            self.in_body = true;
+            self.signer.end_of_headers()?;
         }
         Ok(())
     }
 
-    /// A body chunk.
+    /// A body chunk. The first one ends the header.
     pub fn body(&mut self, chunk: &[u8]) -> Result<(), DeviceError> {
-        self.body.update(chunk);
+        self.end_of_headers()?;
+        self.signer.body(chunk)?;
         Ok(())
     }
 
-    /// Sign; writes the signature field into `out`.
-    pub fn finish(self, slot: &mut KeySlot, out: &mut [u8]) -> Result<usize, DeviceError> {
-        let digest: [u8; 32] = self.body.finalize().into();
-        let mut sig = [0u8; 512];
-        let n = slot.sign_digest(&digest, &mut sig)?;
-        let prefix = b"X-Stub-Signature: ";
-        let total = prefix.len() + 2 * n;
-        let dst = out
-            .get_mut(..total)
-            .ok_or(DeviceError::new(ErrorCode::Sign))?;
-        dst[..prefix.len()].copy_from_slice(prefix);
-        for (i, b) in sig[..n].iter().enumerate() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            dst[prefix.len() + 2 * i] = HEX[usize::from(b >> 4)];
-            dst[prefix.len() + 2 * i + 1] = HEX[usize::from(b & 15)];
-        }
-        Ok(total)
+    /// Sign with the slot's key; writes the whole DKIM-Signature field into `out`.
+    pub fn finish(mut self, slot: &mut KeySlot, out: &mut [u8]) -> Result<usize, DeviceError> {
+        self.end_of_headers()?;
+        let key = slot.signer().ok_or(DeviceError::new(ErrorCode::NoSuchKey))?;
+        Ok(self.signer.finish(key, out)?)
     }
 }

@@ -15,13 +15,15 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use mass_core::link::{
-    self, ErrorCode, Event, FrameDecoder, HeaderNames, InfoReply, KeyAlgorithm, Kind, MAX_FRAME,
-    MAX_PAYLOAD, Provision, SEED_LEN, SEQ_UNSOLICITED, SignBegin, SlotInfo, Stats,
+    self, ErrorCode, Event, FrameDecoder, InfoReply, Kind, MAX_FRAME, MAX_PAYLOAD, Provision,
+    SEED_LEN, SEQ_UNSOLICITED, SignBegin, SlotInfo, Stats,
 };
+use mass_core::{SignRequest, SigningAlgorithm};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::{Mutex, MutexGuard};
 use zeroize::Zeroizing;
@@ -129,92 +131,17 @@ impl DeviceError {
     }
 }
 
-/// What to sign, owned (the link form is [`SignBegin`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceSignRequest {
-    /// The device's key slot.
-    pub key_id: u8,
-    /// `d=`.
-    pub domain: String,
-    /// `s=`.
-    pub selector: String,
-    /// Relaxed header canonicalization (else simple).
-    pub header_relaxed: bool,
-    /// Relaxed body canonicalization (else simple).
-    pub body_relaxed: bool,
-    /// Header names to sign.
-    pub headers: Vec<String>,
-    /// Oversign the names (sign each once more than it occurs).
-    pub oversign: bool,
-    /// `t=`, the time now.
-    pub now: u64,
-    /// `x=`.
-    pub expiration: Option<u64>,
-    /// `i=`.
-    pub identity: Option<String>,
-    /// `l=`.
-    pub body_length: Option<u64>,
-}
-
-/// The default signed fields (DESIGN.md, "Signer defaults"), oversigned.
-pub const DEFAULT_SIGNED_HEADERS: &[&str] = &[
-    "From",
-    "To",
-    "Cc",
-    "Subject",
-    "Date",
-    "Reply-To",
-    "Message-ID",
-    "MIME-Version",
-    "Content-Type",
-];
-
-impl DeviceSignRequest {
-    /// relaxed/relaxed, the default fields oversigned, `t=now`.
-    pub fn new(key_id: u8, domain: &str, selector: &str, now: u64) -> Self {
-        DeviceSignRequest {
-            key_id,
-            domain: domain.to_string(),
-            selector: selector.to_string(),
-            header_relaxed: true,
-            body_relaxed: true,
-            headers: DEFAULT_SIGNED_HEADERS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            oversign: true,
-            now,
-            expiration: None,
-            identity: None,
-            body_length: None,
-        }
-    }
-
-    fn encode(&self) -> Result<Vec<u8>, DeviceError> {
-        let names: Vec<&str> = self.headers.iter().map(String::as_str).collect();
-        let mut names_buf = vec![0u8; MAX_PAYLOAD];
-        let headers = HeaderNames::encode_into(&names, &mut names_buf)
-            .map_err(|_| DeviceError::Request("header list too long"))?;
-        let begin = SignBegin {
-            key_id: self.key_id,
-            domain: &self.domain,
-            selector: &self.selector,
-            header_relaxed: self.header_relaxed,
-            body_relaxed: self.body_relaxed,
-            headers,
-            oversign: self.oversign,
-            now: self.now,
-            expiration: self.expiration,
-            identity: self.identity.as_deref(),
-            body_length: self.body_length,
-        };
-        let mut out = vec![0u8; MAX_PAYLOAD];
-        let n = begin
-            .encode(&mut out)
-            .map_err(|_| DeviceError::Request("SIGN-BEGIN longer than a frame"))?;
-        out.truncate(n);
-        Ok(out)
-    }
+/// The SIGN-BEGIN payload for `request` with the key in slot `key_id`.
+fn encode_sign_begin(key_id: u8, request: &SignRequest<'_>) -> Result<Vec<u8>, DeviceError> {
+    let mut names_buf = vec![0u8; MAX_PAYLOAD];
+    let begin = SignBegin::from_request(key_id, request, &mut names_buf)
+        .map_err(|_| DeviceError::Request("header list too long"))?;
+    let mut out = vec![0u8; MAX_PAYLOAD];
+    let n = begin
+        .encode(&mut out)
+        .map_err(|_| DeviceError::Request("SIGN-BEGIN longer than a frame"))?;
+    out.truncate(n);
+    Ok(out)
 }
 
 /// The INFO answer, owned.
@@ -245,6 +172,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Link for T {}
 /// One open connection with its decoder and request numbering.
 struct Conn {
     io: Box<dyn Link>,
+    /// Deadline for each read and each write.
+    timeout: Duration,
     rx: Box<FrameDecoder<MAX_FRAME>>,
     seq: u8,
     /// Requests sent whose answers are not read yet.
@@ -253,7 +182,7 @@ struct Conn {
 }
 
 impl Conn {
-    async fn open(addr: &DeviceAddr) -> Result<Conn, DeviceError> {
+    async fn open(addr: &DeviceAddr, timeout: Duration) -> Result<Conn, DeviceError> {
         let io: Box<dyn Link> = match addr {
             DeviceAddr::Tcp(a) => {
                 let s = tokio::net::TcpStream::connect(a).await?;
@@ -264,6 +193,7 @@ impl Conn {
         };
         Ok(Conn {
             io,
+            timeout,
             rx: Box::new(FrameDecoder::new()),
             seq: 0,
             in_flight: VecDeque::new(),
@@ -284,7 +214,10 @@ impl Conn {
         let seq = self.next_seq();
         let n = link::encode_frame(seq, kind, payload, &mut self.frame)
             .map_err(|_| DeviceError::Request("payload longer than a frame"))?;
-        self.io.write_all(&self.frame[..n]).await?;
+        let write = self.io.write_all(&self.frame[..n]);
+        tokio::time::timeout(self.timeout, write)
+            .await
+            .map_err(|_| DeviceError::Timeout)??;
         self.in_flight.push_back(seq);
         Ok(())
     }
@@ -320,7 +253,9 @@ impl Conn {
                 }
             }
             let spare = self.rx.spare();
-            let n = self.io.read(spare).await?;
+            let n = tokio::time::timeout(self.timeout, self.io.read(spare))
+                .await
+                .map_err(|_| DeviceError::Timeout)??;
             if n == 0 {
                 return Err(DeviceError::Io(std::io::ErrorKind::UnexpectedEof.into()));
             }
@@ -366,7 +301,10 @@ impl Conn {
     /// answer to that ABORT.
     async fn resync(&mut self) -> Result<(), DeviceError> {
         self.in_flight.clear();
-        self.io.write_all(&vec![0u8; MAX_FRAME]).await?;
+        let zeros = vec![0u8; MAX_FRAME];
+        tokio::time::timeout(self.timeout, self.io.write_all(&zeros))
+            .await
+            .map_err(|_| DeviceError::Timeout)??;
         let (kind, payload) = self.request(Kind::Abort, &[]).await?;
         expect_ok(kind, &payload)
     }
@@ -388,6 +326,7 @@ fn expect_ok(kind: Kind, payload: &[u8]) -> Result<(), DeviceError> {
 pub struct Device {
     addr: DeviceAddr,
     timeout: Duration,
+    body_frame: AtomicUsize,
     conn: Mutex<Option<Conn>>,
 }
 
@@ -401,14 +340,29 @@ impl fmt::Debug for Device {
 }
 
 impl Device {
-    /// A device at `addr`; every exchange must finish within `timeout`.
+    /// A device at `addr`; every read and write on the link must finish
+    /// within `timeout`.
     /// Nothing is opened until the first call.
     pub fn new(addr: DeviceAddr, timeout: Duration) -> Device {
         Device {
             addr,
             timeout,
+            body_frame: AtomicUsize::new(MAX_PAYLOAD),
             conn: Mutex::new(None),
         }
+    }
+
+    /// Send the body in frames of `len` bytes (1..=4096; 4096 by default).
+    /// Body chunks given to [`sign`](Self::sign) are gathered into frames of
+    /// this size, so tiny chunks do not cost a frame each.
+    pub fn set_body_frame(&self, len: usize) {
+        self.body_frame
+            .store(len.clamp(1, MAX_PAYLOAD), Ordering::Relaxed);
+    }
+
+    /// Close the connection (the next call opens it again).
+    pub async fn close(&self) {
+        *self.conn.lock().await = None;
     }
 
     /// Where the device is.
@@ -421,7 +375,7 @@ impl Device {
         let mut guard = self.conn.lock().await;
         if guard.is_none() {
             let opened = tokio::time::timeout(self.timeout, async {
-                let mut c = Conn::open(&self.addr).await?;
+                let mut c = Conn::open(&self.addr, self.timeout).await?;
                 c.resync().await?;
                 Ok::<_, DeviceError>(c)
             })
@@ -452,9 +406,9 @@ impl Device {
         let Some(conn) = guard.as_mut() else {
             return Err(DeviceError::Protocol("no connection"));
         };
-        let r = tokio::time::timeout(self.timeout, f(conn))
-            .await
-            .unwrap_or(Err(DeviceError::Timeout));
+        // Each read and write has the deadline (a 10 MiB body may take long
+        // in all, but the device must keep answering).
+        let r = f(conn).await;
         if let Err(e) = &r
             && e.breaks_link()
         {
@@ -503,7 +457,7 @@ impl Device {
     pub async fn provision(
         &self,
         key_id: u8,
-        algorithm: KeyAlgorithm,
+        algorithm: SigningAlgorithm,
         key: &[u8],
         seed: &[u8; SEED_LEN],
     ) -> Result<(), DeviceError> {
@@ -526,9 +480,12 @@ impl Device {
     /// Sign one message: SIGN-BEGIN, a HEADER per field (raw, `Name:value`
     /// with folding, no final CRLF), the body in chunks of any size, SIGN-END.
     /// Returns the whole `DKIM-Signature: ...` field without the final CRLF.
+    ///
+    /// The device's slot must hold a key of `request.algorithm`.
     pub async fn sign<H, B>(
         &self,
-        request: &DeviceSignRequest,
+        key_id: u8,
+        request: &SignRequest<'_>,
         header_fields: impl IntoIterator<Item = H>,
         body_chunks: impl IntoIterator<Item = B>,
     ) -> Result<Vec<u8>, DeviceError>
@@ -536,7 +493,7 @@ impl Device {
         H: AsRef<[u8]>,
         B: AsRef<[u8]>,
     {
-        let begin = request.encode()?;
+        let begin = encode_sign_begin(key_id, request)?;
         self.with_conn(async |c| {
             c.drain_to(0).await?;
             c.send(Kind::SignBegin, &begin).await?;
@@ -544,11 +501,23 @@ impl Device {
                 c.send(Kind::Header, field.as_ref()).await?;
                 c.drain_to(PIPELINE).await?;
             }
+            let frame = self.body_frame.load(Ordering::Relaxed);
+            let mut pending: Vec<u8> = Vec::with_capacity(frame);
             for chunk in body_chunks {
-                for piece in chunk.as_ref().chunks(MAX_PAYLOAD) {
-                    c.send(Kind::Body, piece).await?;
-                    c.drain_to(PIPELINE).await?;
+                let mut rest = chunk.as_ref();
+                while !rest.is_empty() {
+                    let take = rest.len().min(frame - pending.len());
+                    pending.extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
+                    if pending.len() == frame {
+                        c.send(Kind::Body, &pending).await?;
+                        pending.clear();
+                        c.drain_to(PIPELINE).await?;
+                    }
                 }
+            }
+            if !pending.is_empty() {
+                c.send(Kind::Body, &pending).await?;
             }
             c.drain_to(0).await?;
             let (kind, p) = c.request(Kind::SignEnd, &[]).await?;
@@ -563,7 +532,9 @@ impl Device {
     /// Send raw bytes on the link (tests of the device's resilience).
     pub async fn send_raw(&self, bytes: &[u8]) -> Result<(), DeviceError> {
         self.with_conn(async |c| {
-            c.io.write_all(bytes).await?;
+            tokio::time::timeout(c.timeout, c.io.write_all(bytes))
+                .await
+                .map_err(|_| DeviceError::Timeout)??;
             Ok(())
         })
         .await
@@ -592,20 +563,20 @@ impl Device {
 
 /// The PROVISION key bytes for a PKCS#8 PEM key file's contents: the DER for
 /// RSA, the 32-byte secret for Ed25519.
-pub fn key_from_pem(pem: &str) -> Result<(KeyAlgorithm, Zeroizing<Vec<u8>>), String> {
+pub fn key_from_pem(pem: &str) -> Result<(SigningAlgorithm, Zeroizing<Vec<u8>>), String> {
     use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
     if let Ok(k) = rsa::PrivateKey::from_pkcs8_pem(pem) {
         let der = k
             .to_pkcs8_der()
             .map_err(|e| format!("re-encoding the RSA key: {e}"))?;
         return Ok((
-            KeyAlgorithm::RsaSha256,
+            SigningAlgorithm::RsaSha256,
             Zeroizing::new(der.as_bytes().to_vec()),
         ));
     }
     if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
         return Ok((
-            KeyAlgorithm::Ed25519Sha256,
+            SigningAlgorithm::Ed25519Sha256,
             Zeroizing::new(k.to_bytes().to_vec()),
         ));
     }

@@ -16,6 +16,7 @@ fn main() -> ! {
 
     stack::paint();
     heap::init();
+    board::init();
     let Some(cp) = cortex_m::Peripherals::take() else {
         panic!("peripherals taken twice");
     };

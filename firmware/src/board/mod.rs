@@ -29,3 +29,43 @@ impl core::fmt::Display for Never {
 }
 
 impl core::error::Error for Never {}
+
+/// An interrupt line, for the NVIC.
+#[derive(Debug, Clone, Copy)]
+struct Irq(u16);
+
+// SAFETY: the numbers are the boards' real interrupt lines.
+unsafe impl cortex_m::interrupt::InterruptNumber for Irq {
+    fn number(self) -> u16 {
+        self.0
+    }
+}
+
+/// Sleep until `ready()` holds, instead of spinning on the UART's status
+/// register: a spinning core takes QEMU's I/O lock on every poll and starves
+/// the thread that delivers the bytes. The receive interrupt only wakes the
+/// core; its handler disarms it.
+fn wait_until(ready: impl Fn() -> bool, arm: impl Fn(), irq: u16) {
+    // SAFETY: the handler for this line is `DefaultHandler` below, which only
+    // disarms the UART interrupt.
+    unsafe { cortex_m::peripheral::NVIC::unmask(Irq(irq)) };
+    while !ready() {
+        cortex_m::interrupt::free(|_| {
+            arm();
+            if !ready() {
+                // With interrupts masked, a pending interrupt still ends WFI,
+                // so a byte arriving after the check is not missed.
+                cortex_m::asm::wfi();
+            }
+        });
+    }
+}
+
+#[cortex_m_rt::exception]
+unsafe fn DefaultHandler(irqn: i16) {
+    if irqn == UART_RX_IRQ as i16 {
+        disarm_rx_irq();
+    } else {
+        panic!("unexpected interrupt {}", irqn);
+    }
+}

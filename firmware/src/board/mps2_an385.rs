@@ -9,13 +9,27 @@ pub const NAME: &str = "mps2-an385";
 /// RSA heap arena. RSA-2048 needs about 10 KiB; the main board has RAM to spare.
 pub const HEAP_SIZE: usize = 32 * 1024;
 
+/// Signed header bytes the signer holds per message.
+pub const HEADER_BYTES: usize = 8192;
+/// Signed header fields the signer holds per message.
+pub const HEADER_FIELDS: usize = 64;
+
 const UART0: usize = 0x4000_4000;
 const DATA: *mut u32 = UART0 as *mut u32;
 const STATE: *mut u32 = (UART0 + 0x04) as *mut u32;
 const CTRL: *mut u32 = (UART0 + 0x08) as *mut u32;
+const INTCLEAR: *mut u32 = (UART0 + 0x0C) as *mut u32;
 const BAUDDIV: *mut u32 = (UART0 + 0x10) as *mut u32;
+const CTRL_ENABLE: u32 = 0b11;
+const CTRL_RX_IRQ: u32 = 1 << 3;
+const INT_RX: u32 = 1 << 1;
+/// UART0's receive interrupt on the AN385.
+pub const UART_RX_IRQ: u16 = 0;
 const STATE_TX_FULL: u32 = 1 << 0;
 const STATE_RX_FULL: u32 = 1 << 1;
+
+/// Board set-up before anything else: nothing on this board.
+pub fn init() {}
 
 /// UART0, polled.
 #[derive(Debug)]
@@ -28,9 +42,19 @@ impl Uart {
         // this one value drives them.
         unsafe {
             write_volatile(BAUDDIV, 16);
-            write_volatile(CTRL, 0b11);
+            write_volatile(CTRL, CTRL_ENABLE);
         }
         Uart(())
+    }
+
+    /// Arm the receive interrupt (used only to wake the core from WFI).
+    fn arm_rx_irq(&self) {
+        // SAFETY: UART registers; clearing the RX flag then enabling the
+        // interrupt means a byte arriving from now on raises it.
+        unsafe {
+            write_volatile(INTCLEAR, INT_RX);
+            write_volatile(CTRL, CTRL_ENABLE | CTRL_RX_IRQ);
+        }
     }
 
     fn rx_ready(&self) -> bool {
@@ -52,6 +76,15 @@ impl Uart {
     }
 }
 
+/// Quiet the receive interrupt (from the interrupt handler).
+pub fn disarm_rx_irq() {
+    // SAFETY: UART registers; only the interrupt enable and flag change.
+    unsafe {
+        write_volatile(CTRL, CTRL_ENABLE);
+        write_volatile(INTCLEAR, INT_RX);
+    }
+}
+
 impl embedded_io::ErrorType for Uart {
     type Error = Never;
 }
@@ -61,7 +94,7 @@ impl embedded_io::Read for Uart {
         if buf.is_empty() {
             return Ok(0);
         }
-        while !self.rx_ready() {}
+        super::wait_until(|| self.rx_ready(), || self.arm_rx_irq(), UART_RX_IRQ);
         let mut n = 0;
         for slot in buf.iter_mut() {
             if !self.rx_ready() {
