@@ -21,18 +21,23 @@ pub enum KeySlot {
     /// Nothing provisioned yet.
     Empty,
     /// An RSA key (on the heap arena) and the RNG that blinds it.
-    Rsa(RsaSha256Signer<ChaCha20Rng>),
+    Rsa(RsaSha256Signer<rsa::PrivateKey, ChaCha20Rng>),
     /// An Ed25519 key.
     Ed25519(Ed25519Signer),
 }
 
 impl KeySlot {
     /// Parse key bytes into a slot. The caller wipes the bytes it passed.
-    pub fn load(algorithm: SigningAlgorithm, key: &[u8], seed: &[u8; SEED_LEN]) -> Result<KeySlot, DeviceError> {
+    pub fn load(
+        algorithm: SigningAlgorithm,
+        key: &[u8],
+        seed: &[u8; SEED_LEN],
+    ) -> Result<KeySlot, DeviceError> {
         let bad = DeviceError::new(ErrorCode::BadKey);
         match algorithm {
             SigningAlgorithm::RsaSha256 => {
-                let signer = RsaSha256Signer::from_der(key, ChaCha20Rng::from_seed(*seed)).map_err(|_| bad)?;
+                let signer = RsaSha256Signer::from_der(key, ChaCha20Rng::from_seed(*seed))
+                    .map_err(|_| bad)?;
                 Ok(KeySlot::Rsa(signer))
             }
             SigningAlgorithm::Ed25519Sha256 => {

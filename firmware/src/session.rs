@@ -25,9 +25,15 @@ impl Session {
     /// Start from a SIGN-BEGIN, for the key in `slot`, straight into
     /// `place` (the signer is large: it is not passed around by value).
     #[inline(never)]
-    pub fn start(place: &mut Option<Session>, req: &SignBegin<'_>, slot: &KeySlot) -> Result<(), DeviceError> {
+    pub fn start(
+        place: &mut Option<Session>,
+        req: &SignBegin<'_>,
+        slot: &KeySlot,
+    ) -> Result<(), DeviceError> {
         *place = None;
-        let algorithm = slot.algorithm().ok_or(DeviceError::new(ErrorCode::NoSuchKey))?;
+        let algorithm = slot
+            .algorithm()
+            .ok_or(DeviceError::new(ErrorCode::NoSuchKey))?;
         let mut names: heapless::Vec<&str, MAX_NAMES> = heapless::Vec::new();
         let request = req
             .to_request(algorithm, &mut names)
@@ -71,7 +77,9 @@ impl Session {
     /// Sign with the slot's key; writes the whole DKIM-Signature field into `out`.
     pub fn finish(mut self, slot: &mut KeySlot, out: &mut [u8]) -> Result<usize, DeviceError> {
         self.end_of_headers()?;
-        let key = slot.signer().ok_or(DeviceError::new(ErrorCode::NoSuchKey))?;
+        let key = slot
+            .signer()
+            .ok_or(DeviceError::new(ErrorCode::NoSuchKey))?;
         Ok(self.signer.finish(key, out)?)
     }
 }

@@ -197,7 +197,7 @@ fn request(i: usize, algorithm: SigningAlgorithm) -> SignRequest<'static> {
     r
 }
 
-fn rsa_host_key() -> RsaSha256Signer<ChaCha20Rng> {
+fn rsa_host_key() -> RsaSha256Signer<rsa::PrivateKey, ChaCha20Rng> {
     use rsa::pkcs8::DecodePrivateKey;
     let key = rsa::PrivateKey::from_pkcs8_pem(RSA_PEM).unwrap();
     RsaSha256Signer::new(key, ChaCha20Rng::from_seed([9; 32])).unwrap()
