@@ -18,6 +18,7 @@ const TARGETS: &[&str] = &[
     "batv",
     "sign_message",
     "body_canon",
+    "domainkeys",
 ];
 
 pub fn run(args: &[String]) -> Result<(), String> {
