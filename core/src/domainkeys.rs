@@ -20,6 +20,12 @@
 //! nothing is stored but the Sender and From fields (bounded), which give
 //! the sending address (§3.1): Sender if there is one, else From.
 //!
+//! With `h=`, the fields whose names it lists are hashed in message order
+//! (§3.4.2.1: lines are presented in the order they occur), every instance
+//! of a listed name included. Mail::DKIM orders by `h=` instead; the two
+//! agree whenever `h=` lists the fields in message order, one entry per
+//! field, which is what both signers write.
+//!
 //! A verifier checks that `d=` is the sending domain or a parent of it, and
 //! honours the key record's `g=` (granularity; `*` matches any run, an
 //! empty value anything), `k=rsa` and `t=y` (a failure under a testing key
