@@ -1240,15 +1240,12 @@ fn mail_auth_corpus(run: &mut util::Run, tally: &mut Tally, mass: &Path, work: &
         let _ = fs::write(&msg, &message);
         let sigs = count_signatures(&message);
         let label = format!("mass verify: mail-auth {stem}");
+        let now = newest_timestamp(&message)
+            .unwrap_or(0)
+            .max(MAIL_AUTH_NOW)
+            .to_string();
         let out = Command::new(mass)
-            .args(["verify", "--now"])
-            .arg(
-                newest_timestamp(&message)
-                    .unwrap_or(0)
-                    .max(MAIL_AUTH_NOW)
-                    .to_string(),
-            )
-            .arg("--zone")
+            .args(["verify", "--now", &now, "--zone"])
             .arg(&zone)
             .arg(&msg)
             .output();
@@ -1257,7 +1254,7 @@ fn mail_auth_corpus(run: &mut util::Run, tally: &mut Tally, mass: &Path, work: &
                 let stdout = String::from_utf8_lossy(&o.stdout);
                 let passes = stdout.matches("dkim=pass").count();
                 eprintln!(
-                    "xtask[interop]: mail-auth {stem}: {}, {passes}/{sigs} pass: {}",
+                    "xtask[interop]: mail-auth {stem} at {now}: {}, {passes}/{sigs} pass: {}",
                     o.status,
                     stdout.split_whitespace().collect::<Vec<_>>().join(" ")
                 );
