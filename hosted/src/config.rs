@@ -188,6 +188,10 @@ fn octal_mode_de<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
         .ok_or_else(|| de::Error::custom(format!("`{s}` is not an octal mode such as \"0660\"")))
 }
 
+fn opt_secs_de<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    secs_de(d).map(Some)
+}
+
 fn secs_de<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let v = f64::deserialize(d)?;
     if v.is_finite() && v > 0.0 && v < 1e9 {
@@ -257,6 +261,16 @@ pub struct Config {
     /// Every read from the MTA must complete within this many seconds.
     #[serde(default = "default_read_timeout", deserialize_with = "secs_de")]
     pub read_timeout: Duration,
+    /// Between two messages on a negotiated connection (the MTA is waiting
+    /// for its SMTP client), a read may take this long. Defaults to
+    /// `read_timeout`; Postfix keeps the milter connection for the whole
+    /// SMTP session, so a value near `smtpd_timeout` (300 s) avoids a
+    /// tempfail for a slow client's second message.
+    #[serde(default, rename = "idle_timeout", deserialize_with = "opt_secs_de")]
+    idle_timeout_setting: Option<Duration>,
+    /// `idle_timeout` as set, or else `read_timeout` (filled in by `parse`).
+    #[serde(skip, default = "default_read_timeout")]
+    pub idle_timeout: Duration,
     /// On SIGTERM, wait this long for in-flight messages.
     #[serde(default = "default_drain_timeout", deserialize_with = "secs_de")]
     pub drain_timeout: Duration,
@@ -420,6 +434,7 @@ impl Config {
                 key.file = base.join(&key.file);
             }
         }
+        config.idle_timeout = config.idle_timeout_setting.unwrap_or(config.read_timeout);
         if let Some(zone) = &mut config.key_zone_file
             && zone.is_relative()
         {
@@ -522,6 +537,11 @@ file = "keys/s2026.example.com.pem"
             PathBuf::from("/etc/mass/keys/s2026.example.com.pem")
         );
         assert_eq!(c.read_timeout, Duration::from_secs(30));
+        assert_eq!(c.idle_timeout, Duration::from_secs(30));
+        let text = format!("read_timeout = 5\nidle_timeout = 300\n{ISSUE_EXAMPLE}");
+        let t = Config::parse(&text, "t.toml", Path::new("/etc/mass")).unwrap();
+        assert_eq!(t.read_timeout, Duration::from_secs(5));
+        assert_eq!(t.idle_timeout, Duration::from_secs(300));
         assert_eq!(c.max_connections, 256);
         assert!(c.internal_networks[0].contains("127.1.2.3".parse().unwrap()));
         assert!(c.internal_networks[0].contains("::ffff:127.0.0.1".parse().unwrap()));

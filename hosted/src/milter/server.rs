@@ -3,7 +3,9 @@
 //! - Listens on `inet:HOST:PORT` or `unix:PATH`; TCP sockets get
 //!   TCP_NODELAY, and each batch of replies goes out in one write (Nagle
 //!   plus delayed ACKs would otherwise stall every reply by ~40 ms).
-//! - Every read has a timeout (`read_timeout`, 30 s by default), and a
+//! - Every read has a timeout (`read_timeout`, 30 s by default; between
+//!   two messages of a negotiated connection `idle_timeout`, also 30 s by
+//!   default, which can be raised towards Postfix's `smtpd_timeout`), and a
 //!   packet that has started must be complete within that time too, so a
 //!   client that trickles bytes (slowloris) is cut off as well as one that
 //!   sends three length bytes and falls silent (security cases row 31).
@@ -295,9 +297,13 @@ async fn connection<S: MilterSocket>(
     running: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let (read_timeout, max_packet) = {
+    let (read_timeout, idle_timeout, max_packet) = {
         let s = shared.current();
-        (s.config.read_timeout, s.config.max_packet)
+        (
+            s.config.read_timeout,
+            s.config.idle_timeout,
+            s.config.max_packet,
+        )
     };
     let mut waiting_permit = Some(unnegotiated);
     let mut running_permit: Option<OwnedSemaphorePermit> = None;
@@ -347,10 +353,20 @@ async fn connection<S: MilterSocket>(
         if draining && !session.in_message() && !decoder.in_packet() {
             return Ok(());
         }
+        // Inside a packet: the whole packet within read_timeout. Between
+        // messages of a negotiated connection (the MTA waits for its SMTP
+        // client): idle_timeout. Otherwise each read within read_timeout.
+        let between_messages =
+            running_permit.is_some() && !session.in_message() && !decoder.in_packet();
+        let wait = if between_messages {
+            idle_timeout
+        } else {
+            read_timeout
+        };
         let deadline = if decoder.in_packet() {
             packet_started + read_timeout
         } else {
-            Instant::now() + read_timeout
+            Instant::now() + wait
         };
         let was_between_packets = !decoder.in_packet();
         let n = tokio::select! {
@@ -360,7 +376,7 @@ async fn connection<S: MilterSocket>(
                 Err(_) => {
                     return Err(format!(
                         "read timeout ({}s){}",
-                        read_timeout.as_secs_f64(),
+                        wait.as_secs_f64(),
                         if session.in_message() { " in the middle of a message" } else { "" }
                     ))
                 }
