@@ -71,6 +71,22 @@ fn main() -> ExitCode {
 
 fn run_test(_args: &[String]) -> Result<(), String> {
     let mut run = util::Run::new("test");
+    // mass-hosted signs RSA through the system OpenSSL: building it needs
+    // the headers and pkg-config (installed here when running as root).
+    let missing = util::ensure_apt(&["libssl-dev", "pkg-config"]);
+    if !missing.is_empty() {
+        run.fail(format!(
+            "missing Debian packages {}: run `apt-get install {}` as root",
+            missing.join(" "),
+            missing.join(" ")
+        ));
+        return run.finish();
+    }
+    for component in ["rustfmt", "clippy"] {
+        let _ = std::process::Command::new("rustup")
+            .args(["component", "add", component])
+            .output();
+    }
     run.cargo(&["fmt", "--all", "--", "--check"]);
     run.cargo(&[
         "clippy",
