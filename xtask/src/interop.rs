@@ -172,6 +172,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return run.finish();
     }
     eprintln!("xtask[interop]: working in {}", work.display());
+    // Run a private copy: with a CARGO_TARGET_DIR shared between checkouts,
+    // another build may replace target/debug/mass while this task runs.
+    let private = work.join("mass");
+    let mass = match fs::copy(&mass, &private) {
+        Ok(_) => private,
+        Err(_) => mass,
+    };
 
     let t = Instant::now();
     let corpus_dir = work.join("corpus");
