@@ -6,6 +6,7 @@ pub mod batv;
 pub mod config;
 pub mod dev;
 pub mod device;
+pub mod device_cli;
 pub mod dk_sign_cli;
 pub mod dk_verify;
 pub mod dns;

@@ -1,6 +1,6 @@
 //! `mass`: the command-line tool and milter daemon.
 
-use mass_hosted::{batv, keygen, sign_cli, verify_cli};
+use mass_hosted::{batv, device_cli, keygen, sign_cli, verify_cli};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +27,8 @@ enum Command {
     Keygen(keygen::KeygenArgs),
     /// Verify a message's DKIM signatures; print one Authentication-Results field.
     Verify(verify_cli::VerifyArgs),
+    /// A signing device: show its slots, provision a key (never read back).
+    Device(device_cli::DeviceArgs),
     /// Run the milter daemon: sign or verify each message (config in TOML).
     Serve {
         /// The configuration file.
@@ -70,6 +72,7 @@ fn run() -> ExitCode {
         Command::Sign(args) => report("sign", sign_cli::run(&args)),
         Command::Keygen(args) => report("keygen", keygen::run(&args)),
         Command::Verify(args) => verify_cli::run(&args),
+        Command::Device(args) => report("device", device_cli::run(&args)),
         Command::Serve {
             config: Some(config),
             ..

@@ -516,3 +516,26 @@ pub fn figures() -> Result<(), String> {
         Err(format!("figures test failed; log {}", dev.log.display()))
     }
 }
+
+/// For `cargo xtask e2e`: build the main board's firmware and boot it with
+/// its UART on a free port. Provision it with
+/// `mass device --device <addr> provision --key-id 0 --key FILE` and point
+/// `mass serve` at it with `[signer] device = "<addr>"`. QEMU stops when the
+/// returned value is dropped.
+#[allow(dead_code)] // called by the e2e recipe once mass serve signs through the device
+pub fn boot_signing_device() -> Result<Device, String> {
+    let missing = ensure_tools();
+    if missing.iter().any(|m| !m.starts_with("defmt-print")) {
+        return Err(format!("missing tools:\n  {}", missing.join("\n  ")));
+    }
+    let board = Board::Mps2An385;
+    let elf = build(board)?;
+    Device::boot(
+        board,
+        &elf,
+        BootOptions {
+            icount: false,
+            port: None,
+        },
+    )
+}
