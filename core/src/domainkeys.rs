@@ -47,8 +47,8 @@ use crate::error::Error;
 use crate::header::{FieldSink, HeaderSplitter, field_value, names_match};
 use crate::key_record::{KeyRecord, KeyRecordError};
 use crate::public_key::{PublicKeyError, RsaKey, WEAK_RSA_MODULUS_BITS, load_rsa};
-use crate::sign::has_unfolded_crlf;
 use crate::sign::is_same_or_subdomain;
+use crate::sign::{FOLD_WIDTH, FieldWriter, has_unfolded_crlf};
 use crate::signature_field::{NameError, check_dns_name};
 use crate::tag_list::{Base64Error, TagListError, decode_base64, parse_tag_list};
 use crate::verify::{KeyAnswer, MAX_KEY_RECORDS_TRIED, Verdict};
@@ -67,8 +67,6 @@ const SIGNATURE_CAP: usize = 1024;
 const ADDRESS_CAP: usize = 320;
 /// Longest `g=` kept; a longer one cannot match a local part (64 bytes).
 const GRANULARITY_CAP: usize = 64;
-/// Lines of the signature field are folded at this width.
-const FOLD_WIDTH: usize = 78;
 
 impl Sink for Sha1 {
     #[inline]
@@ -756,7 +754,7 @@ impl DkSigner {
         let mut b64 = [0u8; SIGNATURE_CAP.div_ceil(3) * 4];
         let b64 = Base64::encode(sig, &mut b64).map_err(|_| Error::Key)?;
 
-        let mut w = Writer::new(out);
+        let mut w = FieldWriter::new(out);
         w.put(b"DomainKey-Signature:");
         w.unit(&[b"a=rsa-sha1;"]);
         w.unit(&[b"q=dns;"]);
@@ -784,75 +782,6 @@ impl DkSigner {
             return Err(Error::BufferTooSmall { required: w.len });
         }
         Ok(w.len)
-    }
-}
-
-/// Writes a header field into a caller's buffer, folding at
-/// [`FOLD_WIDTH`]; it keeps counting past the end, so the size required is
-/// known when the buffer is too small.
-struct Writer<'b> {
-    buf: &'b mut [u8],
-    len: usize,
-    line: usize,
-}
-
-impl<'b> Writer<'b> {
-    fn new(buf: &'b mut [u8]) -> Self {
-        Writer {
-            buf,
-            len: 0,
-            line: 0,
-        }
-    }
-
-    fn put(&mut self, bytes: &[u8]) {
-        if let Some(dst) = self
-            .buf
-            .get_mut(self.len..self.len.saturating_add(bytes.len()))
-        {
-            dst.copy_from_slice(bytes);
-        }
-        self.len = self.len.saturating_add(bytes.len());
-        self.line = self.line.saturating_add(bytes.len());
-    }
-
-    fn fold(&mut self) {
-        self.put(b"\r\n ");
-        self.line = 1;
-    }
-
-    /// A tag, preceded by a space or a fold.
-    fn unit(&mut self, parts: &[&[u8]]) {
-        let n: usize = parts.iter().map(|p| p.len()).sum();
-        if self.line.saturating_add(1).saturating_add(n) > FOLD_WIDTH {
-            self.fold();
-        } else {
-            self.put(b" ");
-        }
-        for p in parts {
-            self.put(p);
-        }
-    }
-
-    /// Part of a value that may be preceded by a fold.
-    fn glued(&mut self, parts: &[&[u8]]) {
-        let n: usize = parts.iter().map(|p| p.len()).sum();
-        if self.line.saturating_add(n).saturating_add(1) > FOLD_WIDTH {
-            self.fold();
-        }
-        for p in parts {
-            self.put(p);
-        }
-    }
-
-    /// Base64 that may fold between any two bytes.
-    fn folded(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            if self.line >= FOLD_WIDTH {
-                self.fold();
-            }
-            self.put(core::slice::from_ref(b));
-        }
     }
 }
 

@@ -521,15 +521,15 @@ fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 
 /// Lines of a signature field are folded at this width (RFC 5322 §2.1.1
 /// recommends 78).
-const FOLD_WIDTH: usize = 78;
+pub(crate) const FOLD_WIDTH: usize = 78;
 
 /// Writes a header field into a caller's buffer, folding at
 /// [`FOLD_WIDTH`]. It keeps counting past the end of the buffer, so the
 /// size required is known even when the buffer is too small.
-struct FieldWriter<'b> {
-    buf: &'b mut [u8],
-    len: usize,
-    line: usize,
+pub(crate) struct FieldWriter<'b> {
+    pub(crate) buf: &'b mut [u8],
+    pub(crate) len: usize,
+    pub(crate) line: usize,
 }
 
 /// The counters of a [`FieldWriter`], to measure without writing.
@@ -555,7 +555,7 @@ impl Counts {
 }
 
 impl<'b> FieldWriter<'b> {
-    fn new(buf: &'b mut [u8]) -> Self {
+    pub(crate) fn new(buf: &'b mut [u8]) -> Self {
         FieldWriter {
             buf,
             len: 0,
@@ -574,7 +574,7 @@ impl<'b> FieldWriter<'b> {
         }
     }
 
-    fn put(&mut self, bytes: &[u8]) {
+    pub(crate) fn put(&mut self, bytes: &[u8]) {
         if let Some(dst) = self
             .buf
             .get_mut(self.len..self.len.saturating_add(bytes.len()))
@@ -585,13 +585,13 @@ impl<'b> FieldWriter<'b> {
         self.line = self.line.saturating_add(bytes.len());
     }
 
-    fn fold(&mut self) {
+    pub(crate) fn fold(&mut self) {
         self.put(b"\r\n ");
         self.line = 1;
     }
 
     /// A tag, preceded by a space or a fold.
-    fn unit(&mut self, parts: &[&[u8]]) {
+    pub(crate) fn unit(&mut self, parts: &[&[u8]]) {
         let n: usize = parts.iter().map(|p| p.len()).sum();
         if self.line.saturating_add(1).saturating_add(n) > FOLD_WIDTH {
             self.fold();
@@ -604,7 +604,7 @@ impl<'b> FieldWriter<'b> {
     }
 
     /// Part of a value where folding whitespace may stand before it.
-    fn glued(&mut self, parts: &[&[u8]]) {
+    pub(crate) fn glued(&mut self, parts: &[&[u8]]) {
         let n: usize = parts.iter().map(|p| p.len()).sum();
         // Leave room for the ';' that ends the tag.
         if self.line.saturating_add(n).saturating_add(1) > FOLD_WIDTH {
@@ -616,7 +616,7 @@ impl<'b> FieldWriter<'b> {
     }
 
     /// A value that may fold between any two bytes (base64, §3.5 b=).
-    fn folded(&mut self, bytes: &[u8]) {
+    pub(crate) fn folded(&mut self, bytes: &[u8]) {
         for b in bytes {
             if self.line >= FOLD_WIDTH {
                 self.fold();
