@@ -299,9 +299,13 @@ pub struct Config {
     /// Signature expiry (`x=`), seconds after `t=`; none by default.
     #[serde(default)]
     pub signature_ttl: Option<u64>,
-    /// `[signer]`: an external signing device (issue 5; parsed there).
+    /// `[signer]`: a signing device that holds keys the daemon never sees
+    /// (`firmware/PROTOCOL.md`); parsed into [`Config::device`].
     #[serde(default)]
     pub signer: Option<toml::Table>,
+    /// `[signer]`, checked, by [`Config::parse`].
+    #[serde(skip)]
+    pub device: Option<crate::device::DeviceConfig>,
     /// `[batv]`: envelope-sender tagging (issue 6, `crate::batv`).
     #[serde(default)]
     pub batv: Option<crate::batv::BatvConfig>,
@@ -445,6 +449,11 @@ impl Config {
                 .load(base, config.insecure_key_permissions)
                 .map_err(|e| ConfigError(format!("{name}: {}{e}", line_at("[batv]"))))?;
             config.batv_policy = Some(std::sync::Arc::new(policy));
+        }
+        if let Some(table) = &config.signer {
+            let device = crate::device::DeviceConfig::from_table(table)
+                .map_err(|e| ConfigError(format!("{name}: {}{e}", line_at("[signer]"))))?;
+            config.device = Some(device);
         }
         if !config.insecure_key_permissions {
             for key in &config.keys {

@@ -83,6 +83,10 @@ pub enum DeviceError {
     Protocol(&'static str),
     /// The request cannot be encoded (a name or list too long for the link).
     Request(&'static str),
+    /// Other messages held the device for longer than the busy timeout.
+    Busy,
+    /// The body could not be read back from the host's spool.
+    Spool(std::io::Error),
 }
 
 impl fmt::Display for DeviceError {
@@ -93,6 +97,8 @@ impl fmt::Display for DeviceError {
             DeviceError::Device(e) => write!(f, "signing device: {e}"),
             DeviceError::Protocol(what) => write!(f, "signing device protocol: {what}"),
             DeviceError::Request(what) => write!(f, "request not sendable to the device: {what}"),
+            DeviceError::Busy => f.write_str("signing device busy for longer than busy_timeout"),
+            DeviceError::Spool(e) => write!(f, "reading the spooled body: {e}"),
         }
     }
 }
@@ -100,7 +106,7 @@ impl fmt::Display for DeviceError {
 impl std::error::Error for DeviceError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            DeviceError::Io(e) => Some(e),
+            DeviceError::Io(e) | DeviceError::Spool(e) => Some(e),
             DeviceError::Device(e) => Some(e),
             _ => None,
         }
@@ -326,6 +332,7 @@ fn expect_ok(kind: Kind, payload: &[u8]) -> Result<(), DeviceError> {
 pub struct Device {
     addr: DeviceAddr,
     timeout: Duration,
+    busy_timeout: Duration,
     body_frame: AtomicUsize,
     conn: Mutex<Option<Conn>>,
 }
@@ -335,6 +342,7 @@ impl fmt::Debug for Device {
         f.debug_struct("Device")
             .field("addr", &self.addr)
             .field("timeout", &self.timeout)
+            .field("busy_timeout", &self.busy_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -347,9 +355,26 @@ impl Device {
         Device {
             addr,
             timeout,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
             body_frame: AtomicUsize::new(MAX_PAYLOAD),
             conn: Mutex::new(None),
         }
+    }
+
+    /// The device a `[signer]` table describes.
+    pub fn from_config(config: &DeviceConfig) -> Device {
+        Device {
+            busy_timeout: config.busy_timeout,
+            ..Device::new(config.addr.clone(), config.timeout)
+        }
+    }
+
+    /// True when this device was made from `config`'s address and timeouts,
+    /// so a reload can keep it (and its open link).
+    pub fn matches(&self, config: &DeviceConfig) -> bool {
+        self.addr == config.addr
+            && self.timeout == config.timeout
+            && self.busy_timeout == config.busy_timeout
     }
 
     /// Send the body in frames of `len` bytes (1..=4096; 4096 by default).
@@ -372,7 +397,11 @@ impl Device {
 
     /// Lock the connection, opening and resynchronizing it if needed.
     async fn lock(&self) -> Result<MutexGuard<'_, Option<Conn>>, DeviceError> {
-        let mut guard = self.conn.lock().await;
+        // The link carries one signature at a time; a message waits its turn
+        // (tokio's mutex is fair), but not forever.
+        let mut guard = tokio::time::timeout(self.busy_timeout, self.conn.lock())
+            .await
+            .map_err(|_| DeviceError::Busy)?;
         if guard.is_none() {
             let opened = tokio::time::timeout(self.timeout, async {
                 let mut c = Conn::open(&self.addr, self.timeout).await?;
@@ -481,13 +510,38 @@ impl Device {
     /// with folding, no final CRLF), the body in chunks of any size, SIGN-END.
     /// Returns the whole `DKIM-Signature: ...` field without the final CRLF.
     ///
-    /// The device's slot must hold a key of `request.algorithm`.
+    /// The device signs with the key in slot `key_id`, whatever
+    /// `request.algorithm` says.
     pub async fn sign<H, B>(
         &self,
         key_id: u8,
         request: &SignRequest<'_>,
         header_fields: impl IntoIterator<Item = H>,
         body_chunks: impl IntoIterator<Item = B>,
+    ) -> Result<Vec<u8>, DeviceError>
+    where
+        H: AsRef<[u8]>,
+        B: AsRef<[u8]>,
+    {
+        self.sign_reading(
+            key_id,
+            request,
+            header_fields,
+            body_chunks.into_iter().map(Ok),
+        )
+        .await
+    }
+
+    /// [`sign`](Self::sign) with a body read from somewhere that can fail
+    /// (the milter's spool): a read error ends the signature with
+    /// [`DeviceError::Spool`] and leaves the link usable (the next
+    /// SIGN-BEGIN replaces the unfinished signature on the device).
+    pub async fn sign_reading<H, B>(
+        &self,
+        key_id: u8,
+        request: &SignRequest<'_>,
+        header_fields: impl IntoIterator<Item = H>,
+        body_chunks: impl IntoIterator<Item = std::io::Result<B>>,
     ) -> Result<Vec<u8>, DeviceError>
     where
         H: AsRef<[u8]>,
@@ -504,6 +558,14 @@ impl Device {
             let frame = self.body_frame.load(Ordering::Relaxed);
             let mut pending: Vec<u8> = Vec::with_capacity(frame);
             for chunk in body_chunks {
+                let chunk = match chunk {
+                    Ok(chunk) => chunk,
+                    Err(e) => {
+                        // Read the answers so the link stays in step.
+                        c.drain_to(0).await?;
+                        return Err(DeviceError::Spool(e));
+                    }
+                };
                 let mut rest = chunk.as_ref();
                 while !rest.is_empty() {
                     let take = rest.len().min(frame - pending.len());
@@ -583,12 +645,17 @@ pub fn key_from_pem(pem: &str) -> Result<(SigningAlgorithm, Zeroizing<Vec<u8>>),
     Err("not a PKCS#8 RSA or Ed25519 private key".to_string())
 }
 
+/// How long a message waits for the device while others use it, unless
+/// `[signer] busy_timeout` says otherwise.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// `[signer]` in the `mass serve` config.
 ///
 /// ```toml
 /// [signer]
 /// device = "tcp:127.0.0.1:7878"   # or "/dev/ttyUSB0"
-/// timeout = 10                    # seconds per exchange
+/// timeout = 10                    # seconds for each read or write on the link
+/// busy_timeout = 60               # seconds a message may wait for the device
 /// [[signer.key]]
 /// domain = "example.com"
 /// selector = "dev"
@@ -598,8 +665,10 @@ pub fn key_from_pem(pem: &str) -> Result<(SigningAlgorithm, Zeroizing<Vec<u8>>),
 pub struct DeviceConfig {
     /// Where the device is.
     pub addr: DeviceAddr,
-    /// Deadline for each exchange.
+    /// Deadline for each read and each write on the link.
     pub timeout: Duration,
+    /// How long a message may wait while the device signs others.
+    pub busy_timeout: Duration,
     /// Which device slot signs for which domain and selector.
     pub keys: Vec<DeviceKey>,
 }
@@ -607,7 +676,7 @@ pub struct DeviceConfig {
 /// One `[[signer.key]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceKey {
-    /// `d=`.
+    /// `d=`, lower case.
     pub domain: String,
     /// `s=`.
     pub selector: String,
@@ -615,44 +684,87 @@ pub struct DeviceKey {
     pub key_id: u8,
 }
 
+impl DeviceKey {
+    /// `domain/selector(slot N)`, for logs.
+    pub fn label(&self) -> String {
+        format!(
+            "{}/{}(device slot {})",
+            self.domain, self.selector, self.key_id
+        )
+    }
+}
+
+/// A positive number of seconds, integer or float.
+fn seconds(t: &toml::Table, name: &str, default: Duration) -> Result<Duration, String> {
+    match t.get(name) {
+        None => Ok(default),
+        Some(v) => match (v.as_integer(), v.as_float()) {
+            (Some(i), _) if i > 0 => Ok(Duration::from_secs(i.unsigned_abs())),
+            (_, Some(f)) if f > 0.0 && f < 1e9 => Ok(Duration::from_secs_f64(f)),
+            _ => Err(format!(
+                "[signer]: `{name}` must be a positive number of seconds"
+            )),
+        },
+    }
+}
+
 impl DeviceConfig {
     /// Parse the `[signer]` table.
     pub fn from_table(t: &toml::Table) -> Result<DeviceConfig, String> {
+        for k in t.keys() {
+            if !matches!(k.as_str(), "device" | "timeout" | "busy_timeout" | "key") {
+                return Err(format!("[signer]: unknown key `{k}`"));
+            }
+        }
         let addr = t
             .get("device")
             .and_then(|v| v.as_str())
             .ok_or("[signer]: `device` (\"tcp:HOST:PORT\" or a path) is required")?
             .parse()?;
-        let timeout = match t.get("timeout") {
-            None => Duration::from_secs(10),
-            Some(v) => match (v.as_integer(), v.as_float()) {
-                (Some(i), _) if i > 0 => Duration::from_secs(i as u64),
-                (_, Some(f)) if f > 0.0 => Duration::from_secs_f64(f),
-                _ => return Err("[signer]: `timeout` must be a positive number of seconds".into()),
-            },
-        };
-        let mut keys = Vec::new();
+        let timeout = seconds(t, "timeout", Duration::from_secs(10))?;
+        let busy_timeout = seconds(t, "busy_timeout", DEFAULT_BUSY_TIMEOUT)?;
+        let mut keys: Vec<DeviceKey> = Vec::new();
         if let Some(list) = t.get("key") {
             let list = list
                 .as_array()
                 .ok_or("[signer]: `key` must be [[signer.key]] tables")?;
             for k in list {
-                let field = |name: &str| {
+                let k = k
+                    .as_table()
+                    .ok_or("[signer]: `key` must be [[signer.key]] tables")?;
+                for name in k.keys() {
+                    if !matches!(name.as_str(), "domain" | "selector" | "key_id") {
+                        return Err(format!("[[signer.key]]: unknown key `{name}`"));
+                    }
+                }
+                let text = |name: &str| {
                     k.get(name)
-                        .ok_or(format!("[[signer.key]]: `{name}` is required"))
+                        .ok_or(format!("[[signer.key]]: `{name}` is required"))?
+                        .as_str()
+                        .filter(|v| {
+                            !v.is_empty() && !v.contains(|c: char| c.is_whitespace() || c == ';')
+                        })
+                        .map(str::to_string)
+                        .ok_or(format!(
+                            "[[signer.key]]: `{name}` must be a name without spaces or `;`"
+                        ))
                 };
-                let domain = field("domain")?
-                    .as_str()
-                    .ok_or("[[signer.key]]: `domain` must be a string")?
-                    .to_string();
-                let selector = field("selector")?
-                    .as_str()
-                    .ok_or("[[signer.key]]: `selector` must be a string")?
-                    .to_string();
-                let key_id = field("key_id")?
+                let domain = text("domain")?.trim_end_matches('.').to_ascii_lowercase();
+                let selector = text("selector")?;
+                let key_id = k
+                    .get("key_id")
+                    .ok_or("[[signer.key]]: `key_id` is required")?
                     .as_integer()
                     .and_then(|i| u8::try_from(i).ok())
                     .ok_or("[[signer.key]]: `key_id` must be 0..=255")?;
+                if keys
+                    .iter()
+                    .any(|o| o.domain == domain && o.selector == selector)
+                {
+                    return Err(format!(
+                        "[[signer.key]]: {domain}/{selector} is listed twice"
+                    ));
+                }
                 keys.push(DeviceKey {
                     domain,
                     selector,
@@ -660,23 +772,22 @@ impl DeviceConfig {
                 });
             }
         }
-        for k in t.keys() {
-            if !matches!(k.as_str(), "device" | "timeout" | "key") {
-                return Err(format!("[signer]: unknown key `{k}`"));
-            }
+        if keys.is_empty() {
+            return Err("[signer]: no [[signer.key]]: name the domain, selector and key_id each device key signs for".into());
         }
         Ok(DeviceConfig {
             addr,
             timeout,
+            busy_timeout,
             keys,
         })
     }
 
-    /// The device slot for a domain (case-insensitive), with its selector.
-    pub fn key_for(&self, domain: &str) -> Option<&DeviceKey> {
+    /// Every device key for a domain (case-insensitive), in config order.
+    pub fn keys_for<'a>(&'a self, domain: &'a str) -> impl Iterator<Item = &'a DeviceKey> + 'a {
         self.keys
             .iter()
-            .find(|k| k.domain.eq_ignore_ascii_case(domain))
+            .filter(move |k| k.domain.eq_ignore_ascii_case(domain.trim_end_matches('.')))
     }
 }
 
@@ -772,9 +883,21 @@ mod tests {
         .unwrap();
         let c = DeviceConfig::from_table(&t).unwrap();
         assert_eq!(c.timeout, Duration::from_secs(3));
-        assert_eq!(c.key_for("EXAMPLE.com").map(|k| k.key_id), Some(1));
-        let bad: toml::Table = toml::from_str("device = \"tcp:x:1\"\nspeed = 3\n").unwrap();
-        assert!(DeviceConfig::from_table(&bad).is_err());
+        assert_eq!(c.busy_timeout, DEFAULT_BUSY_TIMEOUT);
+        let slots: Vec<u8> = c.keys_for("EXAMPLE.com.").map(|k| k.key_id).collect();
+        assert_eq!(slots, [1]);
+        for bad in [
+            "device = \"tcp:x:1\"\nspeed = 3\n[[key]]\ndomain = \"a\"\nselector = \"b\"\nkey_id = 0\n",
+            "device = \"tcp:x:1\"\n",
+            "device = \"tcp:x:1\"\n[[key]]\ndomain = \"a b\"\nselector = \"s\"\nkey_id = 0\n",
+            "device = \"tcp:x:1\"\n[[key]]\ndomain = \"a\"\nselector = \"s\"\nkey_id = 256\n",
+            "device = \"tcp:x:1\"\ntimeout = 0\n[[key]]\ndomain = \"a\"\nselector = \"s\"\nkey_id = 0\n",
+            "device = \"tcp:x:1\"\n[[key]]\ndomain = \"a\"\nselector = \"s\"\nkey_id = 0\n\
+             [[key]]\ndomain = \"A\"\nselector = \"s\"\nkey_id = 1\n",
+        ] {
+            let t: toml::Table = toml::from_str(bad).unwrap();
+            assert!(DeviceConfig::from_table(&t).is_err(), "{bad}");
+        }
     }
 
     /// A device that never answers gives a timeout, not a hang.

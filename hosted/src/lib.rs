@@ -14,5 +14,6 @@ pub mod key_signer;
 pub mod keygen;
 pub mod milter;
 pub mod sign_cli;
+pub mod spool;
 pub mod verify_cli;
 pub mod zone;

@@ -128,31 +128,7 @@ impl Input {
     }
 }
 
-pub(crate) fn spool_file() -> Result<File, String> {
-    let dir = std::env::temp_dir();
-    for n in 0..100u32 {
-        let path = dir.join(format!("mass-sign-{}-{n}.spool", std::process::id()));
-        let mut opts = std::fs::OpenOptions::new();
-        std::os::unix::fs::OpenOptionsExt::mode(
-            opts.read(true).write(true).create_new(true),
-            0o600,
-        );
-        match opts.open(&path) {
-            Ok(f) => {
-                let _ = std::fs::remove_file(&path);
-                return Ok(f);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(format!(
-                    "cannot create a spool file in {}: {e}",
-                    dir.display()
-                ));
-            }
-        }
-    }
-    Err("cannot create a spool file".into())
-}
+pub(crate) use crate::spool::spool_file;
 
 /// Stream `reader` through line-ending conversion into `each`.
 pub(crate) fn stream(

@@ -280,6 +280,7 @@ mod tests {
             config,
             keys: Vec::new(),
             key_source: Arc::new(super::super::KeySources::Zone(Default::default())),
+            device: None,
         }));
 
         let MailFromDecision::Rewrite(valid) =

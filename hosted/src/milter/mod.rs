@@ -8,6 +8,7 @@
 
 mod batv;
 pub mod codec;
+pub mod device_signing;
 mod headers;
 pub mod keys;
 pub mod server;
@@ -30,6 +31,8 @@ pub struct State {
     pub keys: Vec<Arc<SigningKey>>,
     /// Where verify mode fetches key records.
     pub key_source: Arc<KeySources>,
+    /// The signing device of `[signer]`, if any.
+    pub device: Option<Arc<crate::device::Device>>,
 }
 
 /// Where key records come from: DNS, or a zone file (`key_zone_file`, for
@@ -58,6 +61,13 @@ impl State {
     /// Read the config file and every key it names. Errors name the line or
     /// the file.
     pub fn load(path: &Path) -> Result<State, String> {
+        State::reload(path, None)
+    }
+
+    /// [`State::load`], keeping `previous`'s signing device (and its open
+    /// link) when `[signer]` still names the same one: a device link such
+    /// as QEMU's UART socket serves one connection at a time.
+    pub fn reload(path: &Path, previous: Option<&State>) -> Result<State, String> {
         let config = Config::load(path).map_err(|e| e.to_string())?;
         let mut keys = Vec::new();
         for k in &config.keys {
@@ -76,10 +86,17 @@ impl State {
                     .map_err(|e| format!("DNS resolver: {e}"))?,
             )),
         };
+        let device = config.device.as_ref().map(|dc| {
+            previous
+                .and_then(|p| p.device.clone())
+                .filter(|d| d.matches(dc))
+                .unwrap_or_else(|| Arc::new(crate::device::Device::from_config(dc)))
+        });
         Ok(State {
             config,
             keys,
             key_source: Arc::new(key_source),
+            device,
         })
     }
 }

@@ -138,6 +138,7 @@ pub async fn serve(config_path: PathBuf) -> Result<(), ServeError> {
     let max = state.config.max_connections;
     let listener = Listener::bind(&listen, state.config.socket_mode).await?;
     let shared = Arc::new(Shared::new(state));
+    announce_device(&shared.current(), None);
     let caps = Caps {
         unnegotiated: Arc::new(Semaphore::new(max.saturating_mul(4))),
         running: Arc::new(Semaphore::new(max)),
@@ -264,9 +265,26 @@ async fn accept(listener: &Listener) -> std::io::Result<(Stream, String)> {
     }
 }
 
+/// Check a newly configured signing device in the background.
+fn announce_device(state: &State, previous: Option<&State>) {
+    let (Some(device), Some(config)) = (&state.device, &state.config.device) else {
+        return;
+    };
+    let kept = previous
+        .and_then(|p| p.device.as_ref())
+        .is_some_and(|d| Arc::ptr_eq(d, device));
+    if !kept || previous.and_then(|p| p.config.device.as_ref()) != Some(config) {
+        tokio::spawn(super::device_signing::check_device(
+            device.clone(),
+            config.clone(),
+        ));
+    }
+}
+
 async fn reload(config_path: &Path, shared: &Shared, listen: &Listen) {
     let path = config_path.to_path_buf();
-    let loaded = tokio::task::spawn_blocking(move || State::load(&path)).await;
+    let previous = shared.current();
+    let loaded = tokio::task::spawn_blocking(move || State::reload(&path, Some(&previous))).await;
     match loaded {
         Ok(Ok(state)) => {
             if &state.config.listen != listen {
@@ -277,7 +295,9 @@ async fn reload(config_path: &Path, shared: &Shared, listen: &Listen) {
                 );
             }
             let keys = state.keys.len();
+            let previous = shared.current();
             shared.replace(state);
+            announce_device(&shared.current(), Some(&previous));
             tracing::info!(keys, "configuration reloaded");
         }
         Ok(Err(why)) => {
@@ -334,8 +354,8 @@ async fn connection<S: MilterSocket>(
             let mut flow = session
                 .handle(&command, &mut out)
                 .map_err(|e| format!("protocol error: {e}"))?;
-            if flow == Flow::FetchKeys {
-                session.end_with_keys(&mut out).await;
+            if flow == Flow::Finish {
+                session.finish_message(&mut out).await;
                 flow = Flow::Continue;
             }
             if !out.is_empty() {

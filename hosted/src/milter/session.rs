@@ -14,6 +14,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::State;
 use super::codec::{ClientAddress, CodecError, Command, Negotiated, Reply, action, protocol};
+use super::device_signing::DeviceJob;
 use super::headers::{HeaderBuf, from_domain};
 use super::signing::SignJob;
 use super::verifying::VerifyJob;
@@ -44,9 +45,9 @@ pub enum Flow {
     Continue,
     /// Close the connection (`SMFIC_QUIT` or a protocol error).
     Close,
-    /// End of message in verify mode: fetch the key records, then call
-    /// [`Session::end_with_keys`] for the replies.
-    FetchKeys,
+    /// End of message needs I/O first (key records for verify mode, or the
+    /// signing device): call [`Session::finish_message`] for the replies.
+    Finish,
 }
 
 /// Where a message stands.
@@ -243,12 +244,13 @@ impl Session {
                 if !chunk.is_empty() {
                     self.body(chunk);
                 }
-                let needs_keys = self
-                    .message
-                    .as_ref()
-                    .is_some_and(|m| matches!(&m.phase, Phase::Verifying(j) if j.needs_keys()));
-                if needs_keys {
-                    return Ok(Flow::FetchKeys);
+                let needs_io = self.message.as_ref().is_some_and(|m| match &m.phase {
+                    Phase::Verifying(j) => j.needs_keys(),
+                    Phase::Signing(j) => j.needs_device(),
+                    _ => false,
+                });
+                if needs_io {
+                    return Ok(Flow::Finish);
                 }
                 self.end_of_message(out);
                 self.reset_message();
@@ -273,13 +275,16 @@ impl Session {
         Ok(Flow::Continue)
     }
 
-    /// After [`Flow::FetchKeys`]: look the keys up (DNS or the zone file of
-    /// the configuration), then append the end-of-message replies to `out`.
-    pub async fn end_with_keys(&mut self, out: &mut Vec<u8>) {
+    /// After [`Flow::Finish`]: look the keys up (DNS or the zone file of
+    /// the configuration) or have the signing device sign, then append the
+    /// end-of-message replies to `out`.
+    pub async fn finish_message(&mut self, out: &mut Vec<u8>) {
         if let Some(m) = self.message.as_mut() {
             let source = m.state.key_source.clone();
-            if let Phase::Verifying(job) = &mut m.phase {
-                job.fetch_keys(&*source).await;
+            match &mut m.phase {
+                Phase::Verifying(job) => job.fetch_keys(&*source).await,
+                Phase::Signing(job) => job.sign_on_device(&m.headers).await,
+                _ => {}
             }
         }
         self.end_of_message(out);
@@ -329,7 +334,11 @@ impl Session {
                         })
                         .cloned()
                         .collect();
-                    if keys.is_empty() {
+                    let device_keys: Vec<_> = match (&state.config.device, domain.as_deref()) {
+                        (Some(dc), Some(d)) => dc.keys_for(d).cloned().collect(),
+                        _ => Vec::new(),
+                    };
+                    if keys.is_empty() && device_keys.is_empty() {
                         Phase::Verifying(Box::new(VerifyJob::start(&state, &m.headers)))
                     } else if m.headers.overflowed() {
                         Phase::Failed("header section above max_header_bytes".into())
@@ -340,9 +349,19 @@ impl Session {
                             .unwrap_or(0);
                         let (keys, dk_keys) =
                             super::signing::split_schemes(&state.config.keys, keys);
+                        let device = match (&state.device, device_keys.is_empty()) {
+                            (Some(d), false) => Some(DeviceJob::start(
+                                d.clone(),
+                                device_keys,
+                                now,
+                                state.config.signature_ttl,
+                            )),
+                            _ => None,
+                        };
                         match SignJob::start(
                             keys,
                             dk_keys,
+                            device,
                             &m.headers,
                             now,
                             state.config.signature_ttl,
@@ -528,12 +547,20 @@ MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
         )
         .unwrap();
         Arc::new(super::super::Shared::new(State {
-            config,
             keys: vec![Arc::new(key)],
             key_source: Arc::new(super::super::KeySources::Zone(
                 crate::dns::ZoneKeySource::parse(ZONE).unwrap(),
             )),
+            device: config_device(&config),
+            config,
         }))
+    }
+
+    fn config_device(config: &Config) -> Option<Arc<crate::device::Device>> {
+        config
+            .device
+            .as_ref()
+            .map(|dc| Arc::new(crate::device::Device::from_config(dc)))
     }
 
     fn optneg() -> Vec<u8> {
@@ -585,10 +612,11 @@ MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
             while let Some(c) = d.decode().unwrap() {
                 match s.handle(&c, &mut out).unwrap() {
                     Flow::Close => break 'outer,
-                    Flow::FetchKeys => tokio::runtime::Builder::new_current_thread()
+                    Flow::Finish => tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
                         .build()
                         .unwrap()
-                        .block_on(s.end_with_keys(&mut out)),
+                        .block_on(s.finish_message(&mut out)),
                     Flow::Continue => {}
                 }
             }
@@ -761,5 +789,41 @@ MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
             // The forged A-R claiming our authserv-id is deleted.
             assert!(replies.iter().any(|r| r.0 == b'm'));
         }
+    }
+
+    /// A device that accepts the connection and never answers: the message
+    /// gets `on_error` (never passes unsigned under tempfail), in time.
+    #[test]
+    fn a_silent_signing_device_gives_on_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hold = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept() {
+                held.push(s);
+                if held.len() == 2 {
+                    std::thread::sleep(std::time::Duration::from_secs(3));
+                    return;
+                }
+            }
+        });
+        let signer = format!(
+            "[signer]\ndevice = \"tcp:127.0.0.1:{port}\"\ntimeout = 0.3\n\
+             [[signer.key]]\ndomain = \"Football.Example.com\"\nselector = \"hw\"\nkey_id = 0\n"
+        );
+        let input = conversation(b"10.1.2.3", b" joe@football.example.com", b"Hi.\r\n");
+        for (on_error, want) in [("tempfail", b'y'), ("accept", b'c')] {
+            let shared = shared(&format!("on_error = \"{on_error}\"\n{signer}"));
+            let started = std::time::Instant::now();
+            let replies = run(&shared, &input, 0);
+            let codes: Vec<u8> = replies.iter().map(|r| r.0).collect();
+            assert_eq!(codes.last(), Some(&want), "{on_error}: {codes:?}");
+            assert!(!codes.contains(&b'i'), "{on_error}: nothing inserted");
+            if want == b'y' {
+                assert!(replies.last().unwrap().1.starts_with(b"451 4.3.0"));
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(3));
+        }
+        hold.join().unwrap();
     }
 }

@@ -17,6 +17,7 @@ use mass_core::{BodyInterest, MessageSigner, RsaSha256Signer, SignRequest};
 
 use crate::config::{KeyConfig, Scheme};
 
+use super::device_signing::DeviceJob;
 use super::headers::HeaderBuf;
 use super::keys::{KeyMaterial, KeySigner, SigningKey};
 
@@ -55,11 +56,15 @@ struct Running {
     body_done: bool,
 }
 
-/// The signers for one message, one per key and scheme.
+/// The signers for one message, one per key and scheme, and the keys a
+/// signing device holds.
 #[derive(Debug)]
 pub struct SignJob {
     running: Vec<Running>,
     domainkeys: Vec<(Arc<SigningKey>, Box<DkSigner>)>,
+    device: Option<DeviceJob>,
+    /// What the device signed, once [`SignJob::sign_on_device`] ran.
+    device_signatures: Option<Result<Vec<Signature>, String>>,
 }
 
 /// Split the keys for a message by the schemes their `[[key]]` names:
@@ -92,10 +97,12 @@ fn describe(key: &SigningKey, e: mass_core::Error) -> String {
 impl SignJob {
     /// Start signing with `keys` (all for the From domain) and feed the
     /// header fields. `now` is `t=`; `ttl` adds `x=` that much later.
-    /// Keys in `dk_keys` sign a DomainKey-Signature as well.
+    /// Keys in `dk_keys` sign a DomainKey-Signature as well; `device`
+    /// spools the body for the device's keys.
     pub fn start(
         keys: Vec<Arc<SigningKey>>,
         dk_keys: Vec<Arc<SigningKey>>,
+        device: Option<DeviceJob>,
         headers: &HeaderBuf,
         now: u64,
         ttl: Option<u64>,
@@ -138,7 +145,22 @@ impl SignJob {
         Ok(SignJob {
             running,
             domainkeys,
+            device,
+            device_signatures: None,
         })
+    }
+
+    /// True when a signing device must sign before [`SignJob::finish`].
+    pub fn needs_device(&self) -> bool {
+        self.device.is_some() && self.device_signatures.is_none()
+    }
+
+    /// Have the device sign (end of message: header fields and the spooled
+    /// body go to it now).
+    pub async fn sign_on_device(&mut self, headers: &HeaderBuf) {
+        if let Some(job) = &mut self.device {
+            self.device_signatures = Some(job.sign(headers).await);
+        }
     }
 
     /// Feed a body chunk; false once no signer needs more of the body.
@@ -151,7 +173,10 @@ impl SignJob {
                     false
                 }
             });
-        let mut wants_more = !self.domainkeys.is_empty();
+        if let Some(device) = &mut self.device {
+            device.body(chunk)?;
+        }
+        let mut wants_more = !self.domainkeys.is_empty() || self.device.is_some();
         for r in self.running.iter_mut().filter(|r| !r.body_done) {
             match r.signer.body(chunk).map_err(|e| describe(&r.key, e))? {
                 BodyInterest::Done => r.body_done = true,
@@ -162,10 +187,17 @@ impl SignJob {
     }
 
     /// Finish every signer: the DomainKey-Signatures first, then one
-    /// DKIM-Signature per DKIM key (inserted at the top in this order, the
-    /// DKIM-Signatures end up above the DomainKey-Signatures).
+    /// DKIM-Signature per DKIM key, then the device's (inserted at the top
+    /// in this order, the DKIM-Signatures end up above the
+    /// DomainKey-Signatures). A device failure fails the message.
     pub fn finish(self) -> Result<Vec<Signature>, String> {
-        let mut out = Vec::with_capacity(self.running.len() + self.domainkeys.len());
+        let from_device = match (self.device.is_some(), self.device_signatures) {
+            (false, _) => Vec::new(),
+            (true, Some(signed)) => signed?,
+            (true, None) => return Err("the signing device was not asked to sign".into()),
+        };
+        let mut out =
+            Vec::with_capacity(self.running.len() + self.domainkeys.len() + from_device.len());
         for (key, signer) in self.domainkeys {
             match finish_domainkeys(&key, *signer) {
                 Ok(value) => out.push(Signature {
@@ -196,6 +228,7 @@ impl SignJob {
                 value: value.replace("\r\n", "\n"),
             });
         }
+        out.extend(from_device);
         Ok(out)
     }
 }

@@ -339,6 +339,7 @@ uEzxBDAr518Z8VFbR41in3W4Y3yCDgQlLlcETrS+zYcL
             config,
             keys: Vec::new(),
             key_source: Arc::new(KeySources::Zone(zone)),
+            device: None,
         };
 
         for tamper in [false, true] {

@@ -1,0 +1,177 @@
+//! Signing with keys held by a signing device (`[signer]`, issue 5): the
+//! body is spooled while the MTA sends it, and at end of message the
+//! header fields and the body go to the device, which canonicalizes,
+//! hashes and signs (`firmware/PROTOCOL.md`). The key never reaches this
+//! process.
+//!
+//! ```text
+//!  BODY chunks ─► Spool (64 KiB in memory, then an unlinked file)
+//!  EOM ─► Device::sign_reading(slot, headers, spool) per device key ─► DKIM-Signature
+//! ```
+//!
+//! A device that does not answer in time, is busy past `busy_timeout`, or
+//! answers with an error fails the message: `on_error` applies, and the
+//! device client reconnects (and resynchronizes the link) for the next one.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use mass_core::signature_field::DkimSignature;
+use mass_core::{SignRequest, SigningAlgorithm};
+
+use crate::device::{Device, DeviceKey};
+use crate::spool::Spool;
+
+use super::headers::HeaderBuf;
+use super::signing::Signature;
+
+/// Body bytes kept in memory per message before the spool moves to a file.
+const SPOOL_IN_MEMORY: usize = 64 * 1024;
+
+/// The device keys for one message and its spooled body.
+#[derive(Debug)]
+pub struct DeviceJob {
+    device: Arc<Device>,
+    keys: Vec<DeviceKey>,
+    now: u64,
+    ttl: Option<u64>,
+    spool: Spool,
+    /// A spool write failed: the message cannot be signed.
+    broken: Option<String>,
+}
+
+impl DeviceJob {
+    /// Start spooling for `keys` (all for the From domain). `now` is `t=`;
+    /// `ttl` adds `x=` that much later.
+    pub fn start(device: Arc<Device>, keys: Vec<DeviceKey>, now: u64, ttl: Option<u64>) -> Self {
+        DeviceJob {
+            device,
+            keys,
+            now,
+            ttl,
+            spool: Spool::new(SPOOL_IN_MEMORY),
+            broken: None,
+        }
+    }
+
+    /// Keep a body chunk for the device.
+    pub fn body(&mut self, chunk: &[u8]) -> Result<(), String> {
+        if let Some(why) = &self.broken {
+            return Err(why.clone());
+        }
+        self.spool.write(chunk).map_err(|e| {
+            let why = format!("spooling the body for the signing device: {e}");
+            self.broken = Some(why.clone());
+            why
+        })
+    }
+
+    /// Sign with every device key, one after the other; the first failure
+    /// fails the message.
+    pub async fn sign(&mut self, headers: &HeaderBuf) -> Result<Vec<Signature>, String> {
+        if let Some(why) = &self.broken {
+            return Err(why.clone());
+        }
+        // Collected first: a closure over borrowed fields held across the
+        // awaits below would keep the future from being Send.
+        let fields: Vec<&[u8]> = headers.fields().map(|(_, field)| field).collect();
+        let mut out = Vec::with_capacity(self.keys.len());
+        for key in &self.keys {
+            let started = Instant::now();
+            // The device signs with its slot's algorithm; this one is not sent.
+            let mut req = SignRequest::new(&key.domain, &key.selector, SigningAlgorithm::RsaSha256);
+            req.timestamp = Some(self.now);
+            req.expiration = self.ttl.map(|t| self.now.saturating_add(t));
+            let body = self
+                .spool
+                .chunks()
+                .map_err(|e| format!("{}: reading the spooled body: {e}", key.label()))?;
+            let field = self
+                .device
+                .sign_reading(key.key_id, &req, fields.iter(), body)
+                .await
+                .map_err(|e| format!("{} at {}: {e}", key.label(), self.device.addr()))?;
+            let signature = check_field(key, &field)?;
+            tracing::debug!(
+                key = signature.label,
+                body_bytes = self.spool.len(),
+                ms = started.elapsed().as_secs_f64() * 1000.0,
+                "signed by the device"
+            );
+            out.push(signature);
+        }
+        Ok(out)
+    }
+}
+
+/// Check what the device returned before it goes into the message: a
+/// DKIM-Signature that parses, for the domain and selector asked for.
+fn check_field(key: &DeviceKey, field: &[u8]) -> Result<Signature, String> {
+    let bad = |why: &str| format!("{}: the device returned {why}", key.label());
+    let parsed = DkimSignature::parse_field(field)
+        .map_err(|e| bad(&format!("a field that does not parse ({e:?})")))?;
+    if !parsed.domain.eq_ignore_ascii_case(&key.domain) || parsed.selector != key.selector {
+        return Err(bad(&format!(
+            "a signature for {}/{}",
+            parsed.domain, parsed.selector
+        )));
+    }
+    let text = std::str::from_utf8(field).map_err(|_| bad("a field that is not UTF-8"))?;
+    let (_, value) = text
+        .split_once(':')
+        .ok_or_else(|| bad("a field without a colon"))?;
+    Ok(Signature {
+        name: "DKIM-Signature",
+        label: format!(
+            "{}/{}({}, device slot {})",
+            key.domain,
+            key.selector,
+            parsed.algorithm.as_str(),
+            key.key_id
+        ),
+        value: value.replace("\r\n", "\n"),
+    })
+}
+
+/// At start and after a reload: ask the device what it holds and log it,
+/// warning about `[[signer.key]]` slots that are empty. Messages are
+/// accepted meanwhile; one that needs an absent device gets `on_error`.
+pub async fn check_device(device: Arc<Device>, config: crate::device::DeviceConfig) {
+    match device.info().await {
+        Ok(info) => {
+            let slots: Vec<String> = info
+                .slots
+                .iter()
+                .map(|s| match s.algorithm {
+                    Some(a) => format!("{}={}/{}", s.key_id, a.as_str(), s.bits),
+                    None => format!("{}=empty", s.key_id),
+                })
+                .collect();
+            tracing::info!(
+                device = %device.addr(),
+                firmware = info.firmware,
+                board = info.board,
+                slots = slots.join(" "),
+                "signing device ready"
+            );
+            for key in &config.keys {
+                let held = info
+                    .slots
+                    .iter()
+                    .any(|s| s.key_id == key.key_id && s.algorithm.is_some());
+                if !held {
+                    tracing::warn!(
+                        key = key.label(),
+                        "the signing device holds no key in this slot; provision it with \
+                         `mass device provision`"
+                    );
+                }
+            }
+        }
+        Err(e) => tracing::warn!(
+            device = %device.addr(),
+            error = %e,
+            "signing device not reachable yet; messages it should sign get on_error until it is"
+        ),
+    }
+}
