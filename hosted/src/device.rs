@@ -623,26 +623,28 @@ impl Device {
     }
 }
 
-/// The PROVISION key bytes for a PKCS#8 PEM key file's contents: the DER for
-/// RSA, the 32-byte secret for Ed25519.
+/// The PROVISION key bytes for a PEM key file's contents, read as
+/// `mass serve` reads its keys (PKCS#8 RSA or Ed25519, PKCS#1 RSA; text
+/// around the PEM block is ignored): the PKCS#8 DER for RSA, the 32-byte
+/// secret for Ed25519.
 pub fn key_from_pem(pem: &str) -> Result<(SigningAlgorithm, Zeroizing<Vec<u8>>), String> {
-    use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-    if let Ok(k) = rsa::PrivateKey::from_pkcs8_pem(pem) {
-        let der = k
-            .to_pkcs8_der()
-            .map_err(|e| format!("re-encoding the RSA key: {e}"))?;
-        return Ok((
-            SigningAlgorithm::RsaSha256,
-            Zeroizing::new(der.as_bytes().to_vec()),
-        ));
-    }
-    if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
-        return Ok((
+    use crate::milter::keys::{KeyMaterial, parse_pem};
+    use rsa::pkcs8::EncodePrivateKey;
+    match parse_pem(pem)? {
+        KeyMaterial::Rsa(k) => {
+            let der = k
+                .to_pkcs8_der()
+                .map_err(|e| format!("re-encoding the RSA key: {e}"))?;
+            Ok((
+                SigningAlgorithm::RsaSha256,
+                Zeroizing::new(der.as_bytes().to_vec()),
+            ))
+        }
+        KeyMaterial::Ed25519(k) => Ok((
             SigningAlgorithm::Ed25519Sha256,
             Zeroizing::new(k.to_bytes().to_vec()),
-        ));
+        )),
     }
-    Err("not a PKCS#8 RSA or Ed25519 private key".to_string())
 }
 
 /// How long a message waits for the device while others use it, unless

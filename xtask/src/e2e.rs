@@ -19,6 +19,10 @@
 //! - `miltertest`: the scripted scenarios in `tests/miltertest/*.lua`.
 //! - `memory`: 100 connections each sending a 10 MiB message; peak RSS.
 //! - `verify`: verify mode (pass / fail / forged Authentication-Results).
+//! - `device`: Postfix -> mass -> the signing device under QEMU -> sink:
+//!   200 messages signed by the device's RSA-2048 and Ed25519 keys, all
+//!   verified by dkimpy; a stalled device tempfails the message in flight
+//!   and the daemon reconnects once it answers again.
 //! - `batv`: BATV through its own Postfix and `mass serve` ([`crate::batv_e2e`]):
 //!   prvs= envelope senders out, forged bounces 550, valid ones untagged.
 //! - `--bench`: no milter vs mass (TCP, unix) vs OpenDKIM (TCP, unix),
@@ -50,6 +54,7 @@ const ALL_STEPS: &[&str] = &[
     "drain",
     "miltertest",
     "memory",
+    "device",
 ];
 
 /// Everything a step needs: paths, ports, keys.
@@ -1420,6 +1425,97 @@ fn bench_with(ctx: &Ctx) -> Result<BenchFigures, String> {
     Ok(f)
 }
 
+/// Postfix -> mass serve -> the signing device (QEMU) -> sink. The
+/// device holds both keys (provisioned with `mass device provision`);
+/// `mass serve` has no key of its own.
+fn step_device(ctx: &Ctx) -> Result<String, String> {
+    const MESSAGES: usize = 200;
+    let dev = crate::qemu::boot_signing_device()?;
+    let provision = |slot: &str, key: &Key| {
+        sh(Command::new(&ctx.mass)
+            .args([
+                "device",
+                "--device",
+                &dev.addr,
+                "provision",
+                "--key-id",
+                slot,
+            ])
+            .arg("--key")
+            .arg(&key.file))
+    };
+    provision("0", &ctx.rsa)?;
+    provision("1", &ctx.ed)?;
+    let signer = format!(
+        "[signer]\ndevice = \"{}\"\ntimeout = 5\n\
+         [[signer.key]]\ndomain = \"{}\"\nselector = \"{}\"\nkey_id = 0\n\
+         [[signer.key]]\ndomain = \"{}\"\nselector = \"{}\"\nkey_id = 1\n",
+        dev.addr, ctx.rsa.domain, ctx.rsa.selector, ctx.ed.domain, ctx.ed.selector
+    );
+    let listen = ctx.inet(ctx.milter_port);
+    let mass = Mass::start(ctx, "device", &ctx.config(&listen, &signer, &[]))?;
+    let sink = ctx.sink("device");
+    ctx.up(&listen, &sink)?;
+    let t0 = Instant::now();
+    let rate = ctx.send(MESSAGES, 2000)?;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let sigs = sink_signatures(&sink);
+    let both = sigs
+        .iter()
+        .filter(|(_, n, t)| *n == 2 && t.contains("a=rsa-sha256") && t.contains("a=ed25519-sha256"))
+        .count();
+    let (msgs, total, ok) = dkimpy_all(&sink, &[&ctx.rsa, &ctx.ed])?;
+    if both != MESSAGES || msgs != MESSAGES || total != 2 * MESSAGES || ok != total {
+        let _ = mass.stop();
+        return Err(format!(
+            "want {MESSAGES} messages each signed by both device keys: {both} were; \
+             dkimpy {ok}/{total} signatures pass over {msgs} messages"
+        ));
+    }
+
+    // A device that stops answering: the message in flight is tempfailed
+    // (nothing passes unsigned), and once it answers again the daemon
+    // reconnects, resynchronizes the link and signs.
+    let pid = dev.pid().to_string();
+    sh(Command::new("kill").args(["-STOP", &pid]))?;
+    let stalled = smtp_send(ctx.smtp_port, "stalled-device", 20);
+    sh(Command::new("kill").args(["-CONT", &pid]))?;
+    let Smtp::TempFail(reply) = &stalled else {
+        let _ = mass.stop();
+        return Err(format!("with the device stopped: {stalled:?}, want a 4xx"));
+    };
+    let resumed = smtp_send(ctx.smtp_port, "resumed-device", 20);
+    if resumed != Smtp::Accepted {
+        let _ = mass.stop();
+        return Err(format!("after the device resumed: {resumed:?}"));
+    }
+    ctx.harness(&["wait", &(MESSAGES + 1).to_string()])?;
+    let log = mass.log_text();
+    mass.stop()?;
+    let sigs = sink_signatures(&sink);
+    let stalled_delivered = sigs.iter().any(|(_, _, t)| t.contains("stalled-device"));
+    let resumed_ok = sigs
+        .iter()
+        .filter(|(_, n, t)| *n == 2 && t.contains("resumed-device"))
+        .count();
+    let (_, total2, ok2) = dkimpy_all(&sink, &[&ctx.rsa, &ctx.ed])?;
+    if stalled_delivered || resumed_ok != 1 || ok2 != total2 || total2 != 2 * (MESSAGES + 1) {
+        return Err(format!(
+            "stalled message delivered: {stalled_delivered}; resumed message signed twice: \
+             {resumed_ok}; dkimpy {ok2}/{total2}"
+        ));
+    }
+    if !log.contains("connected to the signing device") || !log.contains("signing failed") {
+        return Err("the log does not show the failure and the reconnection".into());
+    }
+    Ok(format!(
+        "{MESSAGES} messages via Postfix signed on the QEMU device (rsa-sha256 + ed25519-sha256) \
+         in {elapsed:.1}s ({rate:.1} msg/s); dkimpy {ok}/{total} pass; stalled device: \
+         `{}`, then reconnected and signed",
+        reply.lines().last().unwrap_or_default()
+    ))
+}
+
 /// Packages, the release binary, keys. None when that failed (recorded).
 fn prepare(run: &mut Run) -> Option<Ctx> {
     let harness = harness_path();
@@ -1483,6 +1579,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "drain" => step_drain(&ctx),
             "miltertest" => step_miltertest(&ctx),
             "memory" => step_memory(&ctx),
+            "device" => step_device(&ctx),
             "batv" => continue,
             _ => Err("unknown step".into()),
         };

@@ -259,6 +259,11 @@ impl Device {
         }
     }
 
+    /// QEMU's process id (e2e stops and resumes it to stall the device).
+    pub fn pid(&self) -> u32 {
+        self.qemu.id()
+    }
+
     /// The device log so far.
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
@@ -522,7 +527,6 @@ pub fn figures() -> Result<(), String> {
 /// `mass device --device <addr> provision --key-id 0 --key FILE` and point
 /// `mass serve` at it with `[signer] device = "<addr>"`. QEMU stops when the
 /// returned value is dropped.
-#[allow(dead_code)] // called by the e2e recipe once mass serve signs through the device
 pub fn boot_signing_device() -> Result<Device, String> {
     let missing = ensure_tools();
     if missing.iter().any(|m| !m.starts_with("defmt-print")) {
