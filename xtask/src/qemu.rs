@@ -390,9 +390,11 @@ pub fn run_qemu(args: &[String]) -> Result<(), String> {
     dev.wait()
 }
 
-/// The firmware step of `cargo xtask test`: build both boards, check the
-/// budget board's sizes, and run the device tests (`tests/tests/device.rs`,
-/// ignored in plain `cargo test`) against each board booted in QEMU.
+/// The firmware step of `cargo xtask test`: build both boards, check their
+/// sizes, and run the device tests (`tests/tests/device.rs`, ignored in
+/// plain `cargo test`) against each board booted in QEMU. The two boards'
+/// tests run at the same time: each is bound by QEMU's UART, which takes
+/// one byte per turn of QEMU's main loop, more than by the CPU.
 pub fn firmware_tests(run: &mut Run) {
     let missing = ensure_tools();
     for m in &missing {
@@ -406,6 +408,7 @@ pub fn firmware_tests(run: &mut Run) {
         return;
     }
     let started = Instant::now();
+    let mut built = Vec::new();
     for board in [Board::Mps2An385, Board::Lm3s6965evb] {
         let label = format!("firmware build ({})", board.name());
         if !run.command(&label, build_command(board)) {
@@ -413,7 +416,7 @@ pub fn firmware_tests(run: &mut Run) {
         }
         let elf = elf_path(board);
         let (flash_max, ram_max) = board.memory();
-        run.check(
+        let fits = run.check(
             &format!("firmware fits {} (flash, RAM)", board.name()),
             image_size(&elf).and_then(|(flash, ram)| {
                 eprintln!(
@@ -427,6 +430,23 @@ pub fn firmware_tests(run: &mut Run) {
                 }
             }),
         );
+        if fits {
+            built.push((board, elf));
+        }
+    }
+    let test_args = ["test", "--release", "-p", "mass-tests", "--test", "all"];
+    let mut build_tests = Command::new(util::cargo());
+    build_tests
+        .current_dir(util::root())
+        .args(test_args)
+        .arg("--no-run");
+    if !run.command("build the device tests", build_tests) {
+        return;
+    }
+    let build_time = started.elapsed();
+    // Boot every board, then run each board's tests at once.
+    let mut running = Vec::new();
+    for (board, elf) in built {
         let dev = match Device::boot(
             board,
             &elf,
@@ -448,22 +468,60 @@ pub fn firmware_tests(run: &mut Run) {
             Board::Mps2An385 => "device::main_",
             Board::Lm3s6965evb => "device::budget_",
         };
-        let mut cmd = Command::new(util::cargo());
-        cmd.current_dir(util::root())
-            .args([
-                "test",
-                "--release",
-                "-p",
-                "mass-tests",
-                "--test",
-                "all",
-                filter,
-            ])
-            .args(["--", "--ignored", "--test-threads=1"])
-            .env("MASS_DEVICE", &dev.addr)
-            .env("MASS_DEVICE_BOARD", board.name());
-        let ok = run.command(&format!("device tests under QEMU ({})", board.name()), cmd);
+        let output = firmware_dir()
+            .join("target")
+            .join(format!("device-tests-{}.log", board.name()));
+        let child = fs::File::create(&output)
+            .and_then(|out| Ok((out.try_clone()?, out)))
+            .and_then(|(out, err)| {
+                Command::new(util::cargo())
+                    .current_dir(util::root())
+                    .args(test_args)
+                    .arg(filter)
+                    .args(["--", "--ignored", "--test-threads=1"])
+                    .env("MASS_DEVICE", &dev.addr)
+                    .env("MASS_DEVICE_BOARD", board.name())
+                    .stdout(out)
+                    .stderr(err)
+                    .spawn()
+            });
+        match child {
+            Ok(c) => {
+                eprintln!(
+                    "xtask: device tests under QEMU ({}) started, output in {}",
+                    board.name(),
+                    output.display()
+                );
+                running.push((board, dev, c, output, Instant::now()));
+            }
+            Err(e) => run.fail(format!("device tests ({}): {e}", board.name())),
+        }
+    }
+    for (board, dev, mut child, output, t0) in running {
+        let status = child.wait();
+        let took = t0.elapsed();
+        let text = fs::read_to_string(&output).unwrap_or_default();
+        for line in text.lines().filter(|l| {
+            l.starts_with("test ") || l.starts_with("test result") || l.contains("panicked")
+        }) {
+            eprintln!("  [{}] {line}", board.name());
+        }
+        let label = format!(
+            "device tests under QEMU ({}) in {:.0}s",
+            board.name(),
+            took.as_secs_f64()
+        );
+        let ok = matches!(&status, Ok(s) if s.success());
+        run.check(
+            &label,
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("{status:?}; output {}", output.display()))
+            },
+        );
         if !ok {
+            eprintln!("{text}");
             let log = dev.log_text();
             let tail: Vec<&str> = log.lines().rev().take(30).collect();
             eprintln!("xtask: last lines of the {} device log:", board.name());
@@ -473,7 +531,12 @@ pub fn firmware_tests(run: &mut Run) {
         }
         drop(dev);
     }
-    eprintln!("xtask: firmware tests took {:.0?}", started.elapsed());
+    eprintln!(
+        "xtask: firmware tests took {:.0?} ({:.0?} building, {:.0?} under QEMU)",
+        started.elapsed(),
+        build_time,
+        started.elapsed().saturating_sub(build_time)
+    );
 }
 
 /// Boot the main board under `-icount shift=0` and print the figures the
