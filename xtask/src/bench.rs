@@ -5,7 +5,10 @@
 //! - body canonicalization + SHA-256 against bare `sha2` over one 64 MiB
 //!   buffer (targets: simple >= 0.95, relaxed >= 0.85);
 //! - signed (and verified) messages per second for 4 KiB messages, next
-//!   to `openssl speed` for RSA-2048 in the same run.
+//!   to `openssl speed` for RSA-2048 in the same run;
+//! - `milter` (filter `milter`, or no filter; needs root and
+//!   `../shared/harness`): Postfix with no milter, with `mass serve` and
+//!   with OpenDKIM, 2,000 messages of 4 KiB ([`crate::e2e::bench`]).
 //!
 //! Times are the CPU time of the measuring thread, best of several rounds.
 
@@ -73,7 +76,63 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     run.check("bench figures printed", Ok(()));
+    if filter.as_deref().is_none_or(|f| f.starts_with("milter")) {
+        milter_figures(&mut run);
+    }
     run.finish()
+}
+
+/// The milter throughput through a real Postfix, as ratios to Postfix
+/// without a milter and to OpenDKIM, measured in the same run.
+fn milter_figures(run: &mut util::Run) {
+    if !util::is_root() {
+        println!("milter: skipped (Postfix needs root; run `cargo xtask bench milter` as root)");
+        return;
+    }
+    if !util::shared_dir().join("harness/mta-harness.sh").exists() {
+        println!("milter: skipped (no ../shared/harness/mta-harness.sh)");
+        return;
+    }
+    let Some(f) = crate::e2e::bench(run) else {
+        return;
+    };
+    println!("milter_none {:.1} msg/s", f.none);
+    println!(
+        "milter_mass_tcp {:.1} msg/s ({:.2} ms CPU/msg)",
+        f.mass_tcp, f.mass_tcp_cpu_ms
+    );
+    println!(
+        "milter_mass_unix {:.1} msg/s ({:.2} ms CPU/msg)",
+        f.mass_unix, f.mass_unix_cpu_ms
+    );
+    println!("milter_opendkim_tcp {:.1} msg/s", f.opendkim_tcp);
+    println!("milter_opendkim_unix {:.1} msg/s", f.opendkim_unix);
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    for (name, v, target) in [
+        (
+            "ratio_mass_tcp_vs_no_milter",
+            ratio(f.mass_tcp, f.none),
+            0.85,
+        ),
+        (
+            "ratio_mass_unix_vs_no_milter",
+            ratio(f.mass_unix, f.none),
+            0.85,
+        ),
+        (
+            "ratio_mass_tcp_vs_opendkim",
+            ratio(f.mass_tcp, f.opendkim_tcp),
+            1.5,
+        ),
+        (
+            "ratio_mass_unix_vs_opendkim",
+            ratio(f.mass_unix, f.opendkim_unix),
+            1.5,
+        ),
+    ] {
+        let verdict = if v >= target { "meets" } else { "BELOW" };
+        println!("target {name} >= {target}: {v:.3} {verdict}");
+    }
 }
 
 /// RSA-2048 private-key operations per second by `openssl speed` on one core.

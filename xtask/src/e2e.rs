@@ -1340,7 +1340,6 @@ pub struct BenchFigures {
 
 /// `MESSAGES` messages of 4 KiB, 8 sessions, through Postfix: no milter,
 /// mass (TCP, unix) and OpenDKIM (TCP, unix). For `cargo xtask bench`.
-#[allow(dead_code)] // for xtask/src/bench.rs, which calls it when it is ready
 pub fn bench(run: &mut Run) -> Option<BenchFigures> {
     let ctx = prepare(run)?;
     let r = bench_with(&ctx);
