@@ -1429,7 +1429,7 @@ fn bench_with(ctx: &Ctx) -> Result<BenchFigures, String> {
 /// `mass serve` has no key of its own.
 fn step_device(ctx: &Ctx) -> Result<String, String> {
     const MESSAGES: usize = 200;
-    let dev = crate::qemu::boot_signing_device()?;
+    let dev = crate::qemu::boot_signing_device(false)?;
     let provision = |slot: &str, key: &Key| {
         sh(Command::new(&ctx.mass)
             .args([
@@ -1507,11 +1507,53 @@ fn step_device(ctx: &Ctx) -> Result<String, String> {
     if !log.contains("connected to the signing device") || !log.contains("signing failed") {
         return Err("the log does not show the failure and the reconnection".into());
     }
+    drop(dev);
+    let serial = device_on_serial(ctx)?;
     Ok(format!(
         "{MESSAGES} messages via Postfix signed on the QEMU device (rsa-sha256 + ed25519-sha256) \
          in {elapsed:.1}s ({rate:.1} msg/s); dkimpy {ok}/{total} pass; stalled device: \
-         `{}`, then reconnected and signed",
+         `{}`, then reconnected and signed; {serial}",
         reply.lines().last().unwrap_or_default()
+    ))
+}
+
+/// The same device on a serial line (QEMU's UART on a pty, as a board on a
+/// USB serial adapter): `[signer] device = "/dev/pts/N"`.
+fn device_on_serial(ctx: &Ctx) -> Result<String, String> {
+    const MESSAGES: usize = 20;
+    let dev = crate::qemu::boot_signing_device(true)?;
+    sh(Command::new(&ctx.mass)
+        .args([
+            "device",
+            "--device",
+            &dev.addr,
+            "provision",
+            "--key-id",
+            "1",
+        ])
+        .arg("--key")
+        .arg(&ctx.ed.file))?;
+    let signer = format!(
+        "[signer]\ndevice = \"{}\"\ntimeout = 5\n\
+         [[signer.key]]\ndomain = \"{}\"\nselector = \"{}\"\nkey_id = 1\n",
+        dev.addr, ctx.ed.domain, ctx.ed.selector
+    );
+    let listen = ctx.inet(ctx.milter_port);
+    let mass = Mass::start(ctx, "device-serial", &ctx.config(&listen, &signer, &[]))?;
+    let sink = ctx.sink("device-serial");
+    ctx.up(&listen, &sink)?;
+    ctx.send(MESSAGES, 2000)?;
+    mass.stop()?;
+    let (msgs, total, ok) = dkimpy_all(&sink, &[&ctx.ed])?;
+    if msgs != MESSAGES || total != MESSAGES || ok != total {
+        return Err(format!(
+            "over {}: dkimpy {ok}/{total} signatures pass over {msgs} messages",
+            dev.addr
+        ));
+    }
+    Ok(format!(
+        "over a serial line ({}): {MESSAGES} messages, dkimpy {ok}/{total} pass",
+        dev.addr
     ))
 }
 

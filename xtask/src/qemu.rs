@@ -168,7 +168,7 @@ fn free_port() -> Result<u16, String> {
 pub struct Device {
     qemu: Child,
     printer: Option<Child>,
-    /// `tcp:127.0.0.1:PORT`, the UART.
+    /// `tcp:127.0.0.1:PORT` or `/dev/pts/N`, the UART.
     pub addr: String,
     /// The decoded defmt log.
     pub log: PathBuf,
@@ -182,6 +182,10 @@ pub struct BootOptions {
     pub icount: bool,
     /// A fixed port, or `None` for a free one.
     pub port: Option<u16>,
+    /// The UART on a pseudo-terminal instead of a socket: the device is
+    /// then a serial device path (`/dev/pts/N`), as a real board on a USB
+    /// serial adapter would be. Its defmt log is kept undecoded.
+    pub pty: bool,
 }
 
 impl Device {
@@ -200,13 +204,19 @@ impl Device {
             .args(["-display", "none", "-monitor", "none", "-nodefaults"])
             .args(["-semihosting-config", "enable=on,target=native"])
             .arg("-serial")
-            .arg(format!("tcp:127.0.0.1:{port},server=on,wait=off"));
+            .arg(if opts.pty {
+                "pty".to_string()
+            } else {
+                format!("tcp:127.0.0.1:{port},server=on,wait=off")
+            });
         if opts.icount {
             qemu.args(["-icount", "shift=0"]);
         }
         qemu.arg("-kernel").arg(elf).stdin(Stdio::null());
         let log_file = fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let (qemu, printer) = match which("defmt-print") {
+        // With a pty QEMU names it on stdout, so stdout goes to the log as it is.
+        let printer_bin = which("defmt-print").filter(|_| !opts.pty);
+        let (qemu, printer) = match printer_bin {
             Some(printer_bin) => {
                 qemu.stdout(Stdio::piped());
                 let mut q = qemu
@@ -247,13 +257,25 @@ impl Device {
                     dev.log_text()
                 ));
             }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if opts.pty {
+                // "char device redirected to /dev/pts/N (label serial0)"
+                let log = fs::read(&dev.log).unwrap_or_default();
+                let text = String::from_utf8_lossy(&log);
+                if let Some(at) = text.find("/dev/pts/") {
+                    let path: String = text[at..]
+                        .chars()
+                        .take_while(|c| !c.is_whitespace())
+                        .collect();
+                    dev.addr = path;
+                    return Ok(dev);
+                }
+            } else if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 // QEMU takes the next connection once this one is closed.
                 std::thread::sleep(Duration::from_millis(100));
                 return Ok(dev);
             }
             if Instant::now() > deadline {
-                return Err(format!("QEMU's UART socket on port {port} never opened"));
+                return Err(format!("QEMU's UART (port {port} or a pty) never opened"));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -346,7 +368,7 @@ pub fn image_size(elf: &Path) -> Result<(u64, u64), String> {
     Ok((flash, ram))
 }
 
-/// `cargo xtask qemu [--board B] [--port N] [--icount]`, or
+/// `cargo xtask qemu [--board B] [--port N | --pty] [--icount]`, or
 /// `cargo xtask qemu --test` (only the firmware step of `cargo xtask test`), or
 /// `cargo xtask qemu --figures` (the figures of `firmware/README.md`).
 pub fn run_qemu(args: &[String]) -> Result<(), String> {
@@ -354,6 +376,7 @@ pub fn run_qemu(args: &[String]) -> Result<(), String> {
     let mut opts = BootOptions {
         icount: false,
         port: Some(7878),
+        pty: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -364,6 +387,7 @@ pub fn run_qemu(args: &[String]) -> Result<(), String> {
                 opts.port = Some(p.parse().map_err(|_| format!("bad port `{p}`"))?);
             }
             "--icount" => opts.icount = true,
+            "--pty" => opts.pty = true,
             "--test" => {
                 let mut run = Run::new("qemu --test");
                 firmware_tests(&mut run);
@@ -453,6 +477,7 @@ pub fn firmware_tests(run: &mut Run) {
             BootOptions {
                 icount: false,
                 port: None,
+                pty: false,
             },
         ) {
             Ok(d) => d,
@@ -562,6 +587,7 @@ pub fn figures() -> Result<(), String> {
         BootOptions {
             icount: true,
             port: None,
+            pty: false,
         },
     )?;
     let status = Command::new(util::cargo())
@@ -590,7 +616,7 @@ pub fn figures() -> Result<(), String> {
 /// `mass device --device <addr> provision --key-id 0 --key FILE` and point
 /// `mass serve` at it with `[signer] device = "<addr>"`. QEMU stops when the
 /// returned value is dropped.
-pub fn boot_signing_device() -> Result<Device, String> {
+pub fn boot_signing_device(pty: bool) -> Result<Device, String> {
     let missing = ensure_tools();
     if missing.iter().any(|m| !m.starts_with("defmt-print")) {
         return Err(format!("missing tools:\n  {}", missing.join("\n  ")));
@@ -603,6 +629,7 @@ pub fn boot_signing_device() -> Result<Device, String> {
         BootOptions {
             icount: false,
             port: None,
+            pty,
         },
     )
 }
