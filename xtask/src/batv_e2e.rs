@@ -25,7 +25,7 @@ const SENDER: &str = "Sender.Name+list@example.com";
 
 /// Runs the BATV end-to-end steps into `run`.
 pub fn run(run: &mut util::Run) {
-    let harness = crate::batv_interop::shared_dir().join("harness/mta-harness.sh");
+    let harness = crate::util::shared_dir().join("harness/mta-harness.sh");
     if !harness.is_file() {
         run.fail(format!("batv e2e: {} is missing", harness.display()));
         return;

@@ -36,7 +36,7 @@ const EXIM_LIBRARIES: &[&str] = &[
 
 /// Runs the BATV interop steps into `run`.
 pub fn run(run: &mut util::Run) {
-    let harness = shared_dir().join("harness/exim-prvs.sh");
+    let harness = util::shared_dir().join("harness/exim-prvs.sh");
     if !harness.is_file() {
         run.fail(format!(
             "batv: {} is missing (interop needs ../shared)",
@@ -79,20 +79,6 @@ pub fn run(run: &mut util::Run) {
         }
         Err(e) => run.fail(format!("batv: {e}")),
     }
-}
-
-/// `$MASS_SHARED`, else `../shared`, else (from a nested git worktree) the nearest
-/// ancestor's `shared`.
-pub(crate) fn shared_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("MASS_SHARED") {
-        return PathBuf::from(dir);
-    }
-    let root = util::root();
-    root.ancestors()
-        .skip(1)
-        .map(|a| a.join("shared"))
-        .find(|p| p.join("harness").is_dir())
-        .unwrap_or_else(|| root.join("../shared"))
 }
 
 fn exim_cached() -> bool {

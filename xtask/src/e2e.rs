@@ -220,20 +220,9 @@ impl Ctx {
     }
 }
 
-/// `$ROOT/../shared/harness/mta-harness.sh`; from a git worktree nested
-/// deeper (`/work/wt/NAME`), the nearest ancestor's `shared` directory.
-/// `MASS_SHARED` overrides both.
+/// `../shared/harness/mta-harness.sh` ([`util::shared_dir`]).
 fn harness_path() -> PathBuf {
-    let rel = "harness/mta-harness.sh";
-    if let Some(dir) = std::env::var_os("MASS_SHARED") {
-        return PathBuf::from(dir).join(rel);
-    }
-    let root = util::root();
-    root.ancestors()
-        .skip(1)
-        .map(|a| a.join("shared").join(rel))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| root.join("../shared").join(rel))
+    util::shared_dir().join("harness/mta-harness.sh")
 }
 
 /// Make a key with openssl and its DKIM record.

@@ -9,19 +9,19 @@ pub fn root() -> PathBuf {
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
-/// The shared test data beside the repository: `$MASS_SHARED`, else
-/// `<root>/../shared` (a CI clone), else `<root>/../../shared` (a git worktree
-/// one level further down).
+/// The shared test data beside the repository: `$MASS_SHARED`, else the
+/// nearest ancestor's `shared` directory: `<root>/../shared` in a CI clone,
+/// further up from a nested git worktree (`/work/wt/NAME`).
 pub fn shared_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("MASS_SHARED") {
         return PathBuf::from(dir);
     }
-    let beside = root().join("../shared");
-    if beside.exists() {
-        return beside;
-    }
-    let above = root().join("../../shared");
-    if above.exists() { above } else { beside }
+    let root = root();
+    root.ancestors()
+        .skip(1)
+        .map(|a| a.join("shared"))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| root.join("../shared"))
 }
 
 /// Cargo's target directory: `$CARGO_TARGET_DIR`, else what `cargo metadata`
