@@ -48,7 +48,7 @@ use crate::header::{FieldSink, HeaderSplitter, field_value, names_match};
 use crate::key_record::{KeyRecord, KeyRecordError};
 use crate::public_key::{PublicKeyError, RsaKey, WEAK_RSA_MODULUS_BITS, load_rsa};
 use crate::sign::is_same_or_subdomain;
-use crate::sign::{FOLD_WIDTH, FieldWriter, has_unfolded_crlf};
+use crate::sign::{FOLD_WIDTH, FieldWriter};
 use crate::signature_field::{NameError, check_dns_name};
 use crate::tag_list::{Base64Error, TagListError, decode_base64, parse_tag_list};
 use crate::verify::{KeyAnswer, MAX_KEY_RECORDS_TRIED, Verdict};
@@ -663,12 +663,7 @@ impl DkSigner {
         if self.headers_done {
             return Err(Error::OutOfOrder);
         }
-        if raw_field.is_empty() || has_unfolded_crlf(raw_field) {
-            return Err(Error::MalformedHeaderField);
-        }
-        self.splitter.push(raw_field, &mut self.intake)?;
-        self.splitter.push(b"\r\n", &mut self.intake)?;
-        Ok(())
+        self.splitter.push_field(raw_field, &mut self.intake)
     }
 
     /// The header block is complete.
@@ -676,13 +671,9 @@ impl DkSigner {
         if self.headers_done {
             return Err(Error::OutOfOrder);
         }
-        match self.splitter.push(b"\r\n", &mut self.intake)? {
-            Some(_) => {
-                self.headers_ended();
-                Ok(())
-            }
-            None => Err(Error::MalformedHeaderField),
-        }
+        self.splitter.push_end_of_headers(&mut self.intake)?;
+        self.headers_ended();
+        Ok(())
     }
 
     /// Feed the next chunk of body.
@@ -1427,12 +1418,7 @@ impl<const SIGS: usize> DkMessageVerifier<SIGS> {
         if self.headers_done {
             return Err(Error::OutOfOrder);
         }
-        if raw_field.is_empty() || has_unfolded_crlf(raw_field) {
-            return Err(Error::MalformedHeaderField);
-        }
-        self.splitter.push(raw_field, &mut self.dispatch)?;
-        self.splitter.push(b"\r\n", &mut self.dispatch)?;
-        Ok(())
+        self.splitter.push_field(raw_field, &mut self.dispatch)
     }
 
     /// The header block is complete.
@@ -1440,13 +1426,9 @@ impl<const SIGS: usize> DkMessageVerifier<SIGS> {
         if self.headers_done {
             return Err(Error::OutOfOrder);
         }
-        match self.splitter.push(b"\r\n", &mut self.dispatch)? {
-            Some(_) => {
-                self.headers_ended();
-                Ok(())
-            }
-            None => Err(Error::MalformedHeaderField),
-        }
+        self.splitter.push_end_of_headers(&mut self.dispatch)?;
+        self.headers_ended();
+        Ok(())
     }
 
     /// The raw input has ended (if it ended inside the header block, the

@@ -72,6 +72,15 @@ impl Default for HeaderSplitter {
     }
 }
 
+/// Does the field contain a CRLF that is not folding (not followed by
+/// whitespace)? Such a field would end early or carry another field.
+fn has_unfolded_crlf(field: &[u8]) -> bool {
+    field
+        .windows(3)
+        .any(|w| w.starts_with(b"\r\n") && !matches!(w.get(2), Some(b' ' | b'\t')))
+        || field.ends_with(b"\r\n")
+}
+
 /// Is `b` allowed in a field name (RFC 5322 §3.6.8 ftext)?
 fn is_ftext(b: u8) -> bool {
     (33..=126).contains(&b) && b != b':'
@@ -189,6 +198,41 @@ impl HeaderSplitter {
         } else {
             None
         })
+    }
+
+    /// Feed one whole header field as a milter hands it over: `Name:value`
+    /// with folding CRLFs and no final CRLF. A field that would end the
+    /// header block or carry another field (a CRLF not followed by
+    /// whitespace) is refused, and so is a field after the blank line.
+    pub fn push_field<S: FieldSink + ?Sized>(
+        &mut self,
+        raw_field: &[u8],
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        if self.is_done() {
+            return Err(Error::OutOfOrder);
+        }
+        if raw_field.is_empty() || has_unfolded_crlf(raw_field) {
+            return Err(Error::MalformedHeaderField);
+        }
+        self.push(raw_field, sink)?;
+        self.push(b"\r\n", sink)?;
+        Ok(())
+    }
+
+    /// End the header block after fields fed with
+    /// [`push_field`](Self::push_field) (a milter's end-of-headers).
+    pub fn push_end_of_headers<S: FieldSink + ?Sized>(
+        &mut self,
+        sink: &mut S,
+    ) -> Result<(), Error> {
+        if self.is_done() {
+            return Err(Error::OutOfOrder);
+        }
+        match self.push(b"\r\n", sink)? {
+            Some(_) => Ok(()),
+            None => Err(Error::MalformedHeaderField),
+        }
     }
 
     /// The input ended. A header block with no blank line after it ends

@@ -331,27 +331,12 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize>
     /// Feed one whole header field, as a milter receives it: `Name:value`
     /// with folding CRLFs, without the final CRLF.
     pub fn header_field(&mut self, raw_field: &[u8]) -> Result<(), Error> {
-        if self.splitter.is_done() {
-            return Err(Error::OutOfOrder);
-        }
-        // A field must not end the header block or smuggle in another.
-        if raw_field.is_empty() || has_unfolded_crlf(raw_field) {
-            return Err(Error::MalformedHeaderField);
-        }
-        self.splitter.push(raw_field, &mut self.intake)?;
-        self.splitter.push(b"\r\n", &mut self.intake)?;
-        Ok(())
+        self.splitter.push_field(raw_field, &mut self.intake)
     }
 
     /// The header block is complete (a milter's end-of-headers).
     pub fn end_of_headers(&mut self) -> Result<(), Error> {
-        if self.splitter.is_done() {
-            return Err(Error::OutOfOrder);
-        }
-        match self.splitter.push(b"\r\n", &mut self.intake)? {
-            Some(_) => Ok(()),
-            None => Err(Error::MalformedHeaderField),
-        }
+        self.splitter.push_end_of_headers(&mut self.intake)
     }
 
     /// Feed the next chunk of body. Once it returns
@@ -493,15 +478,6 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize>
         w.unit(&[b"b="]);
         Ok(())
     }
-}
-
-/// Does the field contain a CRLF that is not folding (not followed by
-/// whitespace)? Such a field would end early or carry another field.
-pub(crate) fn has_unfolded_crlf(field: &[u8]) -> bool {
-    field
-        .windows(3)
-        .any(|w| w.starts_with(b"\r\n") && !matches!(w.get(2), Some(b' ' | b'\t')))
-        || field.ends_with(b"\r\n")
 }
 
 fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {

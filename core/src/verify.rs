@@ -40,7 +40,7 @@ use crate::error::Error;
 use crate::header::{FieldSink, HeaderSplitter, HeaderStore, field_value, names_match};
 use crate::key_record::{KeyFlags, KeyRecord, KeyRecordError, KeyUseError};
 use crate::public_key::{PublicKey, PublicKeyError};
-use crate::sign::{has_unfolded_crlf, header_hash};
+use crate::sign::header_hash;
 use crate::signature_field::{DkimSignature, SignatureAlgorithm, SignatureFieldError};
 use crate::tag_list::TagIter;
 
@@ -408,12 +408,7 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
         if self.headers_done {
             return Err(Error::OutOfOrder);
         }
-        if raw_field.is_empty() || has_unfolded_crlf(raw_field) {
-            return Err(Error::MalformedHeaderField);
-        }
-        self.splitter.push(raw_field, &mut self.intake)?;
-        self.splitter.push(b"\r\n", &mut self.intake)?;
-        Ok(())
+        self.splitter.push_field(raw_field, &mut self.intake)
     }
 
     /// The header block is complete (a milter's end-of-headers).
@@ -421,13 +416,9 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
         if self.headers_done {
             return Err(Error::OutOfOrder);
         }
-        match self.splitter.push(b"\r\n", &mut self.intake)? {
-            Some(_) => {
-                self.headers_ended();
-                Ok(())
-            }
-            None => Err(Error::MalformedHeaderField),
-        }
+        self.splitter.push_end_of_headers(&mut self.intake)?;
+        self.headers_ended();
+        Ok(())
     }
 
     /// The raw input given to [`update`](Self::update) has ended. If it
