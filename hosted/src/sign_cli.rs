@@ -216,18 +216,29 @@ pub fn run(args: &SignArgs) -> Result<(), String> {
 
     let mut signer =
         Box::new(HostMessageSigner::new(&req).map_err(|e| format!("cannot sign: {e}"))?);
-    let input = Input::open(args.input.as_deref())?;
-    // Where the message is read again from, to write it after the field.
-    let mut replay: Option<File> = None;
-    match input {
+    let replay = read_message(args, |c| {
+        signer
+            .update(c)
+            .map(drop)
+            .map_err(|e| format!("cannot sign: {e}"))
+    })?;
+    let mut key_signer = KeySigner::new(&key).map_err(|e| format!("cannot use the key: {e}"))?;
+    let field = finish_into_field(|buf| signer.clone().finish(&mut key_signer, buf))?;
+    write_signed(args, &field, replay)
+}
+
+/// Read the message of `args` (a file, or standard input) through bare-LF
+/// conversion into `each`. Unless `--header-only`, returns where it can be
+/// read again: the file itself, or stdin spooled to an unlinked file (which
+/// then holds the converted message).
+pub(crate) fn read_message(
+    args: &SignArgs,
+    mut each: impl FnMut(&[u8]) -> Result<(), String>,
+) -> Result<Option<File>, String> {
+    match Input::open(args.input.as_deref())? {
         Input::File(mut f) => {
-            stream(&mut f, |c| {
-                signer
-                    .update(c)
-                    .map(drop)
-                    .map_err(|e| format!("cannot sign: {e}"))
-            })?;
-            replay = Some(f);
+            stream(&mut f, each)?;
+            Ok(Some(f))
         }
         Input::Stdin(stdin) => {
             let mut spool = if args.header_only {
@@ -240,35 +251,47 @@ pub fn run(args: &SignArgs) -> Result<(), String> {
                     s.write_all(c)
                         .map_err(|e| format!("spool write error: {e}"))?;
                 }
-                signer
-                    .update(c)
-                    .map(drop)
-                    .map_err(|e| format!("cannot sign: {e}"))
+                each(c)
             })?;
-            if let Some(s) = spool {
-                replay = Some(
+            spool
+                .map(|s| {
                     s.into_inner()
-                        .map_err(|e| format!("spool write error: {e}"))?,
-                );
-            }
+                        .map_err(|e| format!("spool write error: {e}"))
+                })
+                .transpose()
         }
     }
-    let mut key_signer = KeySigner::new(&key).map_err(|e| format!("cannot use the key: {e}"))?;
+}
+
+/// The signature field `finish` writes, in a buffer grown to the size it
+/// asks for when 4 KiB is not enough (`finish` is called again then).
+pub(crate) fn finish_into_field(
+    mut finish: impl FnMut(&mut [u8]) -> Result<usize, mass_core::Error>,
+) -> Result<Vec<u8>, String> {
     let mut field = vec![0u8; 4096];
-    let n = match signer.clone().finish(&mut key_signer, &mut field) {
+    let n = match finish(&mut field) {
         Ok(n) => n,
         Err(mass_core::Error::BufferTooSmall { required }) => {
             field.resize(required, 0);
-            signer
-                .finish(&mut key_signer, &mut field)
-                .map_err(|e| format!("cannot sign: {e}"))?
+            finish(&mut field).map_err(|e| format!("cannot sign: {e}"))?
         }
         Err(e) => return Err(format!("cannot sign: {e}")),
     };
+    field.truncate(n);
+    Ok(field)
+}
+
+/// Write `field` and a CRLF, then (unless `--header-only`) the message
+/// again from `replay`.
+pub(crate) fn write_signed(
+    args: &SignArgs,
+    field: &[u8],
+    replay: Option<File>,
+) -> Result<(), String> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(CHUNK, stdout.lock());
     let write_err = |e: io::Error| format!("write error: {e}");
-    out.write_all(&field[..n]).map_err(write_err)?;
+    out.write_all(field).map_err(write_err)?;
     out.write_all(b"\r\n").map_err(write_err)?;
     if !args.header_only {
         let mut f = replay.ok_or("internal error: nothing to replay")?;
