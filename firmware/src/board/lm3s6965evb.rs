@@ -3,8 +3,6 @@
 
 use core::ptr::{read_volatile, write_volatile};
 
-use super::Never;
-
 /// Board name reported by INFO.
 pub const NAME: &str = "lm3s6965evb";
 /// RSA heap arena, sized from the measured RSA-2048 peak with some margin:
@@ -56,7 +54,7 @@ impl Uart {
     }
 
     /// Arm the receive interrupt (used only to wake the core from WFI).
-    fn arm_rx_irq(&self) {
+    pub(super) fn arm_rx_irq(&self) {
         // SAFETY: UART registers; clear, then unmask the receive interrupt.
         unsafe {
             write_volatile(ICR, INT_RX);
@@ -64,17 +62,17 @@ impl Uart {
         }
     }
 
-    fn rx_ready(&self) -> bool {
+    pub(super) fn rx_ready(&self) -> bool {
         // SAFETY: reading the flag register has no side effect.
         unsafe { read_volatile(FR) & FR_RXFE == 0 }
     }
 
-    fn read_byte(&mut self) -> u8 {
+    pub(super) fn read_byte(&mut self) -> u8 {
         // SAFETY: called only when the RX FIFO is not empty; reading DR pops a byte.
         unsafe { read_volatile(DR) as u8 }
     }
 
-    fn write_byte(&mut self, b: u8) {
+    pub(super) fn write_byte(&mut self, b: u8) {
         // SAFETY: UART registers; we wait for room before writing.
         unsafe {
             while read_volatile(FR) & FR_TXFF != 0 {}
@@ -89,40 +87,5 @@ pub fn disarm_rx_irq() {
     unsafe {
         write_volatile(IMSC, 0);
         write_volatile(ICR, INT_RX);
-    }
-}
-
-impl embedded_io::ErrorType for Uart {
-    type Error = Never;
-}
-
-impl embedded_io::Read for Uart {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Never> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        super::wait_until(|| self.rx_ready(), || self.arm_rx_irq(), UART_RX_IRQ);
-        let mut n = 0;
-        for slot in buf.iter_mut() {
-            if !self.rx_ready() {
-                break;
-            }
-            *slot = self.read_byte();
-            n += 1;
-        }
-        Ok(n)
-    }
-}
-
-impl embedded_io::Write for Uart {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Never> {
-        for &b in buf {
-            self.write_byte(b);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> Result<(), Never> {
-        Ok(())
     }
 }

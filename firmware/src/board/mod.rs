@@ -30,6 +30,44 @@ impl core::fmt::Display for Never {
 
 impl core::error::Error for Never {}
 
+// The link side of the UART, the same on every board: each board's `Uart`
+// has `rx_ready`, `read_byte`, `write_byte` and `arm_rx_irq`.
+impl embedded_io::ErrorType for Uart {
+    type Error = Never;
+}
+
+impl embedded_io::Read for Uart {
+    /// Wait (asleep) for the first byte, then take what has arrived.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Never> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        wait_until(|| self.rx_ready(), || self.arm_rx_irq(), UART_RX_IRQ);
+        let mut n = 0;
+        for slot in buf.iter_mut() {
+            if !self.rx_ready() {
+                break;
+            }
+            *slot = self.read_byte();
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+impl embedded_io::Write for Uart {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Never> {
+        for &b in buf {
+            self.write_byte(b);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> Result<(), Never> {
+        Ok(())
+    }
+}
+
 /// An interrupt line, for the NVIC.
 #[derive(Debug, Clone, Copy)]
 struct Irq(u16);

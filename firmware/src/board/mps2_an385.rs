@@ -2,8 +2,6 @@
 
 use core::ptr::{read_volatile, write_volatile};
 
-use super::Never;
-
 /// Board name reported by INFO.
 pub const NAME: &str = "mps2-an385";
 /// RSA heap arena. RSA-2048 needs about 10 KiB; the main board has RAM to spare.
@@ -48,7 +46,7 @@ impl Uart {
     }
 
     /// Arm the receive interrupt (used only to wake the core from WFI).
-    fn arm_rx_irq(&self) {
+    pub(super) fn arm_rx_irq(&self) {
         // SAFETY: UART registers; clearing the RX flag then enabling the
         // interrupt means a byte arriving from now on raises it.
         unsafe {
@@ -57,17 +55,17 @@ impl Uart {
         }
     }
 
-    fn rx_ready(&self) -> bool {
+    pub(super) fn rx_ready(&self) -> bool {
         // SAFETY: reading the UART status register has no side effect.
         unsafe { read_volatile(STATE) & STATE_RX_FULL != 0 }
     }
 
-    fn read_byte(&mut self) -> u8 {
+    pub(super) fn read_byte(&mut self) -> u8 {
         // SAFETY: called only when RX is full; reading DATA pops the byte.
         unsafe { read_volatile(DATA) as u8 }
     }
 
-    fn write_byte(&mut self, b: u8) {
+    pub(super) fn write_byte(&mut self, b: u8) {
         // SAFETY: UART registers; we wait for room before writing.
         unsafe {
             while read_volatile(STATE) & STATE_TX_FULL != 0 {}
@@ -82,40 +80,5 @@ pub fn disarm_rx_irq() {
     unsafe {
         write_volatile(CTRL, CTRL_ENABLE);
         write_volatile(INTCLEAR, INT_RX);
-    }
-}
-
-impl embedded_io::ErrorType for Uart {
-    type Error = Never;
-}
-
-impl embedded_io::Read for Uart {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Never> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        super::wait_until(|| self.rx_ready(), || self.arm_rx_irq(), UART_RX_IRQ);
-        let mut n = 0;
-        for slot in buf.iter_mut() {
-            if !self.rx_ready() {
-                break;
-            }
-            *slot = self.read_byte();
-            n += 1;
-        }
-        Ok(n)
-    }
-}
-
-impl embedded_io::Write for Uart {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Never> {
-        for &b in buf {
-            self.write_byte(b);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> Result<(), Never> {
-        Ok(())
     }
 }
