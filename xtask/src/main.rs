@@ -106,6 +106,24 @@ fn run_test(_args: &[String]) -> Result<(), String> {
             ));
         }
     }
+    // The firmware is a workspace of its own (its .cargo/config.toml sets
+    // the target), so fmt and clippy run in its directory.
+    if util::ensure_rust_target(qemu::TARGET) {
+        for (label, args) in [
+            (
+                "cargo fmt --check (firmware)",
+                &["fmt", "--", "--check"][..],
+            ),
+            (
+                "cargo clippy -D warnings (firmware)",
+                &["clippy", "--release", "--", "-D", "warnings"][..],
+            ),
+        ] {
+            let mut cmd = std::process::Command::new(util::cargo());
+            cmd.current_dir(qemu::firmware_dir()).args(args);
+            run.command(label, cmd);
+        }
+    }
     qemu::firmware_tests(&mut run);
     run.finish()
 }
