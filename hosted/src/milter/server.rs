@@ -30,7 +30,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
 
-use super::codec::{Command, Decoder};
+use super::codec::{Command, Decoder, Reply};
 use super::session::{Flow, Session};
 use super::{Shared, State};
 use crate::config::Listen;
@@ -307,6 +307,34 @@ async fn reload(config_path: &Path, shared: &Shared, listen: &Listen) {
     }
 }
 
+/// While end of message waits on I/O (key lookups, or a signing device
+/// that streams a large body over a slow link), tell the MTA every
+/// [`PROGRESS_EVERY`] that work goes on (`SMFIR_PROGRESS`): Postfix and
+/// Sendmail then restart their timeout instead of giving up on the milter.
+async fn finish_with_progress<S: MilterSocket>(
+    session: &mut Session,
+    out: &mut Vec<u8>,
+    stream: &mut S,
+) -> Result<(), String> {
+    let finish = session.finish_message(out);
+    tokio::pin!(finish);
+    let mut ticks = tokio::time::interval_at(Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    let mut progress = Vec::new();
+    Reply::Progress.encode(&mut progress);
+    loop {
+        tokio::select! {
+            () = &mut finish => return Ok(()),
+            _ = ticks.tick() => stream
+                .write_all(&progress)
+                .await
+                .map_err(|e| format!("write: {e}"))?,
+        }
+    }
+}
+
+/// How often a long end of message reports progress to the MTA.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
 /// Serve one milter connection until QUIT, EOF, an error, a timeout or
 /// shutdown.
 async fn connection<S: MilterSocket>(
@@ -355,7 +383,7 @@ async fn connection<S: MilterSocket>(
                 .handle(&command, &mut out)
                 .map_err(|e| format!("protocol error: {e}"))?;
             if flow == Flow::Finish {
-                session.finish_message(&mut out).await;
+                finish_with_progress(&mut session, &mut out, &mut stream).await?;
                 flow = Flow::Continue;
             }
             if !out.is_empty() {
