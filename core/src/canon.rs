@@ -876,6 +876,73 @@ mod tests {
     }
 
     #[test]
+    fn relaxed_matches_reference_on_random_inputs_and_splits() {
+        // Longer strings than the exhaustive test, so that runs cross the
+        // words and blocks of a scan at every alignment: made of words of
+        // text, single spaces, runs of spaces and tabs, CRLFs (and runs of
+        // them, at the end too) and odd bytes: lone CR or LF, other
+        // controls, and bytes with the high bit set whose low seven bits
+        // are whitespace (0xa0, 0x89, 0x8d, 0x8a), which a filter must not
+        // take for whitespace. Each string is fed whole and in pieces cut
+        // at random points.
+        let odd = [
+            SP, TAB, CR, LF, 0xa0, 0x89, 0x8d, 0x8a, 0x0b, 0x01, 0x21, 0x1f,
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut buf = Vec::new();
+        for _ in 0..4000 {
+            buf.clear();
+            let len = (next() % 300) as usize;
+            while buf.len() < len {
+                let r = next();
+                match r % 8 {
+                    0..=2 => {
+                        for i in 0..=(r >> 8) % 12 {
+                            buf.push(b'a' + ((r >> 16) + i) as u8 % 26);
+                        }
+                    }
+                    3 => buf.push(SP),
+                    4 => {
+                        for i in 0..=(r >> 8) % 4 {
+                            buf.push(if (r >> (16 + i)) & 1 == 0 { SP } else { TAB });
+                        }
+                    }
+                    5 => {
+                        for _ in 0..=(r >> 8) % 2 * ((r >> 12) % 4) {
+                            buf.extend_from_slice(b"\r\n");
+                        }
+                    }
+                    _ => buf.push(odd[(r >> 8) as usize % odd.len()]),
+                }
+            }
+            if next() % 4 == 0 {
+                for _ in 0..next() % 5 {
+                    buf.extend_from_slice(b"\r\n");
+                }
+            }
+            let want = relaxed_reference(&buf);
+            assert_eq!(body(Canon::Relaxed, &buf), want, "input {:?}", buf);
+            let mut out = Vec::new();
+            let mut c = BodyCanonicalizer::new(Canon::Relaxed);
+            let mut rest = &buf[..];
+            while !rest.is_empty() {
+                let n = (next() % (rest.len() as u64 + 1)) as usize;
+                let (piece, tail) = rest.split_at(n);
+                c.update(piece, &mut out);
+                rest = tail;
+            }
+            c.finish(&mut out);
+            assert_eq!(out, want, "input {:?} in pieces", buf);
+        }
+    }
+
+    #[test]
     fn many_empty_lines_are_counted() {
         let mut input = Vec::new();
         input.extend_from_slice(b"x");
