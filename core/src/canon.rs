@@ -114,28 +114,94 @@ impl<S: Sink + ?Sized> Sink for &mut S {
 /// runs rather than one call per byte.
 struct Staged<'s, S: Sink + ?Sized> {
     sink: &'s mut S,
-    buf: [u8; 64],
+    /// `STAGE` bytes, and room for block copies that start within them
+    /// (see [`write_prefix`](Self::write_prefix)).
+    buf: [u8; STAGE + 2 * COPY_BLOCK],
+    /// Bytes staged, at most `STAGE`.
     len: usize,
 }
+
+/// How many bytes [`Staged`] gathers before it writes them to its sink.
+const STAGE: usize = 64;
+
+/// Short runs are staged with copies of this many bytes, which the
+/// compiler does inline (on the Cortex-M3, four loads and stores); a call
+/// to `memcpy` costs more than such a copy on a small core.
+const COPY_BLOCK: usize = 16;
 
 impl<'s, S: Sink + ?Sized> Staged<'s, S> {
     fn new(sink: &'s mut S) -> Self {
         Staged {
             sink,
-            buf: [0; 64],
+            buf: [0; STAGE + 2 * COPY_BLOCK],
             len: 0,
         }
     }
 
     #[inline]
     fn push(&mut self, b: u8) {
+        if self.len >= STAGE {
+            self.flush();
+        }
         if let Some(slot) = self.buf.get_mut(self.len) {
             *slot = b;
             self.len = self.len.saturating_add(1);
+        }
+    }
+
+    /// Stage `src[..n]`. A run of up to two [`COPY_BLOCK`]s is copied in
+    /// whole blocks when `src` is that long: the copy may read past `n` and
+    /// write past the staged bytes, but only `n` of them count.
+    #[inline]
+    fn write_prefix(&mut self, src: &[u8], n: usize) {
+        if n <= 2 * COPY_BLOCK
+            && let Some((first, more)) = src.split_first_chunk::<COPY_BLOCK>()
+            && let Some(second) = more.first_chunk::<COPY_BLOCK>()
+        {
+            if self.len.saturating_add(n) > STAGE {
+                self.flush();
+            }
+            // `len` is at most `STAGE`, so the blocks fit.
+            if let Some((room, more_room)) = self
+                .buf
+                .get_mut(self.len..)
+                .and_then(|b| b.split_first_chunk_mut::<COPY_BLOCK>())
+            {
+                *room = *first;
+                if n > COPY_BLOCK
+                    && let Some(room) = more_room.first_chunk_mut::<COPY_BLOCK>()
+                {
+                    *room = *second;
+                }
+                self.len = self.len.saturating_add(n);
+                return;
+            }
+        }
+        if let Some(run) = src.get(..n) {
+            self.write(run);
+        }
+    }
+
+    /// Stage `bytes` if they fit; a slice as long as the stage or longer
+    /// goes to the sink as it is (after what is staged).
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let end = self.len.saturating_add(bytes.len());
+        if end <= STAGE
+            && let Some(room) = self.buf.get_mut(self.len..end)
+        {
+            room.copy_from_slice(bytes);
+            self.len = end;
+            return;
+        }
+        self.flush();
+        if bytes.len() < STAGE
+            && let Some(room) = self.buf.get_mut(..bytes.len())
+        {
+            room.copy_from_slice(bytes);
+            self.len = bytes.len();
         } else {
-            self.sink.write(&self.buf);
-            self.buf[0] = b;
-            self.len = 1;
+            self.sink.write(bytes);
         }
     }
 
@@ -519,6 +585,25 @@ impl BodyCanonicalizer {
         self.at_line_start = false;
     }
 
+    /// [`content`](Self::content) of one byte, staged: what the relaxed
+    /// state machine writes for a byte of content.
+    #[inline(always)]
+    fn content_byte<S: Sink + ?Sized>(&mut self, b: u8, out: &mut Staged<'_, S>) {
+        while self.pending_crlf > 0 {
+            let n = self.pending_crlf.min(CRLFS.len() as u64 / 2);
+            let len = usize::try_from(n.saturating_mul(2)).unwrap_or(CRLFS.len());
+            out.write_prefix(&CRLFS, len);
+            self.pending_crlf = self.pending_crlf.saturating_sub(n);
+        }
+        if self.pending_wsp {
+            self.pending_wsp = false;
+            out.push(SP);
+        }
+        out.push(b);
+        self.any_content = true;
+        self.at_line_start = false;
+    }
+
     fn update_simple<S: Sink + ?Sized>(&mut self, mut chunk: &[u8], sink: &mut S) {
         // A CR left over from the last chunk pairs with a leading LF.
         if self.pending_cr {
@@ -558,31 +643,47 @@ impl BodyCanonicalizer {
     }
 
     fn update_relaxed<S: Sink + ?Sized>(&mut self, chunk: &[u8], sink: &mut S) {
+        // What the state machine writes (single bytes, a space, line ends)
+        // and short clean runs are gathered here, so that the sink gets
+        // slices rather than one call per byte.
+        let mut out = Staged::new(sink);
+        // The state goes through the loop in a local copy, so that the
+        // compiler can keep it in registers rather than store each change.
+        let mut st = self.clone();
+        st.relaxed_loop(chunk, &mut out);
+        *self = st;
+    }
+
+    /// [`update_relaxed`](Self::update_relaxed) proper: clean runs are
+    /// copied as they are, the rest goes through the state machine.
+    #[inline(always)]
+    fn relaxed_loop<S: Sink + ?Sized>(&mut self, chunk: &[u8], out: &mut Staged<'_, S>) {
         let mut rest = chunk;
         while !rest.is_empty() {
             let nothing_pending = !self.pending_cr && !self.pending_wsp && self.pending_crlf == 0;
             if nothing_pending && !(self.at_line_start && rest.first() == Some(&CR)) {
                 let clean = relaxed_clean_prefix(rest);
                 if clean > 0 {
+                    out.write_prefix(rest, clean);
                     let (run, tail) = rest.split_at(clean);
-                    sink.write(run);
                     self.any_content = true;
                     self.at_line_start = run.ends_with(b"\r\n");
                     rest = tail;
-                    continue;
+                    // A run stops at a byte that needs the state machine
+                    // (or at the last two bytes): no use scanning again.
                 }
             }
             let Some((&b, tail)) = rest.split_first() else {
                 break;
             };
-            self.relaxed_byte(b, sink);
+            self.relaxed_byte(b, out);
             rest = tail;
         }
     }
 
     /// The relaxed state machine, one byte at a time (§3.4.4).
-    #[inline]
-    fn relaxed_byte<S: Sink + ?Sized>(&mut self, b: u8, sink: &mut S) {
+    #[inline(always)]
+    fn relaxed_byte<S: Sink + ?Sized>(&mut self, b: u8, out: &mut Staged<'_, S>) {
         if self.pending_cr {
             self.pending_cr = false;
             if b == LF {
@@ -591,12 +692,12 @@ impl BodyCanonicalizer {
                 self.pending_crlf = self.pending_crlf.saturating_add(1);
                 return;
             }
-            self.content(&[CR], sink);
+            self.content_byte(CR, out);
         }
         match b {
             CR => self.pending_cr = true,
             SP | TAB => self.pending_wsp = true,
-            _ => self.content(&[b], sink),
+            _ => self.content_byte(b, out),
         }
     }
 }
