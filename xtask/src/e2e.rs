@@ -1419,21 +1419,8 @@ fn bench_with(ctx: &Ctx) -> Result<BenchFigures, String> {
 fn step_device(ctx: &Ctx) -> Result<String, String> {
     const MESSAGES: usize = 200;
     let dev = crate::qemu::boot_signing_device(false)?;
-    let provision = |slot: &str, key: &Key| {
-        sh(Command::new(&ctx.mass)
-            .args([
-                "device",
-                "--device",
-                &dev.addr,
-                "provision",
-                "--key-id",
-                slot,
-            ])
-            .arg("--key")
-            .arg(&key.file))
-    };
-    provision("0", &ctx.rsa)?;
-    provision("1", &ctx.ed)?;
+    provision(ctx, &dev.addr, 0, &ctx.rsa)?;
+    provision(ctx, &dev.addr, 1, &ctx.ed)?;
     let signer = format!(
         "[signer]\ndevice = \"{}\"\ntimeout = 20\n\
          [[signer.key]]\ndomain = \"{}\"\nselector = \"{}\"\nkey_id = 0\n\
@@ -1537,22 +1524,21 @@ fn step_device(ctx: &Ctx) -> Result<String, String> {
     ))
 }
 
+/// `mass device provision`: put `key` into the device's slot.
+fn provision(ctx: &Ctx, device: &str, slot: u8, key: &Key) -> Result<String, String> {
+    sh(Command::new(&ctx.mass)
+        .args(["device", "--device", device, "provision", "--key-id"])
+        .arg(slot.to_string())
+        .arg("--key")
+        .arg(&key.file))
+}
+
 /// The same device on a serial line (QEMU's UART on a pty, as a board on a
 /// USB serial adapter): `[signer] device = "/dev/pts/N"`.
 fn device_on_serial(ctx: &Ctx) -> Result<String, String> {
     const MESSAGES: usize = 20;
     let dev = crate::qemu::boot_signing_device(true)?;
-    sh(Command::new(&ctx.mass)
-        .args([
-            "device",
-            "--device",
-            &dev.addr,
-            "provision",
-            "--key-id",
-            "1",
-        ])
-        .arg("--key")
-        .arg(&ctx.ed.file))?;
+    provision(ctx, &dev.addr, 1, &ctx.ed)?;
     let signer = format!(
         "[signer]\ndevice = \"{}\"\ntimeout = 5\n\
          [[signer.key]]\ndomain = \"{}\"\nselector = \"{}\"\nkey_id = 1\n",
