@@ -651,6 +651,10 @@ pub fn key_from_pem(pem: &str) -> Result<(SigningAlgorithm, Zeroizing<Vec<u8>>),
 /// `[signer] busy_timeout` says otherwise.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The largest body `mass serve` spools for the device, unless
+/// `[signer] max_body` says otherwise.
+pub const DEFAULT_MAX_BODY: u64 = 64 << 20;
+
 /// `[signer]` in the `mass serve` config.
 ///
 /// ```toml
@@ -658,6 +662,7 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 /// device = "tcp:127.0.0.1:7878"   # or "/dev/ttyUSB0"
 /// timeout = 10                    # seconds for each read or write on the link
 /// busy_timeout = 60               # seconds a message may wait for the device
+/// max_body = 67108864             # bytes of body spooled for the device at most
 /// [[signer.key]]
 /// domain = "example.com"
 /// selector = "dev"
@@ -671,6 +676,9 @@ pub struct DeviceConfig {
     pub timeout: Duration,
     /// How long a message may wait while the device signs others.
     pub busy_timeout: Duration,
+    /// The most body bytes spooled for the device; a larger message fails
+    /// (`on_error`) instead of filling the disk.
+    pub max_body: u64,
     /// Which device slot signs for which domain and selector.
     pub keys: Vec<DeviceKey>,
 }
@@ -714,7 +722,10 @@ impl DeviceConfig {
     /// Parse the `[signer]` table.
     pub fn from_table(t: &toml::Table) -> Result<DeviceConfig, String> {
         for k in t.keys() {
-            if !matches!(k.as_str(), "device" | "timeout" | "busy_timeout" | "key") {
+            if !matches!(
+                k.as_str(),
+                "device" | "timeout" | "busy_timeout" | "max_body" | "key"
+            ) {
                 return Err(format!("[signer]: unknown key `{k}`"));
             }
         }
@@ -725,6 +736,14 @@ impl DeviceConfig {
             .parse()?;
         let timeout = seconds(t, "timeout", Duration::from_secs(10))?;
         let busy_timeout = seconds(t, "busy_timeout", DEFAULT_BUSY_TIMEOUT)?;
+        let max_body = match t.get("max_body") {
+            None => DEFAULT_MAX_BODY,
+            Some(v) => v
+                .as_integer()
+                .and_then(|n| u64::try_from(n).ok())
+                .filter(|&n| n > 0)
+                .ok_or("[signer]: `max_body` must be a positive number of bytes")?,
+        };
         let mut keys: Vec<DeviceKey> = Vec::new();
         if let Some(list) = t.get("key") {
             let list = list
@@ -781,6 +800,7 @@ impl DeviceConfig {
             addr,
             timeout,
             busy_timeout,
+            max_body,
             keys,
         })
     }
@@ -886,6 +906,7 @@ mod tests {
         let c = DeviceConfig::from_table(&t).unwrap();
         assert_eq!(c.timeout, Duration::from_secs(3));
         assert_eq!(c.busy_timeout, DEFAULT_BUSY_TIMEOUT);
+        assert_eq!(c.max_body, DEFAULT_MAX_BODY);
         let slots: Vec<u8> = c.keys_for("EXAMPLE.com.").map(|k| k.key_id).collect();
         assert_eq!(slots, [1]);
         for bad in [

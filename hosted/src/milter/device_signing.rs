@@ -35,20 +35,28 @@ pub struct DeviceJob {
     keys: Vec<DeviceKey>,
     now: u64,
     ttl: Option<u64>,
+    max_body: u64,
     spool: Spool,
     /// A spool write failed: the message cannot be signed.
     broken: Option<String>,
 }
 
 impl DeviceJob {
-    /// Start spooling for `keys` (all for the From domain). `now` is `t=`;
-    /// `ttl` adds `x=` that much later.
-    pub fn start(device: Arc<Device>, keys: Vec<DeviceKey>, now: u64, ttl: Option<u64>) -> Self {
+    /// Start spooling for `keys` (all for the From domain), at most
+    /// `max_body` bytes. `now` is `t=`; `ttl` adds `x=` that much later.
+    pub fn start(
+        device: Arc<Device>,
+        keys: Vec<DeviceKey>,
+        max_body: u64,
+        now: u64,
+        ttl: Option<u64>,
+    ) -> Self {
         DeviceJob {
             device,
             keys,
             now,
             ttl,
+            max_body,
             spool: Spool::new(SPOOL_IN_MEMORY),
             broken: None,
         }
@@ -58,6 +66,14 @@ impl DeviceJob {
     pub fn body(&mut self, chunk: &[u8]) -> Result<(), String> {
         if let Some(why) = &self.broken {
             return Err(why.clone());
+        }
+        if self.spool.len().saturating_add(chunk.len() as u64) > self.max_body {
+            let why = format!(
+                "body over [signer] max_body ({} bytes) for the signing device",
+                self.max_body
+            );
+            self.broken = Some(why.clone());
+            return Err(why);
         }
         self.spool.write(chunk).map_err(|e| {
             let why = format!("spooling the body for the signing device: {e}");

@@ -349,13 +349,16 @@ impl Session {
                             .unwrap_or(0);
                         let (keys, dk_keys) =
                             super::signing::split_schemes(&state.config.keys, keys);
-                        let device = match (&state.device, device_keys.is_empty()) {
-                            (Some(d), false) => Some(DeviceJob::start(
-                                d.clone(),
-                                device_keys,
-                                now,
-                                state.config.signature_ttl,
-                            )),
+                        let device = match (&state.device, &state.config.device) {
+                            (Some(d), Some(dc)) if !device_keys.is_empty() => {
+                                Some(DeviceJob::start(
+                                    d.clone(),
+                                    device_keys,
+                                    dc.max_body,
+                                    now,
+                                    state.config.signature_ttl,
+                                ))
+                            }
                             _ => None,
                         };
                         match SignJob::start(
@@ -825,5 +828,25 @@ MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
             assert!(started.elapsed() < std::time::Duration::from_secs(3));
         }
         hold.join().unwrap();
+    }
+
+    /// A body over `[signer] max_body` is not spooled further: the rest of
+    /// the body is skipped and the message gets `on_error`.
+    #[test]
+    fn a_body_over_max_body_is_not_spooled() {
+        let signer = "[signer]\ndevice = \"tcp:127.0.0.1:9\"\ntimeout = 0.3\nmax_body = 10\n\
+             [[signer.key]]\ndomain = \"football.example.com\"\nselector = \"hw\"\nkey_id = 0\n";
+        let shared = shared(signer);
+        let input = conversation(
+            b"10.1.2.3",
+            b" joe@football.example.com",
+            b"more than ten bytes of body\r\n",
+        );
+        let replies = run(&shared, &input, 0);
+        let codes: Vec<u8> = replies.iter().map(|r| r.0).collect();
+        assert!(codes.contains(&b's'), "{codes:?}");
+        let last = replies.last().unwrap();
+        assert_eq!(last.0, b'y');
+        assert!(last.1.starts_with(b"451 4.3.0"));
     }
 }
