@@ -14,21 +14,11 @@
 //! Bounces are checked only from clients that are not internal: a local autoresponder
 //! sending with `MAIL FROM:<>` to a local user is not a forged bounce.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use super::codec::Reply;
 use crate::batv::{
     BATV_HEADER, BatvPolicy, MailFromDecision, REJECT_REPLY, RcptDecision, bounce_recipient,
     outgoing_mail_from,
 };
-
-/// Unix seconds now.
-pub(super) fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 /// BATV state of one message.
 #[derive(Debug, Default)]
@@ -284,7 +274,7 @@ mod tests {
         }));
 
         let MailFromDecision::Rewrite(valid) =
-            outgoing_mail_from(&policy, "<ann@example.com>", now())
+            outgoing_mail_from(&policy, "<ann@example.com>", super::super::now())
         else {
             panic!()
         };

@@ -18,9 +18,18 @@ mod verifying;
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use keys::SigningKey;
+
+/// Unix seconds now: `t=`, BATV days, and the verifier's clock.
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
 
 /// A loaded configuration with its keys: what one message is handled with.
 #[derive(Debug)]

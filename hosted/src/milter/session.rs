@@ -10,7 +10,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use super::State;
 use super::codec::{ClientAddress, CodecError, Command, Negotiated, Reply, action, protocol};
@@ -202,7 +202,7 @@ impl Session {
                 let queue_id = self.queue_id.clone().unwrap_or_else(|| "-".into());
                 let m = self.message();
                 let policy = m.state.config.batv_policy.clone();
-                let now = super::batv::now();
+                let now = super::now();
                 match m.batv.rcpt(policy.as_deref(), args.first(), now, &queue_id) {
                     Some(refusal) => self.reply(command, Reply::SmtpCode(&refusal), out),
                     None => self.reply(command, Reply::Continue, out),
@@ -343,10 +343,7 @@ impl Session {
                     } else if m.headers.overflowed() {
                         Phase::Failed("header section above max_header_bytes".into())
                     } else {
-                        let now = SystemTime::now()
-                            .duration_since(UNIX_EPOCH)
-                            .map(|d| d.as_secs())
-                            .unwrap_or(0);
+                        let now = super::now();
                         let (keys, dk_keys) =
                             super::signing::split_schemes(&state.config.keys, keys);
                         let device = match (&state.device, &state.config.device) {
@@ -411,7 +408,7 @@ impl Session {
         let state = m.state.clone();
         let batv_policy = state.config.batv_policy.as_deref();
         m.batv
-            .end_of_message(batv_policy, super::batv::now(), &queue_id, out);
+            .end_of_message(batv_policy, super::now(), &queue_id, out);
         let ms = m.started.elapsed().as_secs_f64() * 1000.0;
         let on_error = |out: &mut Vec<u8>, why: &str| match state.config.on_error {
             OnError::Tempfail => {

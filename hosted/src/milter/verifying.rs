@@ -12,8 +12,6 @@
 //! DomainKeys verifier ([`crate::dk_verify`]), and added as legacy
 //! `domainkeys=` results that never count as a DKIM pass.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use mass_core::BodyInterest;
 use mass_core::verify::{KeyAnswer, MessageVerifier, Verdict, VerifyOptions};
 
@@ -21,8 +19,8 @@ use crate::auth_results::{self, DkimResult, SignatureResult};
 use crate::dk_verify::{self, HostDkVerifier};
 use crate::dns::{KeySource, LookupError};
 
-use super::State;
 use super::headers::HeaderBuf;
+use super::{State, now};
 
 /// Room for the header fields the verifier keeps (signed ones and the
 /// DKIM-Signature fields themselves).
@@ -57,24 +55,6 @@ pub struct VerifyJob {
     /// Why the message could not be verified, when it could not.
     broken: Option<String>,
     body_done: bool,
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn result_of(verdict: Verdict) -> DkimResult {
-    match verdict {
-        Verdict::Pass => DkimResult::Pass,
-        Verdict::Fail => DkimResult::Fail,
-        Verdict::Neutral => DkimResult::Neutral,
-        Verdict::Policy => DkimResult::Policy,
-        Verdict::TempError => DkimResult::Temperror,
-        _ => DkimResult::Permerror,
-    }
 }
 
 impl VerifyJob {
@@ -190,7 +170,7 @@ impl VerifyJob {
                 Ok(verification) => {
                     for r in verification.results() {
                         results.push(SignatureResult {
-                            result: Some(result_of(r.verdict)),
+                            result: Some(auth_results::dkim_result(r.verdict)),
                             reason: (r.verdict != Verdict::Pass).then(|| r.reason.to_string()),
                             domain: r.domain.map(String::from),
                             selector: r.selector.map(String::from),
