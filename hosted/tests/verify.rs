@@ -70,21 +70,23 @@ fn sign(dir: &Path, selector: &str, message: &[u8]) -> Vec<u8> {
 const MESSAGE: &[u8] = b"From: Alice <alice@example.com>\nTo: bob@example.net\n\
 Subject: verify me\n\nHello.\n";
 
+/// `mass verify` at the test's time and authserv-id, with keys from `zone`.
+fn verify_command(zone: &Path) -> Command {
+    let mut cmd = mass();
+    cmd.args([
+        "verify",
+        "--now",
+        "1700000100",
+        "--authserv-id",
+        "mx.example.org",
+    ])
+    .arg("--zone")
+    .arg(zone);
+    cmd
+}
+
 fn verify(zone: &Path, args: &[&str], message: &[u8]) -> Output {
-    run(
-        mass()
-            .args([
-                "verify",
-                "--now",
-                "1700000100",
-                "--authserv-id",
-                "mx.example.org",
-            ])
-            .arg("--zone")
-            .arg(zone)
-            .args(args),
-        message,
-    )
+    run(verify_command(zone).args(args), message)
 }
 
 #[test]
@@ -227,16 +229,7 @@ fn verify_peak_rss_kib(
     zone: &std::path::Path,
     message: impl FnOnce(&mut std::process::ChildStdin) -> std::io::Result<()> + Send + 'static,
 ) -> u64 {
-    let mut child = mass()
-        .args([
-            "verify",
-            "--now",
-            "1700000100",
-            "--authserv-id",
-            "mx.example.org",
-        ])
-        .arg("--zone")
-        .arg(zone)
+    let mut child = verify_command(zone)
         .env("MASS_REPORT_PEAK_RSS", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
