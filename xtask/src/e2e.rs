@@ -30,7 +30,8 @@
 //!
 //! Environment: `MASS_E2E_PORT_BASE` (default 2720) moves every port so
 //! several runs can share a machine; `MASS_E2E_MTA_STATE` (default
-//! `/tmp/mass-e2e-mta`) is the harness state directory.
+//! `/tmp/mass-e2e-mta`) is the harness state directory. Keys, configs,
+//! logs and sinks go to `$TMPDIR/mass-e2e-<port base>`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -116,9 +117,6 @@ impl Ctx {
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target"));
-        let work = target.join("e2e");
-        let _ = std::fs::remove_dir_all(&work);
-        std::fs::create_dir_all(work.join("keys")).map_err(|e| format!("{e}"))?;
         let harness = harness_path();
         if !harness.exists() {
             return Err(format!("{} is missing", harness.display()));
@@ -127,6 +125,18 @@ impl Ctx {
             .ok()
             .and_then(|p| p.parse().ok())
             .unwrap_or(2720);
+        // Postfix's own users reach into this directory (smtp-sink writes
+        // the sinks, cleanup connects to the unix socket), so it lives in
+        // the temporary directory, open to traverse, and not under the
+        // checkout, whose parents may be private (a `mktemp -d` clone).
+        let work = std::env::temp_dir().join(format!("mass-e2e-{base}"));
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(work.join("keys")).map_err(|e| format!("{e}"))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| format!("{}: {e}", work.display()))?;
+        }
         let mta_state = std::env::var_os("MASS_E2E_MTA_STATE")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/tmp/mass-e2e-mta"));
