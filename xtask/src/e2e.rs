@@ -1596,7 +1596,12 @@ fn prepare(run: &mut Run) -> Option<Ctx> {
         return None;
     }
     match Ctx::new() {
-        Ok(c) => Some(c),
+        Ok(c) => {
+            // Mail a failed earlier run left queued would be delivered into
+            // this run's sinks: start from an empty Postfix queue.
+            let _ = c.harness(&["down", "--purge"]);
+            Some(c)
+        }
         Err(e) => {
             run.fail(format!("e2e setup: {e}"));
             None
