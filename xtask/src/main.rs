@@ -3,10 +3,7 @@
 //! One module per task. Each task collects every failure before it exits and
 //! prints what it ran.
 
-mod batv_e2e;
-mod batv_interop;
 mod bench;
-mod dk_interop;
 mod e2e;
 mod fuzz;
 mod interop;
@@ -42,15 +39,15 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "e2e-batv" => {
             let mut run = util::Run::new("e2e-batv");
-            batv_e2e::run(&mut run);
+            e2e::batv::run(&mut run);
             run.finish()
         }
         "interop-batv" => {
             let mut run = util::Run::new("interop-batv");
-            batv_interop::run(&mut run);
+            interop::batv::run(&mut run);
             run.finish()
         }
-        "interop-dk" => dk_interop::run_alone(rest),
+        "interop-dk" => interop::domainkeys::run_alone(rest),
         "fuzz" => fuzz::run(rest),
         "e2e" => e2e::run(rest),
         "qemu" => qemu::run_qemu(rest),

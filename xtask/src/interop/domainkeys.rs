@@ -84,7 +84,7 @@ pub fn run_alone(args: &[String]) -> Result<(), String> {
     let mut run = util::Run::new("interop-dk");
     let Some(mass) = std::env::var_os("MASS_BIN")
         .map(PathBuf::from)
-        .or_else(|| crate::batv_interop::build_mass(&mut run))
+        .or_else(|| super::batv::build_mass(&mut run))
     else {
         return run.finish();
     };
@@ -96,7 +96,7 @@ pub fn run_alone(args: &[String]) -> Result<(), String> {
         return run.finish();
     }
     let mut files = Vec::new();
-    for m in crate::interop::corpus::generate(count, 0x6d61_7373) {
+    for m in super::corpus::generate(count, 0x6d61_7373) {
         let path = corpus_dir.join(&m.name);
         if fs::write(&path, &m.bytes).is_ok() {
             files.push(path);

@@ -39,7 +39,7 @@ pub fn run(run: &mut util::Run) {
     if !run.command("mta-harness.sh deps", deps) {
         return;
     }
-    let Some(mass) = crate::batv_interop::build_mass(run) else {
+    let Some(mass) = crate::interop::batv::build_mass(run) else {
         return;
     };
     let work = std::env::temp_dir().join(format!("mass-batv-e2e-{}", std::process::id()));

@@ -1,0 +1,621 @@
+//! `cargo xtask e2e [--only STEP,...] [--bench]`: `mass serve` end to end
+//! through a real Postfix, started by `../shared/harness/mta-harness.sh`.
+//!
+//! Steps (each one is counted, every failure collected):
+//! - `sign`: 500 messages Postfix -> mass -> sink, all signed, all verified
+//!   by dkimpy (harness `verify` with `MTA_VERIFY_TXT`/`MTA_VERIFY_NAME`).
+//! - `dual`: SIGHUP adds an Ed25519 key; every message then carries an
+//!   rsa-sha256 and an ed25519-sha256 signature, both verified; a broken
+//!   config on SIGHUP is refused and the old one kept.
+//! - `unix`: the same over a unix socket.
+//! - `kill`: SIGKILL `mass serve` while Postfix is sending; every message is
+//!   delivered signed, still queued, or tempfailed (4xx); none unsigned.
+//! - `attacks`: malformed packets (security cases rows 30-32), 1,000 idle
+//!   connections and slowloris clients, while Postfix mail goes on being
+//!   signed.
+//! - `cap`: past `max_connections` new connections are refused and the
+//!   running ones go on.
+//! - `drain`: SIGTERM lets a message in flight finish, then exits.
+//! - `miltertest`: the scripted scenarios in `tests/miltertest/*.lua`.
+//! - `memory`: 100 connections each sending a 10 MiB message; peak RSS.
+//! - `verify`: verify mode (pass / fail / forged Authentication-Results).
+//! - `device`: Postfix -> mass -> the signing device under QEMU -> sink:
+//!   200 messages signed by the device's RSA-2048 and Ed25519 keys, all
+//!   verified by dkimpy; a stalled device tempfails the message in flight
+//!   and the daemon reconnects once it answers again.
+//! - `batv`: BATV through its own Postfix and `mass serve` ([`batv`]):
+//!   prvs= envelope senders out, forged bounces 550, valid ones untagged.
+//! - `--bench`: no milter vs mass (TCP, unix) vs OpenDKIM (TCP, unix),
+//!   2,000 messages of 4 KiB, 8 sessions ([`bench()`], for `cargo xtask bench`).
+//!
+//! This file holds the entry and the shared plumbing (the harness, keys,
+//! `mass serve`, dkimpy); `clients.rs` the SMTP and milter clients; each step
+//! its own file (`sign`, `dual`, `unix` and `verify` in `dkim.rs`).
+//!
+//! Environment: `MASS_E2E_PORT_BASE` (default 2720) moves every port so
+//! several runs can share a machine; `MASS_E2E_MTA_STATE` (default
+//! `/tmp/mass-e2e-mta`) is the harness state directory. Keys, configs,
+//! logs and sinks go to `$TMPDIR/mass-e2e-<port base>`.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{self, Run};
+
+mod attacks;
+pub(crate) mod batv;
+mod bench;
+mod cap;
+mod clients;
+mod device;
+mod dkim;
+mod drain;
+mod kill;
+mod memory;
+mod miltertest;
+
+pub use bench::bench;
+use clients::{MilterClient, Smtp, signed_reply, smtp_send};
+
+/// The steps run by default.
+const ALL_STEPS: &[&str] = &[
+    "sign",
+    "dual",
+    "unix",
+    "verify",
+    "kill",
+    "attacks",
+    "cap",
+    "drain",
+    "miltertest",
+    "memory",
+    "device",
+];
+
+/// Everything a step needs: paths, ports, keys.
+struct Ctx {
+    root: PathBuf,
+    work: PathBuf,
+    harness: PathBuf,
+    mass: PathBuf,
+    mta_state: PathBuf,
+    smtp_port: u16,
+    submit_port: u16,
+    sink_port: u16,
+    milter_port: u16,
+    spare_port: u16,
+    rsa: Key,
+    ed: Key,
+}
+
+/// A generated key and its DNS record.
+struct Key {
+    domain: String,
+    selector: String,
+    file: PathBuf,
+    /// The record as quoted strings, the form the harness reads.
+    txt_file: PathBuf,
+    /// The record text (`v=DKIM1; k=...; p=...`).
+    record: String,
+}
+
+impl Key {
+    fn dns_name(&self) -> String {
+        format!("{}._domainkey.{}", self.selector, self.domain)
+    }
+}
+
+fn sh(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("{cmd:?}: could not start: {e}"))?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{cmd:?} failed ({}):\n{text}", out.status))
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+impl Ctx {
+    fn new() -> Result<Ctx, String> {
+        let root = util::root();
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let harness = harness_path();
+        if !harness.exists() {
+            return Err(format!("{} is missing", harness.display()));
+        }
+        let base: u16 = std::env::var("MASS_E2E_PORT_BASE")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(2720);
+        // Postfix's own users reach into this directory (smtp-sink writes
+        // the sinks, cleanup connects to the unix socket), so it lives in
+        // the temporary directory, open to traverse, and not under the
+        // checkout, whose parents may be private (a `mktemp -d` clone).
+        let work = std::env::temp_dir().join(format!("mass-e2e-{base}"));
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(work.join("keys")).map_err(|e| format!("{e}"))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| format!("{}: {e}", work.display()))?;
+        }
+        let mta_state = std::env::var_os("MASS_E2E_MTA_STATE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp/mass-e2e-mta"));
+        let rsa = gen_key(&work, "rsa", "example.com", "e2e-rsa")?;
+        let ed = gen_key(&work, "ed25519", "example.com", "e2e-ed")?;
+        Ok(Ctx {
+            mass: target.join("release/mass"),
+            root,
+            work,
+            harness,
+            mta_state,
+            smtp_port: base + 5,
+            submit_port: base + 7,
+            sink_port: base + 6,
+            milter_port: base + 1,
+            spare_port: base + 2,
+            rsa,
+            ed,
+        })
+    }
+
+    fn harness_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("bash");
+        c.arg(&self.harness)
+            .args(args)
+            .env("MTA_STATE", &self.mta_state)
+            .env("MTA_SMTP_PORT", self.smtp_port.to_string())
+            .env("MTA_SUBMIT_PORT", self.submit_port.to_string())
+            .env("MTA_SINK_PORT", self.sink_port.to_string())
+            .env("MTA_TIMEOUT", "120");
+        c
+    }
+
+    fn harness(&self, args: &[&str]) -> Result<String, String> {
+        sh(&mut self.harness_cmd(args))
+    }
+
+    fn up(&self, milter: &str, sink: &Path) -> Result<(), String> {
+        self.harness(&["up", milter, &sink.display().to_string()])
+            .map(|_| ())
+    }
+
+    /// Send `n` messages of `size` bytes; returns messages per second end
+    /// to end as the harness measures it.
+    fn send(&self, n: usize, size: usize) -> Result<f64, String> {
+        let out = self.harness(&["send", &n.to_string(), &size.to_string()])?;
+        // "sent N msgs: accept 0.4s (47.8 msg/s), end-to-end 0.446s (44.9 msg/s)"
+        out.lines()
+            .find(|l| l.starts_with("sent "))
+            .and_then(|l| l.rsplit_once('(').map(|(_, r)| r))
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|r| r.parse().ok())
+            .ok_or_else(|| format!("no rate in harness output:\n{out}"))
+    }
+
+    /// dkimpy through the harness, for RSA-only sinks.
+    fn harness_verify(&self, dir: &Path, key: &Key) -> Result<String, String> {
+        let out = sh(self
+            .harness_cmd(&["verify", &dir.display().to_string()])
+            .env("MTA_VERIFY_TXT", &key.txt_file)
+            .env("MTA_VERIFY_NAME", key.dns_name()))?;
+        Ok(out.trim().to_string())
+    }
+
+    fn sink(&self, name: &str) -> PathBuf {
+        let dir = self.work.join(format!("sink-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn config(&self, listen: &str, extra: &str, keys: &[&Key]) -> String {
+        let mut c = format!(
+            "listen = \"{listen}\"\nauthserv_id = \"mx.e2e.test\"\n\
+             internal_networks = [\"127.0.0.0/8\", \"::1/128\"]\n\
+             signing_daemons = [\"ORIGINATING\"]\non_error = \"tempfail\"\n\
+             on_refuse = \"reject\"\nsocket_mode = \"0666\"\n{extra}\n"
+        );
+        for k in keys {
+            c.push_str(&format!(
+                "[[key]]\ndomain = \"{}\"\nselector = \"{}\"\nfile = \"{}\"\n",
+                k.domain,
+                k.selector,
+                k.file.display()
+            ));
+        }
+        c
+    }
+
+    fn inet(&self, port: u16) -> String {
+        format!("inet:127.0.0.1:{port}")
+    }
+}
+
+/// `../shared/harness/mta-harness.sh` ([`util::shared_dir`]).
+fn harness_path() -> PathBuf {
+    util::shared_dir().join("harness/mta-harness.sh")
+}
+
+/// Make a key with openssl and its DKIM record.
+fn gen_key(work: &Path, kind: &str, domain: &str, selector: &str) -> Result<Key, String> {
+    let file = work.join(format!("keys/{selector}.{domain}.pem"));
+    let mut keygen = Command::new("openssl");
+    keygen.arg("genpkey");
+    if kind == "rsa" {
+        keygen.args(["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]);
+    } else {
+        keygen.args(["-algorithm", "ED25519"]);
+    }
+    let pem = sh(&mut keygen)?;
+    write_private(&file, &pem)?;
+    let der = Command::new("openssl")
+        .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+        .arg(&file)
+        .output()
+        .map_err(|e| format!("openssl pkey: {e}"))?
+        .stdout;
+    let public: &[u8] = if kind == "rsa" {
+        &der
+    } else {
+        // Ed25519 p= is the raw 32-byte key (RFC 8463 §4): the DER's tail.
+        der.get(der.len().saturating_sub(32)..).unwrap_or_default()
+    };
+    let k = if kind == "rsa" { "rsa" } else { "ed25519" };
+    let record = format!("v=DKIM1; k={k}; p={}", base64(public));
+    let txt_file = work.join(format!("keys/{selector}.{domain}.txt"));
+    let quoted: Vec<String> = record
+        .as_bytes()
+        .chunks(200)
+        .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
+        .collect();
+    std::fs::write(
+        &txt_file,
+        format!("{selector}._domainkey IN TXT ( {} )\n", quoted.join(" ")),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Key {
+        domain: domain.into(),
+        selector: selector.into(),
+        file,
+        txt_file,
+        record,
+    })
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A running `mass serve`.
+struct Mass {
+    child: Child,
+    log: PathBuf,
+    config: PathBuf,
+}
+
+impl Mass {
+    fn start(ctx: &Ctx, name: &str, config: &str) -> Result<Mass, String> {
+        let path = ctx.work.join(format!("{name}.toml"));
+        std::fs::write(&path, config).map_err(|e| e.to_string())?;
+        let log = ctx.work.join(format!("{name}.log"));
+        let logfile = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| e.to_string())?;
+        let child = Command::new(&ctx.mass)
+            .args(["serve", "--config"])
+            .arg(&path)
+            .env("MASS_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(logfile)
+            .spawn()
+            .map_err(|e| format!("{}: {e}", ctx.mass.display()))?;
+        let mut m = Mass {
+            child,
+            log,
+            config: path,
+        };
+        let listen = config
+            .lines()
+            .find_map(|l| l.strip_prefix("listen = \""))
+            .and_then(|l| l.strip_suffix('"'))
+            .unwrap_or_default()
+            .to_string();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ready = if let Some(addr) = listen.strip_prefix("inet:") {
+                TcpStream::connect(addr).is_ok()
+            } else {
+                Path::new(listen.trim_start_matches("unix:")).exists()
+            };
+            if ready {
+                return Ok(m);
+            }
+            if let Ok(Some(status)) = m.child.try_wait() {
+                return Err(format!(
+                    "mass serve exited at start ({status}):\n{}",
+                    m.log_text()
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("mass serve not listening:\n{}", m.log_text()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, sig: &str) -> Result<(), String> {
+        sh(Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string()))
+        .map(|_| ())
+    }
+
+    fn rewrite_config(&self, text: &str) -> Result<(), String> {
+        std::fs::write(&self.config, text).map_err(|e| e.to_string())
+    }
+
+    /// Peak resident set size (VmHWM) in KiB.
+    fn peak_rss_kib(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmHWM:")
+    }
+
+    /// User + system CPU time in clock ticks.
+    fn cpu_ticks(&self) -> u64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+        let f: Vec<&str> = after.split_whitespace().collect();
+        // Fields after the command: state is 0, utime 11, stime 12.
+        let get = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        get(11) + get(12)
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGTERM and wait; the exit status.
+    fn stop(mut self) -> Result<std::process::ExitStatus, String> {
+        let _ = self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Ok(s);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return Err("mass serve did not stop within 15 s of SIGTERM".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Mass {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Messages in a sink directory and how many DKIM-Signature fields each has.
+fn sink_signatures(dir: &Path) -> Vec<(PathBuf, usize, String)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        let header = text.split("\n\n").next().unwrap_or_default();
+        let header = header.split("\r\n\r\n").next().unwrap_or_default();
+        let sigs = header
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().starts_with("dkim-signature:"))
+            .count();
+        out.push((e.path(), sigs, text));
+    }
+    out
+}
+
+/// The Debian python3 (where python3-dkim lives), as the harness picks it.
+fn python() -> &'static str {
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+/// Verify every signature of every message in `dir` with dkimpy; the keys
+/// are given by DNS name. Returns (messages, signatures, passes).
+fn dkimpy_all(dir: &Path, keys: &[&Key]) -> Result<(usize, usize, usize), String> {
+    let mut args = vec![dir.display().to_string()];
+    for k in keys {
+        args.push(k.dns_name());
+        args.push(k.record.clone());
+    }
+    let script = r#"
+import sys, os, dkim
+target = sys.argv[1]
+records = dict(zip(sys.argv[2::2], sys.argv[3::2]))
+def dnsfunc(name, timeout=5):
+    name = name.decode() if isinstance(name, bytes) else name
+    r = records.get(name.rstrip("."))
+    return r.encode() if r else None
+files = sorted(os.path.join(target, f) for f in os.listdir(target))
+msgs = sigs = ok = 0
+for f in files:
+    raw = open(f, "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    msgs += 1
+    n = sum(1 for l in raw.split(b"\r\n\r\n")[0].split(b"\r\n") if l.lower().startswith(b"dkim-signature:"))
+    for i in range(n):
+        sigs += 1
+        d = dkim.DKIM(raw)
+        if d.verify(idx=i, dnsfunc=dnsfunc):
+            ok += 1
+        else:
+            print("FAIL", f, i, file=sys.stderr)
+print(msgs, sigs, ok)
+"#;
+    let out = sh(Command::new(python()).arg("-c").arg(script).args(&args))?;
+    let last = out.lines().last().unwrap_or_default();
+    let v: Vec<usize> = last
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    match v.as_slice() {
+        [m, s, o] => Ok((*m, *s, *o)),
+        _ => Err(format!("dkimpy output: {out}")),
+    }
+}
+
+/// Packages, the release binary, keys. None when that failed (recorded).
+fn prepare(run: &mut Run) -> Option<Ctx> {
+    let harness = harness_path();
+    let mut deps = Command::new("bash");
+    deps.arg(&harness).arg("deps");
+    if !run.command("mta-harness.sh deps", deps) {
+        return None;
+    }
+    let missing = util::ensure_apt(&["python3-nacl", "miltertest", "openssl"]);
+    if !missing.is_empty() {
+        run.fail(format!("missing packages: {}", missing.join(" ")));
+    }
+    if !run.cargo(&[
+        "build",
+        "--release",
+        "--package",
+        "mass-hosted",
+        "--bin",
+        "mass",
+    ]) {
+        return None;
+    }
+    match Ctx::new() {
+        Ok(c) => {
+            // Mail a failed earlier run left queued would be delivered into
+            // this run's sinks: start from an empty Postfix queue.
+            let _ = c.harness(&["down", "--purge"]);
+            Some(c)
+        }
+        Err(e) => {
+            run.fail(format!("e2e setup: {e}"));
+            None
+        }
+    }
+}
+
+/// `cargo xtask e2e [--bench] [--only a,b]`.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let mut run = Run::new("e2e");
+    let bench_too = args.iter().any(|a| a == "--bench");
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.split(',').map(String::from).collect());
+    let Some(ctx) = prepare(&mut run) else {
+        return run.finish();
+    };
+    let steps: Vec<&str> = match &only {
+        Some(o) => o.iter().map(String::as_str).collect(),
+        // `--bench` alone runs only the throughput figures.
+        None if bench_too => Vec::new(),
+        None => ALL_STEPS.to_vec(),
+    };
+    for step in steps {
+        eprintln!("xtask[e2e]: step {step}");
+        let t0 = Instant::now();
+        let result = match step {
+            "sign" => dkim::step_sign(&ctx),
+            "dual" => dkim::step_dual(&ctx),
+            "unix" => dkim::step_unix(&ctx),
+            "verify" => dkim::step_verify(&ctx),
+            "kill" => kill::step_kill(&ctx),
+            "attacks" => attacks::step_attacks(&ctx),
+            "cap" => cap::step_cap(&ctx),
+            "drain" => drain::step_drain(&ctx),
+            "miltertest" => miltertest::step_miltertest(&ctx),
+            "memory" => memory::step_memory(&ctx),
+            "device" => device::step_device(&ctx),
+            "batv" => continue,
+            _ => Err("unknown step".into()),
+        };
+        let label = match &result {
+            Ok(summary) => format!("{step}: {summary} [{:.1}s]", t0.elapsed().as_secs_f64()),
+            Err(_) => step.to_string(),
+        };
+        if let Ok(s) = &result {
+            eprintln!("xtask[e2e]: {step}: {s}");
+        }
+        run.check(&label, result.map(|_| ()));
+    }
+    // BATV (issue 6) brings up its own Postfix and mass serve (also `cargo xtask e2e-batv`).
+    if only
+        .as_ref()
+        .map_or(!bench_too, |o| o.iter().any(|s| s == "batv"))
+    {
+        batv::run(&mut run);
+    }
+    if bench_too {
+        let r = bench::bench_with(&ctx).map(|_| ());
+        run.check("bench (no milter / mass / OpenDKIM)", r);
+    }
+    let _ = ctx.harness(&["down"]);
+    run.finish()
+}
