@@ -13,21 +13,19 @@
 //! capacities fixed at compile time; running out of one is a typed error.
 //! Only RSA arithmetic allocates (through `alloc`).
 //!
-//! | module | RFC |
-//! |---|---|
-//! | [`canon`] | RFC 6376 §3.4 canonicalization |
-//! | [`body_hash`] | RFC 6376 §3.7 body hash, §3.5 `l=` |
-//! | [`header`] | RFC 5322 §2.2 header fields; RFC 6376 §5.4 selection |
-//! | [`sign`] | RFC 6376 §3.5, §3.7, §5; RFC 8463 |
-//! | [`domainkeys`] | RFC 4870 (DomainKeys signing and verification) |
-//! | [`crypto`] | RFC 8017 (RSASSA-PKCS1-v1_5), RFC 8032 / RFC 8463 (Ed25519) |
-//! | [`normalize`] | RFC 6376 §5.3 line-ending normalization |
-//! | [`tag_list`] | RFC 6376 §3.2 tag=value lists, base64 values |
-//! | [`signature_field`] | RFC 6376 §3.5 DKIM-Signature (received) |
-//! | [`key_record`] | RFC 6376 §3.6.1 key records; RFC 4870 §3.2.3 DomainKeys records |
-//! | [`public_key`] | RFC 5280 SPKI / RFC 8017 RSA keys, RFC 8463 §4 Ed25519 keys, RFC 8301 §3.2 limits |
-//! | [`verify`] | RFC 6376 §6 verification, RFC 8301 policy, RFC 8601 §2.7.1 results |
-//! | [`batv`] | draft-levine-smtp-batv-01 `prvs=` envelope tags (as Exim); RFC 5321 §4.5.3.1 limits |
+//! One folder per protocol; the syntax, header and canonicalization code that
+//! every protocol uses lives once, beside them:
+//!
+//! | module | what | RFC |
+//! |---|---|---|
+//! | [`syntax`] | tag=value lists, base64 values, DNS names | RFC 6376 §3.2, RFC 1035 §2.3.1 |
+//! | [`header`] | splitting header fields, bounded store, selection | RFC 5322 §2.2; RFC 6376 §5.4 |
+//! | [`canon`] | canonicalization, line-ending normalization, body hashes | RFC 6376 §3.4, §3.7, §5.3; RFC 4870 §3.4 |
+//! | [`crypto`] | signers and verifiers behind one interface | RFC 8017, RFC 8032, RFC 8463 |
+//! | [`dkim`] | DKIM-Signature, key records, public keys, signing, verification | RFC 6376, RFC 8301, RFC 8463 |
+//! | [`domainkeys`] | DomainKeys signing and verification | RFC 4870 |
+//! | [`batv`] | `prvs=` envelope tags (as Exim) | draft-levine-smtp-batv-01; RFC 5321 §4.5.3.1 |
+//! | [`link`] | the framed link to a signing device | `firmware/PROTOCOL.md` |
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -44,26 +42,20 @@
 extern crate alloc;
 
 pub mod batv;
-pub mod body_hash;
 pub mod canon;
 pub mod crypto;
+pub mod dkim;
 pub mod domainkeys;
 pub mod error;
 pub mod header;
-pub mod key_record;
 pub mod link;
-pub mod normalize;
-pub mod public_key;
-pub mod sign;
-pub mod signature_field;
-pub mod tag_list;
+pub mod syntax;
 #[cfg(test)]
 mod test_rng;
-pub mod verify;
 
-pub use body_hash::BodyInterest;
+pub use canon::body_hash::BodyInterest;
 pub use canon::{Canon, Canonicalization};
 pub use crypto::{DigestSigner, Ed25519Signer, RsaSha256Signer, SigningAlgorithm};
+pub use dkim::sign::{BodyLength, HeaderSelection, MessageSigner, SignRequest};
 pub use error::Error;
 pub use sha2;
-pub use sign::{BodyLength, HeaderSelection, MessageSigner, SignRequest};

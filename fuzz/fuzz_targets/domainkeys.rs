@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use mass_core::canon::DkCanon;
 use mass_core::domainkeys::{DkMessageVerifier, DkSignRequest, DkSignature, DkSigner, Mailbox};
-use mass_core::verify::KeyAnswer;
+use mass_core::dkim::verify::KeyAnswer;
 
 /// The RFC 8463 Appendix A.2 RSA key, a testing key with a granularity, and junk.
 const RECORDS: [&[u8]; 3] = [

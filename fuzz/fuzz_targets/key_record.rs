@@ -2,8 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mass_core::key_record::KeyRecord;
-use mass_core::public_key::PublicKey;
+use mass_core::dkim::key_record::KeyRecord;
+use mass_core::dkim::public_key::PublicKey;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(rec) = KeyRecord::parse(data) {

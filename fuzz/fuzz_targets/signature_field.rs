@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mass_core::signature_field::DkimSignature;
+use mass_core::dkim::signature_field::DkimSignature;
 
 fuzz_target!(|data: &[u8]| {
     let _ = DkimSignature::parse(data);

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mass_core::tag_list::{TagIter, decode_base64, parse_tag_list};
+use mass_core::syntax::tag_list::{TagIter, decode_base64, parse_tag_list};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(list) = parse_tag_list::<64>(data) {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mass_core::verify::{KeyAnswer, MessageVerifier, VerifyOptions};
+use mass_core::dkim::verify::{KeyAnswer, MessageVerifier, VerifyOptions};
 
 /// An Ed25519 key record (RFC 8463 Appendix A.2) and a junk one.
 const RECORDS: [&[u8]; 2] = [

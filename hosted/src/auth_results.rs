@@ -13,7 +13,7 @@
 //! - [`write_json`] gives the same data as one JSON object per line per
 //!   signature.
 
-use mass_core::verify::{Verdict, Verification};
+use mass_core::dkim::verify::{Verdict, Verification};
 use serde::Serialize;
 
 /// The field name, as written.

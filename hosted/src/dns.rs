@@ -38,8 +38,8 @@ use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
-use mass_core::key_record::KeyRecord;
-use mass_core::verify::{KeyAnswer, MessageVerifier};
+use mass_core::dkim::key_record::KeyRecord;
+use mass_core::dkim::verify::{KeyAnswer, MessageVerifier};
 
 use crate::zone::{self, ZoneError};
 
@@ -668,7 +668,7 @@ mod tests {
     #[test]
     fn provide_keys_is_send() {
         fn assert_send<T: Send>(_: &T) {}
-        let options = mass_core::verify::VerifyOptions::new(0);
+        let options = mass_core::dkim::verify::VerifyOptions::new(0);
         let mut verifier = Box::new(MessageVerifier::<1024, 16, 4>::new(options));
         let zone = ZoneKeySource::default();
         let future = provide_keys(&mut verifier, &zone);

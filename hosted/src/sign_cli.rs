@@ -10,7 +10,7 @@ use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use mass_core::normalize::LineEndings;
+use mass_core::canon::normalize::LineEndings;
 use mass_core::{
     BodyLength, Canon, Canonicalization, HeaderSelection, MessageSigner, SignRequest,
     SigningAlgorithm,
@@ -189,7 +189,7 @@ pub fn run(args: &SignArgs) -> Result<(), String> {
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .collect(),
-        None => mass_core::sign::DEFAULT_SIGNED_HEADERS.to_vec(),
+        None => mass_core::dkim::sign::DEFAULT_SIGNED_HEADERS.to_vec(),
     };
     let mut req = SignRequest::new(&args.domain, &args.selector, algorithm);
     req.canonicalization = parse_canon(args.canon.as_deref().unwrap_or("relaxed/relaxed"))?;

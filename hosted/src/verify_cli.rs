@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mass_core::verify::{MessageVerifier, VerifyOptions};
+use mass_core::dkim::verify::{MessageVerifier, VerifyOptions};
 
 use crate::auth_results::{self, DkimResult, SignatureResult};
 use crate::dns::{self, DnsKeySource, KeySource, LookupError, TxtRecord, ZoneKeySource};
@@ -117,7 +117,7 @@ impl VerifySettings {
     pub fn new(now: u64) -> Self {
         Self {
             now,
-            max_signatures: mass_core::verify::DEFAULT_MAX_SIGNATURES,
+            max_signatures: mass_core::dkim::verify::DEFAULT_MAX_SIGNATURES,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use mass_core::domainkeys::{DkMessageVerifier, DkReason};
-use mass_core::verify::{KeyAnswer, Verdict};
+use mass_core::dkim::verify::{KeyAnswer, Verdict};
 
 fn mass() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mass"))

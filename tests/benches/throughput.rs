@@ -4,7 +4,7 @@
 //!
 //! Output lines are `name value unit` so xtask can read them.
 
-use mass_core::body_hash::BodyHasher;
+use mass_core::canon::body_hash::BodyHasher;
 use mass_core::{
     Canon, Ed25519Signer, MessageSigner, RsaSha256Signer, SignRequest, SigningAlgorithm,
 };
@@ -156,7 +156,7 @@ fn sign_rate(msg: &[u8], key: &mut dyn mass_core::DigestSigner, secs: f64) -> f6
 /// Messages per second verifying `signed` (one signature) with its key
 /// record already in hand, over about `secs`.
 fn verify_rate(signed: &[u8], record: &[u8], secs: f64) -> f64 {
-    use mass_core::verify::{KeyAnswer, MessageVerifier, VerifyOptions};
+    use mass_core::dkim::verify::{KeyAnswer, MessageVerifier, VerifyOptions};
     let start = thread_cpu_time();
     let mut n = 0u64;
     while (thread_cpu_time() - start).as_secs_f64() < secs {

@@ -4,7 +4,7 @@
 //! applied. The message, signature and key record are the RFC's facts.
 
 use crate::common::at_every_split;
-use mass_core::verify::{KeyAnswer, MessageVerifier, Reason, Verdict, VerifyOptions};
+use mass_core::dkim::verify::{KeyAnswer, MessageVerifier, Reason, Verdict, VerifyOptions};
 
 type Verifier = MessageVerifier<16384, 256, 5>;
 

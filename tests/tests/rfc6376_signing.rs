@@ -2,7 +2,7 @@
 //! ../shared/security-cases.md (22, 23, 25, 27–29).
 
 use crate::common::at_every_split;
-use mass_core::sign::DEFAULT_SIGNED_HEADERS;
+use mass_core::dkim::sign::DEFAULT_SIGNED_HEADERS;
 use mass_core::{
     BodyLength, Canonicalization, Ed25519Signer, Error, HeaderSelection, MessageSigner,
     SignRequest, SigningAlgorithm,

@@ -5,7 +5,7 @@
 use crate::common::at_every_split;
 use crate::rfc8463::RSA_KEY_PEM;
 use base64ct::{Base64, Encoding};
-use mass_core::verify::{KeyAnswer, MessageVerifier, Reason, Verdict, VerifyOptions};
+use mass_core::dkim::verify::{KeyAnswer, MessageVerifier, Reason, Verdict, VerifyOptions};
 use mass_core::{
     Canon, Canonicalization, DigestSigner, Ed25519Signer, HeaderSelection, MessageSigner,
     RsaSha256Signer, SignRequest,

@@ -35,7 +35,7 @@ fn b64(bytes: &[u8]) -> String {
 
 fn unb64(text: &str) -> Vec<u8> {
     let mut out = vec![0u8; text.len()];
-    let n = crate::tag_list::decode_base64(text.as_bytes(), &mut out).unwrap();
+    let n = crate::syntax::tag_list::decode_base64(text.as_bytes(), &mut out).unwrap();
     out.truncate(n);
     out
 }

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use mass_core::signature_field::DkimSignature;
+use mass_core::dkim::signature_field::DkimSignature;
 use mass_core::{SignRequest, SigningAlgorithm};
 
 use crate::device::{Device, DeviceKey};

@@ -23,7 +23,7 @@ use super::keys::{KeyMaterial, KeySigner, SigningKey};
 
 /// The fields a DomainKey-Signature from the milter names in `h=` (those
 /// present; Sender and From are always added): DKIM's default set.
-const DK_SIGNED_HEADERS: [&str; 9] = mass_core::sign::DEFAULT_SIGNED_HEADERS;
+const DK_SIGNED_HEADERS: [&str; 9] = mass_core::dkim::sign::DEFAULT_SIGNED_HEADERS;
 
 /// Room for the header fields a signer keeps (only those its `h=` names:
 /// From, To, Cc, Subject, ...). Past it signing fails with a typed error

@@ -13,7 +13,7 @@
 //! `domainkeys=` results that never count as a DKIM pass.
 
 use mass_core::BodyInterest;
-use mass_core::verify::{KeyAnswer, MessageVerifier, Verdict, VerifyOptions};
+use mass_core::dkim::verify::{KeyAnswer, MessageVerifier, Verdict, VerifyOptions};
 
 use crate::auth_results::{self, DkimResult, SignatureResult};
 use crate::dk_verify::{self, HostDkVerifier};

@@ -4,7 +4,7 @@
 //! joined with nothing between them (§3.6.2.2); the caller does the DNS and
 //! the joining. [`KeyRecord::parse`] checks every tag and decodes `p=` into a
 //! buffer of [`MAX_KEY_BYTES`], which holds the SubjectPublicKeyInfo of an
-//! RSA-8192 key; turning those bytes into a key is [`crate::public_key`]'s
+//! RSA-8192 key; turning those bytes into a key is [`crate::dkim::public_key`]'s
 //! job. [`KeyRecord::check_use`] applies the record's own restrictions
 //! (`k=`, `h=`, `s=`, revocation) to a signature algorithm (§6.1.2).
 //!
@@ -14,8 +14,8 @@
 
 use core::fmt;
 
-use crate::signature_field::{HashAlgorithm, KeyType, SignatureAlgorithm};
-use crate::tag_list::{Base64Error, Tag, TagList, TagListError, decode_base64, parse_tag_list};
+use crate::dkim::signature_field::{HashAlgorithm, KeyType, SignatureAlgorithm};
+use crate::syntax::tag_list::{Base64Error, Tag, TagList, TagListError, decode_base64, parse_tag_list};
 
 /// Largest decoded `p=`: the SubjectPublicKeyInfo DER of an RSA-8192 key is
 /// about 1060 bytes.

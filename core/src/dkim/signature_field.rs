@@ -16,8 +16,8 @@
 use core::fmt;
 
 use crate::canon::Canonicalization;
-use crate::sign::is_same_or_subdomain;
-use crate::tag_list::{Base64Error, Span, TagListError, decode_base64, parse_tag_list};
+use crate::dkim::sign::is_same_or_subdomain;
+use crate::syntax::tag_list::{Base64Error, Span, TagListError, decode_base64, parse_tag_list};
 
 /// Largest decoded `b=` accepted: an RSA-8192 signature (RFC 8301 §3.2).
 pub const MAX_SIGNATURE_BYTES: usize = 1024;

@@ -11,7 +11,7 @@
 //! O(1) state. It refuses a message with no From field or with several
 //! (security case 1; RFC 6376 §8.15).
 
-use crate::body_hash::{BodyHasher, BodyInterest};
+use crate::canon::body_hash::{BodyHasher, BodyInterest};
 use crate::canon::{Canonicalization, HeaderCanonicalizer, canonicalize_header};
 use crate::crypto::{DigestSigner, SigningAlgorithm};
 use crate::error::Error;
@@ -215,7 +215,7 @@ pub struct MessageSigner<const HEADER_BYTES: usize, const HEADER_FIELDS: usize> 
 /// RFC 5321 sub-domain): dot-separated labels of letters, digits and
 /// hyphens, no empty label?
 fn is_domain_syntax(s: &str) -> bool {
-    crate::signature_field::check_dns_name(s.as_bytes()).is_ok()
+    crate::dkim::signature_field::check_dns_name(s.as_bytes()).is_ok()
 }
 
 /// Is `sub` equal to `domain` or a subdomain of it, on label boundaries

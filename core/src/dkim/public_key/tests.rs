@@ -3,10 +3,10 @@
 use alloc::vec::Vec;
 
 use super::*;
-use crate::key_record::KeyRecord;
+use crate::dkim::key_record::KeyRecord;
 
 fn rfc8463_rsa_spki() -> Vec<u8> {
-    let rec = KeyRecord::parse(crate::key_record::tests::RFC8463_RSA_RECORD).unwrap();
+    let rec = KeyRecord::parse(crate::dkim::key_record::tests::RFC8463_RSA_RECORD).unwrap();
     rec.public_key_bytes().to_vec()
 }
 
@@ -78,7 +78,7 @@ fn rfc8463_appendix_a_2_rsa_key_loads_as_spki_and_as_pkcs1() {
 
 #[test]
 fn rfc8463_appendix_a_2_ed25519_key_loads() {
-    let rec = KeyRecord::parse(crate::key_record::tests::RFC8463_ED25519_RECORD).unwrap();
+    let rec = KeyRecord::parse(crate::dkim::key_record::tests::RFC8463_ED25519_RECORD).unwrap();
     let key = load_ed25519(rec.public_key_bytes()).unwrap();
     assert_eq!(key.as_bytes(), rec.public_key_bytes());
     assert!(matches!(

@@ -15,7 +15,7 @@ use rsa::traits::PublicKeyParts;
 use super::*;
 use crate::canon::Canonicalization;
 use crate::crypto::{DigestSigner, Ed25519Signer, RsaSha256Signer, SigningAlgorithm};
-use crate::sign::{BodyLength, HeaderSelection, MessageSigner, SignRequest};
+use crate::dkim::sign::{BodyLength, HeaderSelection, MessageSigner, SignRequest};
 
 type Signer = MessageSigner<8192, 64>;
 type Verifier = MessageVerifier<16384, 256, 8>;
@@ -38,7 +38,7 @@ fn b64(bytes: &[u8]) -> String {
 
 fn unb64(text: &str) -> Vec<u8> {
     let mut out = vec![0u8; text.len()];
-    let n = crate::tag_list::decode_base64(text.as_bytes(), &mut out).unwrap();
+    let n = crate::syntax::tag_list::decode_base64(text.as_bytes(), &mut out).unwrap();
     out.truncate(n);
     out
 }

@@ -25,7 +25,7 @@
 //! [`Reason`]. Beyond the RFC 6376 checks:
 //! - rsa-sha1 and RSA keys under 1024 bits never pass (RFC 8301 §3.1, §3.2);
 //!   keys over 8192 bits or with huge exponents are refused before any RSA
-//!   work ([`crate::public_key`]);
+//!   work ([`crate::dkim::public_key`]);
 //! - `l=` gives policy unless [`VerifyOptions::allow_body_length`] (§8.2);
 //! - an expired `x=` or a `t=` in the future gives policy (§3.5);
 //! - a message with other than one From field, or with an unsigned instance
@@ -35,14 +35,14 @@
 
 use core::fmt;
 
-use crate::body_hash::{BodyHash, BodyHasher, BodyInterest};
+use crate::canon::body_hash::{BodyHash, BodyHasher, BodyInterest};
 use crate::error::Error;
 use crate::header::{FieldSink, HeaderSplitter, HeaderStore, field_value, names_match};
-use crate::key_record::{KeyFlags, KeyRecord, KeyRecordError, KeyUseError};
-use crate::public_key::{PublicKey, PublicKeyError};
-use crate::sign::header_hash;
-use crate::signature_field::{DkimSignature, SignatureAlgorithm, SignatureFieldError};
-use crate::tag_list::TagIter;
+use crate::dkim::key_record::{KeyFlags, KeyRecord, KeyRecordError, KeyUseError};
+use crate::dkim::public_key::{PublicKey, PublicKeyError};
+use crate::dkim::sign::header_hash;
+use crate::dkim::signature_field::{DkimSignature, SignatureAlgorithm, SignatureFieldError};
+use crate::syntax::tag_list::TagIter;
 
 /// How many signatures are checked unless the caller says otherwise.
 pub const DEFAULT_MAX_SIGNATURES: usize = 5;
@@ -882,7 +882,7 @@ fn verify_with<const B: usize, const F: usize, const SIGS: usize>(
 
     // The crypto holds; now local policy.
     if let Some(bits) = key_bits
-        && bits < crate::public_key::WEAK_RSA_MODULUS_BITS
+        && bits < crate::dkim::public_key::WEAK_RSA_MODULUS_BITS
     {
         return done(Verdict::Policy, Reason::WeakKey { bits });
     }
@@ -977,10 +977,10 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
             // first syntax error, each checked before it is shown.
             for tag in TagIter::new(field_value(raw)).map_while(Result::ok) {
                 match tag.name {
-                    "d" if crate::signature_field::check_dns_name(tag.value.as_bytes()).is_ok() => {
+                    "d" if crate::dkim::signature_field::check_dns_name(tag.value.as_bytes()).is_ok() => {
                         result.domain = Some(tag.value);
                     }
-                    "s" if crate::signature_field::check_dns_name(tag.value.as_bytes()).is_ok() => {
+                    "s" if crate::dkim::signature_field::check_dns_name(tag.value.as_bytes()).is_ok() => {
                         result.selector = Some(tag.value);
                     }
                     "a" => {

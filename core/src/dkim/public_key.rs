@@ -15,7 +15,7 @@ use core::fmt;
 
 use rsa::{BoxedUint, PublicKey as RsaPublicKey};
 
-use crate::signature_field::KeyType;
+use crate::dkim::signature_field::KeyType;
 
 /// Largest RSA modulus accepted (RFC 8301 §3.2: verifiers need not go past
 /// 4096; the rsa crate's own ceiling is 8192).

@@ -1,0 +1,223 @@
+//! DomainKeys signing (RFC 4870 §3.4).
+
+use super::*;
+
+/// What to sign with: everything that goes into the DomainKey-Signature
+/// field except what the message supplies.
+#[derive(Debug, Clone, Copy)]
+pub struct DkSignRequest<'a> {
+    /// `d=`: the sending domain or a parent of it.
+    pub domain: &'a str,
+    /// `s=`.
+    pub selector: &'a str,
+    /// `c=`.
+    pub canonicalization: DkCanon,
+    /// `None`: sign every header field and write no `h=`. `Some(names)`:
+    /// sign only the fields with these names (Sender and From are always
+    /// added) and list them in `h=`, one entry per field, in message order.
+    pub headers: Option<&'a [&'a str]>,
+}
+
+impl<'a> DkSignRequest<'a> {
+    /// A request to sign every header field, canonicalized with `canon`.
+    pub fn new(domain: &'a str, selector: &'a str, canon: DkCanon) -> Self {
+        DkSignRequest {
+            domain,
+            selector,
+            canonicalization: canon,
+            headers: None,
+        }
+    }
+}
+
+/// Streaming DomainKeys signer for one message (RFC 4870 §3.5).
+///
+/// It hashes the header fields as they arrive; the field it makes goes
+/// above all of them. It refuses a message with no From field, several
+/// From or Sender fields, or a sending domain outside `d=`.
+#[derive(Debug, Clone)]
+pub struct DkSigner {
+    pub(super) domain: heapless::String<253>,
+    pub(super) selector: heapless::String<253>,
+    pub(super) canon: DkCanon,
+    pub(super) listed: bool,
+    pub(super) splitter: HeaderSplitter,
+    pub(super) intake: DkIntake,
+    pub(super) body: BodyCanonicalizer,
+    pub(super) headers_done: bool,
+}
+
+pub(super) fn copy_name(s: &str, tag: &'static str) -> Result<heapless::String<253>, Error> {
+    check_dns_name(s.as_bytes()).map_err(|_| Error::InvalidTagValue { tag })?;
+    let mut out = heapless::String::new();
+    out.push_str(s)
+        .map_err(|_| Error::InvalidTagValue { tag })?;
+    Ok(out)
+}
+
+impl DkSigner {
+    /// Check the request and start a message.
+    pub fn new(req: &DkSignRequest<'_>) -> Result<Self, Error> {
+        let domain = copy_name(req.domain, "d")?;
+        let selector = copy_name(req.selector, "s")?;
+        let only = match req.headers {
+            None => None,
+            Some(list) => {
+                let mut names = Names::new();
+                for name in list.iter().chain(["from", "sender"].iter()) {
+                    let name = name.trim();
+                    if name.is_empty() || !name.bytes().all(is_ftext) {
+                        return Err(Error::InvalidTagValue { tag: "h" });
+                    }
+                    if !names.contains(name.as_bytes()) {
+                        names.push(name.as_bytes())?;
+                    }
+                }
+                Some(names)
+            }
+        };
+        let listed = only.is_some();
+        Ok(DkSigner {
+            domain,
+            selector,
+            canon: req.canonicalization,
+            listed,
+            splitter: HeaderSplitter::new(),
+            intake: DkIntake::new(req.canonicalization, only, listed),
+            body: BodyCanonicalizer::domainkeys(req.canonicalization),
+            headers_done: false,
+        })
+    }
+
+    /// Feed the next chunk of the raw message, split anywhere.
+    pub fn update(&mut self, raw: &[u8]) -> Result<(), Error> {
+        if self.headers_done {
+            self.body.update(raw, &mut self.intake.hash);
+            return Ok(());
+        }
+        if let Some(n) = self.splitter.push(raw, &mut self.intake)? {
+            self.headers_ended();
+            self.body
+                .update(raw.get(n..).unwrap_or_default(), &mut self.intake.hash);
+        }
+        Ok(())
+    }
+
+    /// Feed one whole header field as a milter receives it (`Name:value`
+    /// with folding CRLFs, no final CRLF).
+    pub fn header_field(&mut self, raw_field: &[u8]) -> Result<(), Error> {
+        if self.headers_done {
+            return Err(Error::OutOfOrder);
+        }
+        self.splitter.push_field(raw_field, &mut self.intake)
+    }
+
+    /// The header block is complete.
+    pub fn end_of_headers(&mut self) -> Result<(), Error> {
+        if self.headers_done {
+            return Err(Error::OutOfOrder);
+        }
+        self.splitter.push_end_of_headers(&mut self.intake)?;
+        self.headers_ended();
+        Ok(())
+    }
+
+    /// Feed the next chunk of body.
+    pub fn body(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        if !self.headers_done {
+            return Err(Error::OutOfOrder);
+        }
+        self.body.update(chunk, &mut self.intake.hash);
+        Ok(())
+    }
+
+    pub(super) fn headers_ended(&mut self) {
+        self.headers_done = true;
+        // §3.4.2.1: every line from the first header line to the last body
+        // line is presented; the blank line is the body's first (empty)
+        // line.
+        self.body.update(b"\r\n", &mut self.intake.hash);
+    }
+
+    /// The sending address the signature will be checked against (§3.1).
+    pub(super) fn check_sender(&self) -> Result<(), Error> {
+        match self.intake.from.count {
+            0 => return Err(Error::NoFromField),
+            1 => {}
+            _ => return Err(Error::MultipleFromFields),
+        }
+        let sending = match self.intake.sender.count {
+            0 => &self.intake.from,
+            1 => &self.intake.sender,
+            _ => return Err(Error::MultipleSenderFields),
+        };
+        let mailbox = sending.address().ok_or(Error::UnparsableFrom)?;
+        if !is_same_or_subdomain(mailbox.domain().as_bytes(), self.domain.as_bytes()) {
+            return Err(Error::FromDomainMismatch);
+        }
+        Ok(())
+    }
+
+    /// Finish the message and sign it. The complete field,
+    /// `DomainKey-Signature: ...` without a final CRLF, is written to
+    /// `out`; its length is returned.
+    pub fn finish<K: Sha1DigestSigner + ?Sized>(
+        mut self,
+        key: &mut K,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        if !self.headers_done {
+            self.splitter.finish(&mut self.intake)?;
+            self.headers_ended();
+        }
+        self.check_sender()?;
+        if key.signature_len() > SIGNATURE_CAP {
+            return Err(Error::Key);
+        }
+        let DkSigner {
+            domain,
+            selector,
+            canon,
+            listed,
+            mut intake,
+            body,
+            ..
+        } = self;
+        body.finish(&mut intake.hash);
+        let digest: [u8; 20] = intake.hash.finalize().into();
+        let mut sig = [0u8; SIGNATURE_CAP];
+        let n = key.sign_sha1_digest(&digest, &mut sig)?;
+        let sig = sig.get(..n).ok_or(Error::Key)?;
+        let mut b64 = [0u8; SIGNATURE_CAP.div_ceil(3) * 4];
+        let b64 = Base64::encode(sig, &mut b64).map_err(|_| Error::Key)?;
+
+        let mut w = FieldWriter::new(out);
+        w.put(b"DomainKey-Signature:");
+        w.unit(&[b"a=rsa-sha1;"]);
+        w.unit(&[b"q=dns;"]);
+        w.unit(&[b"c=", canon.as_str().as_bytes(), b";"]);
+        w.unit(&[b"s=", selector.as_bytes(), b";"]);
+        w.unit(&[b"d=", domain.as_bytes(), b";"]);
+        if listed && let Some(names) = &intake.hashed_names {
+            // Start h= on a new line unless the whole list fits this one.
+            let total: usize = names.iter().map(|n| n.len().saturating_add(1)).sum();
+            if w.line.saturating_add(3).saturating_add(total) > FOLD_WIDTH {
+                w.fold();
+                w.put(b"h=");
+            } else {
+                w.unit(&[b"h="]);
+            }
+            for (i, name) in names.iter().enumerate() {
+                let sep: &[u8] = if i > 0 { b":" } else { b"" };
+                w.glued(&[sep, name]);
+            }
+            w.put(b";");
+        }
+        w.unit(&[b"b="]);
+        w.folded(b64.as_bytes());
+        if w.len > w.buf.len() {
+            return Err(Error::BufferTooSmall { required: w.len });
+        }
+        Ok(w.len)
+    }
+}

@@ -1,0 +1,726 @@
+//! DomainKeys verification (RFC 4870 §3.5).
+
+use super::*;
+
+/// Why a DomainKeys signature got its verdict.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum DkReason {
+    /// Everything checked out.
+    Verified,
+    /// The DomainKey-Signature field was refused (permerror).
+    Signature(DkSignatureError),
+    /// No key record: NXDOMAIN or no TXT record (permerror).
+    KeyNotFound,
+    /// The key lookup failed for now (temperror).
+    KeyLookupFailed,
+    /// The caller never answered the key request (temperror).
+    KeyNotProvided,
+    /// The key record could not be parsed (permerror).
+    KeyRecord(KeyRecordError),
+    /// `p=` is empty: the key was revoked (fail).
+    KeyRevoked,
+    /// The key bytes are not a usable RSA key (permerror).
+    PublicKey(PublicKeyError),
+    /// No Sender or From field, or no address in it (permerror).
+    NoSendingAddress,
+    /// `d=` is neither the sending domain nor a parent of it (fail;
+    /// §3.3 `d=`).
+    DomainMismatch,
+    /// The key's `g=` does not match the local part of the sending address
+    /// (fail; §3.2.3).
+    GranularityMismatch,
+    /// The signature does not verify (fail).
+    SignatureMismatch,
+    /// The key has `t=y` and the signature failed (neutral; §3.2.3).
+    TestingKey,
+    /// The signature verifies, but with an RSA key under 1024 bits
+    /// (policy).
+    WeakKey {
+        /// The modulus size.
+        bits: u32,
+    },
+    /// The signature verifies, but the field with the sending address is
+    /// not signed: it is above the signature field or not in `h=`
+    /// (policy).
+    SendingFieldNotSigned,
+    /// The signature verifies, but the message has several From or several
+    /// Sender fields (policy; security case 1).
+    SeveralSendingFields {
+        /// Which field is repeated.
+        field: SendingField,
+    },
+}
+
+impl fmt::Display for DkReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DkReason::Verified => f.write_str("signature verified"),
+            DkReason::Signature(e) => write!(f, "{e}"),
+            DkReason::KeyNotFound => f.write_str("no key record"),
+            DkReason::KeyLookupFailed => f.write_str("key lookup failed"),
+            DkReason::KeyNotProvided => f.write_str("key not provided"),
+            DkReason::KeyRecord(e) => write!(f, "{e}"),
+            DkReason::KeyRevoked => f.write_str("key revoked (empty p=)"),
+            DkReason::PublicKey(e) => write!(f, "{e}"),
+            DkReason::NoSendingAddress => f.write_str("no sending address (Sender or From)"),
+            DkReason::DomainMismatch => {
+                f.write_str("d= is not the sending domain or a parent of it")
+            }
+            DkReason::GranularityMismatch => f.write_str("key g= does not match the sender"),
+            DkReason::SignatureMismatch => f.write_str("signature did not verify"),
+            DkReason::TestingKey => f.write_str("failed under a testing key (t=y)"),
+            DkReason::WeakKey { bits } => write!(f, "RSA key of {bits} bits is too weak"),
+            DkReason::SendingFieldNotSigned => {
+                f.write_str("the sending address field is not signed")
+            }
+            DkReason::SeveralSendingFields { field } => {
+                write!(f, "several {} fields", field.as_str())
+            }
+        }
+    }
+}
+
+/// Sender and From fields above the signature field, which the verifier of
+/// that signature does not see (RFC 4870 §3.1 takes the sending address
+/// from the whole message).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FieldsAbove {
+    /// Sender fields above the signature.
+    pub sender: u32,
+    /// From fields above the signature.
+    pub from: u32,
+}
+
+/// The granularity `g=` of a DomainKeys key (§3.2.3).
+#[derive(Debug, Clone)]
+pub(super) enum Granularity {
+    /// Absent or empty: any local part.
+    Any,
+    /// A literal, or a pattern with one `*` matching any run.
+    Pattern(heapless::Vec<u8, GRANULARITY_CAP>),
+    /// Longer than any local part can be.
+    Nothing,
+}
+
+impl Granularity {
+    pub(super) fn from_record(g: Option<&str>) -> Self {
+        match g.map(str::trim) {
+            None | Some("") => Granularity::Any,
+            Some(g) => match heapless::Vec::from_slice(g.as_bytes()) {
+                Ok(v) => Granularity::Pattern(v),
+                Err(_) => Granularity::Nothing,
+            },
+        }
+    }
+
+    pub(super) fn matches(&self, local: &[u8]) -> bool {
+        match self {
+            Granularity::Any => true,
+            Granularity::Nothing => false,
+            Granularity::Pattern(p) => match p.iter().position(|&b| b == b'*') {
+                None => p.as_slice() == local,
+                Some(star) => {
+                    let (prefix, rest) = p.split_at(star);
+                    let suffix = rest.get(1..).unwrap_or_default();
+                    local.len() >= prefix.len().saturating_add(suffix.len())
+                        && local.starts_with(prefix)
+                        && local.ends_with(suffix)
+                }
+            },
+        }
+    }
+}
+
+/// A key that loaded.
+#[derive(Debug, Clone)]
+pub(super) struct DkKey {
+    pub(super) key: RsaKey,
+    pub(super) testing: bool,
+    pub(super) granularity: Granularity,
+}
+
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub(super) enum DkKeyState {
+    Wanted,
+    Loaded(heapless::Vec<DkKey, MAX_KEY_RECORDS_TRIED>),
+    Failed(Verdict, DkReason),
+}
+
+/// The key a verifier needs: the TXT records of `selector._domainkey.domain`
+/// (RFC 4870 §3.2.2, the same name as DKIM's). Its `Display` is that name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DkKeyName<'v> {
+    /// `s=`.
+    pub selector: &'v str,
+    /// `d=`.
+    pub domain: &'v str,
+}
+
+impl fmt::Display for DkKeyName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}._domainkey.{}", self.selector, self.domain)
+    }
+}
+
+/// The result of one DomainKey-Signature (RFC 8601 `domainkeys=`).
+#[derive(Debug, Clone)]
+pub struct DkResult {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why.
+    pub reason: DkReason,
+    /// `d=`, if the signature parsed.
+    pub domain: Option<heapless::String<253>>,
+    /// `s=`, if the signature parsed.
+    pub selector: Option<heapless::String<253>>,
+    /// The sending address and the field it came from, if one was found
+    /// below the signature.
+    pub sending: Option<(SendingField, Mailbox)>,
+    /// The key had `t=y`.
+    pub testing: bool,
+    /// The RSA modulus size of the key used.
+    pub key_bits: Option<u32>,
+}
+
+/// Streaming verifier of one DomainKey-Signature field (RFC 4870 §3.6).
+///
+/// Make it from the signature field, feed it the header fields below that
+/// field through its [`FieldSink`] methods (or let a
+/// [`DkMessageVerifier`] do it), call
+/// [`end_of_headers`](Self::end_of_headers), feed the body, give it the key
+/// records, then [`finish`](Self::finish).
+#[derive(Debug, Clone)]
+pub struct DkVerifier {
+    pub(super) decided: Option<(Verdict, DkReason)>,
+    pub(super) domain: heapless::String<253>,
+    pub(super) selector: heapless::String<253>,
+    pub(super) signature: heapless::Vec<u8, SIGNATURE_CAP>,
+    pub(super) above: FieldsAbove,
+    pub(super) intake: DkIntake,
+    pub(super) body: BodyCanonicalizer,
+    pub(super) headers_done: bool,
+    pub(super) keys: DkKeyState,
+}
+
+impl DkVerifier {
+    /// A verifier for the raw DomainKey-Signature `field` (no final CRLF),
+    /// with the Sender and From fields counted `above` it. A field that
+    /// does not parse gives a verifier whose result is that permerror.
+    pub fn new(field: &[u8], above: FieldsAbove) -> Self {
+        match DkSignature::parse_field(field) {
+            Ok(sig) => Self::from_signature(&sig, above),
+            Err(e) => Self::decided(Verdict::PermError, DkReason::Signature(e), above),
+        }
+    }
+
+    /// A verifier whose result is already known.
+    pub(super) fn decided(verdict: Verdict, reason: DkReason, above: FieldsAbove) -> Self {
+        DkVerifier {
+            decided: Some((verdict, reason)),
+            domain: heapless::String::new(),
+            selector: heapless::String::new(),
+            signature: heapless::Vec::new(),
+            above,
+            intake: DkIntake::new(DkCanon::Simple, None, false),
+            body: BodyCanonicalizer::domainkeys(DkCanon::Simple),
+            headers_done: false,
+            keys: DkKeyState::Wanted,
+        }
+    }
+
+    pub(super) fn from_signature(sig: &DkSignature<'_>, above: FieldsAbove) -> Self {
+        let too_many = || {
+            Self::decided(
+                Verdict::PermError,
+                DkReason::Signature(DkSignatureError::TooManyHeaderNames),
+                above,
+            )
+        };
+        let only = match sig.headers {
+            None => None,
+            Some(_) => {
+                let mut names = Names::new();
+                for name in sig.header_names() {
+                    if names.push(name.as_bytes()).is_err() {
+                        return too_many();
+                    }
+                }
+                Some(names)
+            }
+        };
+        let (Ok(domain), Ok(selector), Ok(signature)) = (
+            heapless::String::try_from(sig.domain),
+            heapless::String::try_from(sig.selector),
+            heapless::Vec::from_slice(sig.signature()),
+        ) else {
+            // check_dns_name bounds both names to 253 bytes; the signature
+            // was decoded into a buffer of the same capacity.
+            return too_many();
+        };
+        DkVerifier {
+            decided: None,
+            domain,
+            selector,
+            signature,
+            above,
+            intake: DkIntake::new(sig.canonicalization, only, false),
+            body: BodyCanonicalizer::domainkeys(sig.canonicalization),
+            headers_done: false,
+            keys: DkKeyState::Wanted,
+        }
+    }
+
+    /// The key record to look up, or `None` if the result is already known
+    /// or a key was given.
+    pub fn key_request(&self) -> Option<DkKeyName<'_>> {
+        match (&self.decided, &self.keys) {
+            (None, DkKeyState::Wanted) => Some(DkKeyName {
+                selector: &self.selector,
+                domain: &self.domain,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The header block has ended.
+    pub fn end_of_headers(&mut self) {
+        if !self.headers_done {
+            self.headers_done = true;
+            self.body.update(b"\r\n", &mut self.intake.hash);
+        }
+    }
+
+    /// The next chunk of body.
+    pub fn body(&mut self, chunk: &[u8]) {
+        if self.decided.is_none() {
+            self.body.update(chunk, &mut self.intake.hash);
+        }
+    }
+
+    /// Answer the key request (§3.2.3 records, read with
+    /// [`KeyRecord::parse_domainkeys`]).
+    pub fn provide_key(&mut self, answer: KeyAnswer<'_>) {
+        if self.decided.is_none() {
+            self.keys = load_keys(answer);
+        }
+    }
+
+    /// Compute the result.
+    pub fn finish(mut self) -> DkResult {
+        self.end_of_headers();
+        let mut result = DkResult {
+            verdict: Verdict::PermError,
+            reason: DkReason::KeyNotProvided,
+            domain: None,
+            selector: None,
+            sending: None,
+            testing: false,
+            key_bits: None,
+        };
+        if let Some((verdict, reason)) = self.decided {
+            result.verdict = verdict;
+            result.reason = reason;
+            return result;
+        }
+        result.domain = Some(self.domain.clone());
+        result.selector = Some(self.selector.clone());
+
+        // §3.1: the sending address is Sender if there is one, else From.
+        let intake = &self.intake;
+        let kind = if self.above.sender > 0 || intake.sender.count > 0 {
+            SendingField::Sender
+        } else {
+            SendingField::From
+        };
+        let captured = intake.captured(kind);
+        let above = match kind {
+            SendingField::Sender => self.above.sender,
+            SendingField::From => self.above.from,
+        };
+        let mailbox = captured.address();
+        if let Some(m) = &mailbox {
+            result.sending = Some((kind, m.clone()));
+        }
+        let mut policy: Option<DkReason> = None;
+        if captured.count == 0 && above == 0 {
+            return result.with(Verdict::PermError, DkReason::NoSendingAddress);
+        }
+        if captured.count == 0 || !captured.hashed {
+            policy = Some(DkReason::SendingFieldNotSigned);
+        } else if mailbox.is_none() {
+            return result.with(Verdict::PermError, DkReason::NoSendingAddress);
+        }
+        for (field, count) in [
+            (
+                SendingField::From,
+                intake.from.count.saturating_add(self.above.from),
+            ),
+            (
+                SendingField::Sender,
+                intake.sender.count.saturating_add(self.above.sender),
+            ),
+        ] {
+            if count > 1 && policy.is_none() {
+                policy = Some(DkReason::SeveralSendingFields { field });
+            }
+        }
+        if let Some(m) = &mailbox
+            && !is_same_or_subdomain(m.domain().as_bytes(), self.domain.as_bytes())
+        {
+            return result.with(Verdict::Fail, DkReason::DomainMismatch);
+        }
+
+        let keys = match &self.keys {
+            DkKeyState::Wanted => {
+                return result.with(Verdict::TempError, DkReason::KeyNotProvided);
+            }
+            DkKeyState::Failed(verdict, reason) => return result.with(*verdict, *reason),
+            DkKeyState::Loaded(keys) => keys,
+        };
+        let DkVerifier {
+            intake, signature, ..
+        } = self;
+        let mut hash = intake.hash;
+        self.body.finish(&mut hash);
+        let digest: [u8; 20] = hash.finalize().into();
+
+        let mut best: Option<(Verdict, DkReason, bool, u32)> = None;
+        for candidate in keys {
+            let bits = candidate.key.bits();
+            let testing = candidate.testing;
+            let failed = |reason| {
+                if testing {
+                    (Verdict::Neutral, DkReason::TestingKey)
+                } else {
+                    (Verdict::Fail, reason)
+                }
+            };
+            let (verdict, reason) = if mailbox
+                .as_ref()
+                .is_some_and(|m| !candidate.granularity.matches(m.local()))
+            {
+                failed(DkReason::GranularityMismatch)
+            } else if candidate
+                .key
+                .key()
+                .verify(rsa::Pkcs1v15Sign::new::<Sha1>(), &digest, &signature)
+                .is_err()
+            {
+                failed(DkReason::SignatureMismatch)
+            } else if bits < WEAK_RSA_MODULUS_BITS {
+                (Verdict::Policy, DkReason::WeakKey { bits })
+            } else if let Some(reason) = policy {
+                (Verdict::Policy, reason)
+            } else {
+                (Verdict::Pass, DkReason::Verified)
+            };
+            let better = best.is_none_or(|(v, ..)| rank(verdict) > rank(v));
+            if better {
+                best = Some((verdict, reason, testing, bits));
+            }
+            if verdict == Verdict::Pass {
+                break;
+            }
+        }
+        match best {
+            Some((verdict, reason, testing, bits)) => {
+                result.testing = testing;
+                result.key_bits = Some(bits);
+                result.with(verdict, reason)
+            }
+            None => result.with(Verdict::PermError, DkReason::KeyNotFound),
+        }
+    }
+}
+
+impl DkResult {
+    pub(super) fn with(mut self, verdict: Verdict, reason: DkReason) -> Self {
+        self.verdict = verdict;
+        self.reason = reason;
+        self
+    }
+}
+
+/// Which verdict to report when several keys were tried.
+pub(super) fn rank(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Pass => 5,
+        Verdict::Policy => 4,
+        Verdict::Neutral => 3,
+        Verdict::Fail => 2,
+        Verdict::TempError => 1,
+        _ => 0,
+    }
+}
+
+impl FieldSink for DkVerifier {
+    fn begin_field(&mut self, name: &[u8]) -> Result<bool, Error> {
+        if self.headers_done {
+            return Err(Error::OutOfOrder);
+        }
+        if self.decided.is_some() {
+            return Ok(false);
+        }
+        self.intake.begin_field(name)
+    }
+
+    fn field_bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.intake.field_bytes(bytes)
+    }
+
+    fn end_field(&mut self) -> Result<(), Error> {
+        self.intake.end_field()
+    }
+}
+
+/// Turn a key answer into usable keys (§3.2.3; up to
+/// [`MAX_KEY_RECORDS_TRIED`] records, as for DKIM).
+pub(super) fn load_keys(answer: KeyAnswer<'_>) -> DkKeyState {
+    let records = match answer {
+        KeyAnswer::NotFound => {
+            return DkKeyState::Failed(Verdict::PermError, DkReason::KeyNotFound);
+        }
+        KeyAnswer::TempFail => {
+            return DkKeyState::Failed(Verdict::TempError, DkReason::KeyLookupFailed);
+        }
+        KeyAnswer::Records(records) => records,
+    };
+    let mut keys = heapless::Vec::new();
+    let mut first_error = None;
+    for txt in records.iter().take(MAX_KEY_RECORDS_TRIED) {
+        let failure = match KeyRecord::parse_domainkeys(txt) {
+            Err(e) => (Verdict::PermError, DkReason::KeyRecord(e)),
+            Ok(record) if record.is_revoked() => (Verdict::Fail, DkReason::KeyRevoked),
+            Ok(record) => match load_rsa(record.public_key_bytes()) {
+                Err(e) => (Verdict::PermError, DkReason::PublicKey(e)),
+                Ok(key) => {
+                    // `take` bounds the loop to the capacity.
+                    let _ = keys.push(DkKey {
+                        key,
+                        testing: record.flags.testing,
+                        granularity: Granularity::from_record(record.granularity),
+                    });
+                    continue;
+                }
+            },
+        };
+        first_error.get_or_insert(failure);
+    }
+    match first_error {
+        _ if !keys.is_empty() => DkKeyState::Loaded(keys),
+        Some((verdict, reason)) => DkKeyState::Failed(verdict, reason),
+        None => DkKeyState::Failed(Verdict::PermError, DkReason::KeyNotFound),
+    }
+}
+
+/// The header side of a [`DkMessageVerifier`]: it hands each field to the
+/// verifiers of the signatures above it and starts a verifier at each
+/// DomainKey-Signature field.
+#[derive(Debug, Clone)]
+pub(super) struct Dispatch<const SIGS: usize> {
+    pub(super) verifiers: heapless::Vec<DkVerifier, SIGS>,
+    pub(super) keep: [bool; SIGS],
+    pub(super) max: usize,
+    pub(super) seen: usize,
+    pub(super) capturing: bool,
+    pub(super) field: heapless::Vec<u8, MAX_SIGNATURE_FIELD>,
+    pub(super) field_overflow: bool,
+    pub(super) above: FieldsAbove,
+}
+
+impl<const SIGS: usize> FieldSink for Dispatch<SIGS> {
+    fn begin_field(&mut self, name: &[u8]) -> Result<bool, Error> {
+        let mut any = false;
+        for (v, keep) in self.verifiers.iter_mut().zip(self.keep.iter_mut()) {
+            *keep = v.begin_field(name)?;
+            any |= *keep;
+        }
+        if names_match(name, b"sender") {
+            self.above.sender = self.above.sender.saturating_add(1);
+        } else if names_match(name, b"from") {
+            self.above.from = self.above.from.saturating_add(1);
+        }
+        self.capturing = false;
+        if names_match(name, b"domainkey-signature") {
+            self.seen = self.seen.saturating_add(1);
+            if self.verifiers.len() < self.max {
+                self.capturing = true;
+                self.field.clear();
+                self.field_overflow = false;
+            }
+        }
+        Ok(any || self.capturing)
+    }
+
+    fn field_bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        for (v, keep) in self.verifiers.iter_mut().zip(self.keep.iter()) {
+            if *keep {
+                v.field_bytes(bytes)?;
+            }
+        }
+        if self.capturing && self.field.extend_from_slice(bytes).is_err() {
+            self.field_overflow = true;
+        }
+        Ok(())
+    }
+
+    fn end_field(&mut self) -> Result<(), Error> {
+        for (v, keep) in self.verifiers.iter_mut().zip(self.keep.iter_mut()) {
+            if core::mem::take(keep) {
+                v.end_field()?;
+            }
+        }
+        if core::mem::take(&mut self.capturing) {
+            let verifier = if self.field_overflow {
+                DkVerifier::decided(
+                    Verdict::PermError,
+                    DkReason::Signature(DkSignatureError::FieldTooLong),
+                    self.above,
+                )
+            } else {
+                DkVerifier::new(&self.field, self.above)
+            };
+            // `max` is at most SIGS, checked when capturing began.
+            let _ = self.verifiers.push(verifier);
+        }
+        Ok(())
+    }
+}
+
+/// Streaming verifier of the DomainKey-Signature fields of one message:
+/// at most `SIGS` of them (top first) get a [`DkVerifier`]; the rest are
+/// counted. It can run beside the DKIM verifier over the same input.
+#[derive(Debug, Clone)]
+pub struct DkMessageVerifier<const SIGS: usize> {
+    pub(super) splitter: HeaderSplitter,
+    pub(super) dispatch: Dispatch<SIGS>,
+    pub(super) headers_done: bool,
+}
+
+impl<const SIGS: usize> Default for DkMessageVerifier<SIGS> {
+    fn default() -> Self {
+        Self::new(SIGS)
+    }
+}
+
+impl<const SIGS: usize> DkMessageVerifier<SIGS> {
+    /// A verifier that checks at most `max_signatures` (and at most
+    /// `SIGS`) DomainKey-Signature fields.
+    pub fn new(max_signatures: usize) -> Self {
+        DkMessageVerifier {
+            splitter: HeaderSplitter::new(),
+            dispatch: Dispatch {
+                verifiers: heapless::Vec::new(),
+                keep: [false; SIGS],
+                max: max_signatures.min(SIGS),
+                seen: 0,
+                capturing: false,
+                field: heapless::Vec::new(),
+                field_overflow: false,
+                above: FieldsAbove::default(),
+            },
+            headers_done: false,
+        }
+    }
+
+    /// Feed the next chunk of the raw message, split anywhere.
+    pub fn update(&mut self, raw: &[u8]) -> Result<(), Error> {
+        if self.headers_done {
+            self.feed_body(raw);
+            return Ok(());
+        }
+        if let Some(n) = self.splitter.push(raw, &mut self.dispatch)? {
+            self.headers_ended();
+            self.feed_body(raw.get(n..).unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    /// Feed one whole header field as a milter receives it.
+    pub fn header_field(&mut self, raw_field: &[u8]) -> Result<(), Error> {
+        if self.headers_done {
+            return Err(Error::OutOfOrder);
+        }
+        self.splitter.push_field(raw_field, &mut self.dispatch)
+    }
+
+    /// The header block is complete.
+    pub fn end_of_headers(&mut self) -> Result<(), Error> {
+        if self.headers_done {
+            return Err(Error::OutOfOrder);
+        }
+        self.splitter.push_end_of_headers(&mut self.dispatch)?;
+        self.headers_ended();
+        Ok(())
+    }
+
+    /// The raw input has ended (if it ended inside the header block, the
+    /// body is empty). Call it before asking for keys when feeding raw
+    /// input; [`finish`](Self::finish) also does it.
+    pub fn end_of_input(&mut self) -> Result<(), Error> {
+        if !self.headers_done {
+            self.splitter.finish(&mut self.dispatch)?;
+            self.headers_ended();
+        }
+        Ok(())
+    }
+
+    /// Feed the next chunk of body.
+    pub fn body(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        if !self.headers_done {
+            return Err(Error::OutOfOrder);
+        }
+        self.feed_body(chunk);
+        Ok(())
+    }
+
+    pub(super) fn headers_ended(&mut self) {
+        self.headers_done = true;
+        for v in self.dispatch.verifiers.iter_mut() {
+            v.end_of_headers();
+        }
+    }
+
+    pub(super) fn feed_body(&mut self, chunk: &[u8]) {
+        for v in self.dispatch.verifiers.iter_mut() {
+            v.body(chunk);
+        }
+    }
+
+    /// DomainKey-Signature fields seen, including those not checked.
+    pub fn signatures_seen(&self) -> usize {
+        self.dispatch.seen
+    }
+
+    /// The keys to look up: `(id, name)` for [`provide_key`](Self::provide_key).
+    /// Empty until the header block has ended.
+    pub fn key_requests(&self) -> impl Iterator<Item = (usize, DkKeyName<'_>)> + '_ {
+        self.dispatch
+            .verifiers
+            .iter()
+            .enumerate()
+            .filter(|_| self.headers_done)
+            .filter_map(|(id, v)| Some((id, v.key_request()?)))
+    }
+
+    /// Answer key request `id`.
+    pub fn provide_key(&mut self, id: usize, answer: KeyAnswer<'_>) {
+        if let Some(v) = self.dispatch.verifiers.get_mut(id) {
+            v.provide_key(answer);
+        }
+    }
+
+    /// Finish the message: one result per checked signature, top first.
+    pub fn finish(mut self) -> Result<heapless::Vec<DkResult, SIGS>, Error> {
+        self.end_of_input()?;
+        let mut results = heapless::Vec::new();
+        for v in self.dispatch.verifiers {
+            // One result per verifier: fits.
+            let _ = results.push(v.finish());
+        }
+        Ok(results)
+    }
+}

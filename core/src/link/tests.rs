@@ -1,0 +1,190 @@
+use super::*;
+extern crate std;
+use std::vec::Vec;
+
+fn frame(seq: u8, kind: Kind, payload: &[u8]) -> Vec<u8> {
+    let mut out = [0u8; MAX_FRAME];
+    let n = encode_frame(seq, kind, payload, &mut out).unwrap();
+    out[..n].to_vec()
+}
+
+/// Feed `wire` to a decoder in chunks of `step` bytes; collect events.
+type Decoded = Result<(u8, u8, Vec<u8>), FrameError>;
+
+fn decode_all(wire: &[u8], step: usize) -> Vec<Decoded> {
+    let mut d: FrameDecoder<MAX_FRAME> = FrameDecoder::new();
+    let mut out = Vec::new();
+    let mut rest = wire;
+    loop {
+        while let Some(ev) = d.next_event() {
+            out.push(match ev {
+                Event::Frame(f) => Ok((f.seq, f.kind, f.payload.to_vec())),
+                Event::Error(e) => Err(e),
+            });
+        }
+        if rest.is_empty() {
+            break;
+        }
+        let n = step.min(rest.len());
+        let pushed = d.push(&rest[..n]);
+        assert!(pushed > 0);
+        rest = &rest[pushed..];
+    }
+    out
+}
+
+#[test]
+fn crc32_check_value() {
+    // The CRC-32 check value from the catalogue: "123456789" -> CBF43926.
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+}
+
+#[test]
+fn frames_round_trip_at_every_split() {
+    let mut wire = frame(1, Kind::Info, b"");
+    wire.extend(frame(2, Kind::Body, &[7u8; 300]));
+    wire.extend(frame(3, Kind::Header, b"From: a@example.com"));
+    for step in 1..wire.len() {
+        let ev = decode_all(&wire, step);
+        assert_eq!(ev.len(), 3, "step {step}");
+        assert_eq!(ev[0], Ok((1, 0x01, Vec::new())));
+        assert_eq!(ev[1], Ok((2, 0x05, [7u8; 300].to_vec())));
+        assert_eq!(ev[2], Ok((3, 0x04, b"From: a@example.com".to_vec())));
+    }
+}
+
+#[test]
+fn junk_is_reported_once_then_frames_decode() {
+    let mut wire = b"hello, this is junk \xA5 junk".to_vec();
+    wire.extend(frame(9, Kind::Info, b""));
+    let ev = decode_all(&wire, 5);
+    assert_eq!(ev, [Err(FrameError::Junk), Ok((9, 1, Vec::new()))]);
+}
+
+#[test]
+fn bad_crc_then_resync() {
+    let mut bad = frame(4, Kind::Body, b"abcdef");
+    let last = bad.len() - 1;
+    bad[last] ^= 0x55;
+    let mut wire = bad;
+    wire.extend(frame(5, Kind::Info, b""));
+    let ev = decode_all(&wire, 7);
+    assert_eq!(ev, [Err(FrameError::BadCrc), Ok((5, 1, Vec::new()))]);
+}
+
+#[test]
+fn truncated_frame_costs_only_itself() {
+    let full = frame(4, Kind::Body, &[b'x'; 100]);
+    let mut wire = full[..40].to_vec();
+    // The next good frame is swallowed into the truncated one's payload,
+    // then found again by the rescan after the CRC fails.
+    wire.extend(frame(6, Kind::Info, b""));
+    wire.extend([0u8; 100]);
+    wire.extend(frame(7, Kind::Info, b""));
+    let ev = decode_all(&wire, 13);
+    assert_eq!(ev[0], Err(FrameError::BadCrc));
+    assert!(ev.contains(&Ok((6, 1, Vec::new()))), "{ev:?}");
+    assert_eq!(ev.last(), Some(&Ok((7, 1, Vec::new()))));
+}
+
+#[test]
+fn oversized_length_is_refused() {
+    let mut wire = MAGIC.to_vec();
+    wire.extend([1, 0x05, 0xFF, 0xFF]);
+    wire.extend([0u8; 64]);
+    wire.extend(frame(8, Kind::Info, b""));
+    let ev = decode_all(&wire, 64);
+    assert_eq!(ev, [Err(FrameError::Oversized), Ok((8, 1, Vec::new()))]);
+}
+
+#[test]
+fn sign_begin_round_trips() {
+    let names = ["From", "To", "Subject"];
+    let mut req = SignRequest::new("example.com", "sel", SigningAlgorithm::Ed25519Sha256);
+    req.headers = HeaderSelection::Exact(&names);
+    req.canonicalization = Canonicalization {
+        header: Canon::Relaxed,
+        body: Canon::Simple,
+    };
+    req.timestamp = Some(1_700_000_000);
+    req.expiration = Some(1_700_086_400);
+    req.identity = Some("@example.com");
+    for length in [BodyLength::Omit, BodyLength::Whole, BodyLength::Limit(77)] {
+        req.body_length = length;
+        let mut names_buf = [0u8; 64];
+        let begin = SignBegin::from_request(3, &req, &mut names_buf).unwrap();
+        let mut out = [0u8; 256];
+        let n = begin.encode(&mut out).unwrap();
+        let back = SignBegin::decode(&out[..n]).unwrap();
+        assert_eq!(back, begin);
+        let mut names_back: heapless::Vec<&str, 8> = heapless::Vec::new();
+        let r = back
+            .to_request(SigningAlgorithm::Ed25519Sha256, &mut names_back)
+            .unwrap();
+        assert_eq!(r.headers, HeaderSelection::Exact(&names));
+        assert_eq!(
+            (r.domain, r.selector, r.timestamp, r.expiration, r.identity),
+            (
+                "example.com",
+                "sel",
+                req.timestamp,
+                req.expiration,
+                req.identity
+            )
+        );
+        assert_eq!(r.body_length, length);
+        assert_eq!(r.canonicalization, req.canonicalization);
+        for cut in 0..n {
+            assert!(SignBegin::decode(&out[..cut]).is_err(), "cut {cut}");
+        }
+    }
+}
+
+#[test]
+fn info_and_stats_round_trip() {
+    let mut slots = heapless::Vec::new();
+    slots
+        .push(SlotInfo {
+            key_id: 0,
+            algorithm: Some(SigningAlgorithm::RsaSha256),
+            bits: 2048,
+        })
+        .unwrap();
+    slots
+        .push(SlotInfo {
+            key_id: 1,
+            algorithm: None,
+            bits: 0,
+        })
+        .unwrap();
+    let info = InfoReply {
+        protocol: PROTOCOL_VERSION,
+        firmware: "mass-firmware 0.1.0",
+        board: "mps2-an385",
+        max_payload: 4096,
+        header_bytes: 8192,
+        header_fields: 64,
+        slots,
+    };
+    let mut out = [0u8; 256];
+    let n = info.encode(&mut out).unwrap();
+    assert_eq!(InfoReply::decode(&out[..n]).unwrap(), info);
+    let stats = Stats {
+        heap_peak: 1,
+        body_ticks: 99,
+        ..Stats::default()
+    };
+    let n = stats.encode(&mut out).unwrap();
+    assert_eq!(Stats::decode(&out[..n]).unwrap(), stats);
+}
+
+#[test]
+fn seal_matches_encode() {
+    let payload = b"DKIM-Signature: v=1";
+    let mut a = [0u8; 64];
+    let n = encode_frame(3, Kind::Signature, payload, &mut a).unwrap();
+    let mut b = [0u8; 64];
+    b[FRAME_HEADER_LEN..FRAME_HEADER_LEN + payload.len()].copy_from_slice(payload);
+    let m = seal_frame(3, Kind::Signature, payload.len(), &mut b).unwrap();
+    assert_eq!(a[..n], b[..m]);
+}
