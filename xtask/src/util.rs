@@ -1,6 +1,8 @@
-//! Shared helpers for tasks: running commands, collecting failures.
+//! Shared helpers for tasks: running commands, collecting failures, building
+//! and calling `mass`, private files and base64.
 
-use std::path::PathBuf;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The workspace root (the parent of `xtask/`).
@@ -186,6 +188,16 @@ impl Run {
         self.failed.push(why);
     }
 
+    /// Record the first `shown` of `failures` of `what`, and how many more.
+    pub fn fail_first(&mut self, what: &str, failures: &[String], shown: usize) {
+        for f in failures.iter().take(shown) {
+            self.fail(format!("{what}: {f}"));
+        }
+        if failures.len() > shown {
+            self.fail(format!("{what}: {} more failures", failures.len() - shown));
+        }
+    }
+
     /// Print the summary; Err if any step failed.
     pub fn finish(self) -> Result<(), String> {
         eprintln!("xtask[{}]: {} step(s) passed", self.task, self.passed.len());
@@ -204,5 +216,189 @@ impl Run {
                 self.task
             ))
         }
+    }
+}
+
+// ---------------------------------------------------------------- the mass binary
+
+/// Build `mass` (`cargo build --package mass-hosted --bin mass`, `--release`
+/// when asked) as a step of `run` and return its path; `MASS_BIN=path` uses
+/// that binary instead. None when the build failed (recorded in `run`).
+pub fn build_mass(run: &mut Run, release: bool) -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os("MASS_BIN") {
+        let bin = PathBuf::from(bin);
+        eprintln!("xtask[{}]: using MASS_BIN={}", run.task, bin.display());
+        return Some(bin);
+    }
+    let mut args = vec!["build", "--package", "mass-hosted", "--bin", "mass"];
+    if release {
+        args.push("--release");
+    }
+    if !run.cargo(&args) {
+        return None;
+    }
+    let profile = if release { "release" } else { "debug" };
+    let bin = target_dir().join(profile).join("mass");
+    if bin.exists() {
+        Some(bin)
+    } else {
+        run.fail(format!("built mass but {} is not there", bin.display()));
+        None
+    }
+}
+
+/// A fresh scratch directory `$TMPDIR/mass-NAME-PID` holding a private copy
+/// of `mass` ([`build_mass`], [`private_copy`]): (directory, binary). None
+/// when that failed (recorded in `run`, the directory removed).
+pub fn scratch_with_mass(run: &mut Run, name: &str, release: bool) -> Option<(PathBuf, PathBuf)> {
+    let work = std::env::temp_dir().join(format!("mass-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&work);
+    if let Err(e) = fs::create_dir_all(&work) {
+        run.fail(format!("cannot create {}: {e}", work.display()));
+        return None;
+    }
+    let Some(mass) = build_mass(run, release) else {
+        let _ = fs::remove_dir_all(&work);
+        return None;
+    };
+    let mass = private_copy(&mass, &work);
+    Some((work, mass))
+}
+
+/// A copy of `bin` as `dir/mass`, so that another build in a shared target
+/// directory cannot replace the binary while a task runs it. Falls back to
+/// `bin` itself when the copy fails.
+pub fn private_copy(bin: &Path, dir: &Path) -> PathBuf {
+    let copy = dir.join("mass");
+    match fs::copy(bin, &copy) {
+        Ok(_) => copy,
+        Err(e) => {
+            eprintln!(
+                "xtask: cannot copy {} to {}: {e}; running it in place",
+                bin.display(),
+                copy.display()
+            );
+            bin.to_path_buf()
+        }
+    }
+}
+
+/// `mass keygen --algorithm ALG --domain D --selector S --out-dir DIR`: the key
+/// goes to `DIR/S.D.pem`, the record `mass keygen` prints is returned.
+pub fn mass_keygen(
+    mass: &Path,
+    algorithm: &str,
+    domain: &str,
+    selector: &str,
+    out_dir: &Path,
+) -> Result<String, String> {
+    let out = Command::new(mass)
+        .args(["keygen", "--algorithm", algorithm, "--domain", domain])
+        .args(["--selector", selector, "--out-dir"])
+        .arg(out_dir)
+        .output()
+        .map_err(|e| format!("cannot run mass keygen: {e}"))?;
+    let record = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() && record.contains("TXT") {
+        Ok(record)
+    } else {
+        Err(format!(
+            "mass keygen --algorithm {algorithm}: {} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+// ---------------------------------------------------------------- files and encodings
+
+/// Write `data` to a new file only its owner may read (mode 0600 from the
+/// start, never readable by others in between). A file already at `path` is
+/// replaced.
+pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding (RFC 4648 §4).
+pub fn base64(data: &[u8]) -> String {
+    let mut s = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                s.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+/// Decode standard base64, stopping at the first `=`; None on another byte
+/// outside the alphabet.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text.bytes() {
+        if c == b'=' {
+            break;
+        }
+        let v = B64.iter().position(|&x| x == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trip() {
+        for data in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar"] {
+            assert_eq!(base64_decode(&base64(data)).as_deref(), Some(data));
+        }
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(b"fo"), "Zm8=");
+    }
+
+    #[test]
+    fn private_files_are_0600_and_replace_an_old_file() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("xtask-util-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("secret");
+        fs::write(&path, b"old, world-readable").unwrap();
+        write_private(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,7 +1,7 @@
 //! `attacks`: malformed packets, idle connections and slowloris clients.
 
 use super::clients::packet;
-use super::{Ctx, Mass, MilterClient};
+use super::{Ctx, MilterClient};
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 pub(super) fn step_attacks(ctx: &Ctx) -> Result<String, String> {
     let listen = ctx.inet(ctx.milter_port);
     let cfg = ctx.config(&listen, "read_timeout = 3", &[&ctx.rsa]);
-    let mut mass = Mass::start(ctx, "attacks", &cfg)?;
-    let sink = ctx.sink("attacks");
-    ctx.up(&listen, &sink)?;
+    let (mut mass, sink) = ctx.serve_behind_postfix("attacks", &listen, &cfg)?;
     let port = ctx.milter_port;
     let mut report = Vec::new();
     let mut failures = Vec::new();

@@ -13,6 +13,8 @@
 //!
 //! Ports and the harness state are private to the run, so it can run beside others.
 
+use super::Harness;
+use crate::interop::batv::{mass_check, mass_sign};
 use crate::util;
 use std::fs;
 use std::net::TcpListener;
@@ -25,7 +27,7 @@ const SENDER: &str = "Sender.Name+list@example.com";
 
 /// Runs the BATV end-to-end steps into `run`.
 pub fn run(run: &mut util::Run) {
-    let harness = crate::util::shared_dir().join("harness/mta-harness.sh");
+    let harness = super::harness_path();
     if !harness.is_file() {
         run.fail(format!("batv e2e: {} is missing", harness.display()));
         return;
@@ -39,17 +41,12 @@ pub fn run(run: &mut util::Run) {
     if !run.command("mta-harness.sh deps", deps) {
         return;
     }
-    let Some(mass) = crate::interop::batv::build_mass(run) else {
+    let Some((work, mass)) = util::scratch_with_mass(run, "batv-e2e", true) else {
         return;
     };
-    let work = std::env::temp_dir().join(format!("mass-batv-e2e-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&work);
-    if let Err(e) = fs::create_dir_all(&work) {
-        run.fail(format!("batv e2e: cannot create {}: {e}", work.display()));
-        return;
-    }
     let Some(ports) = free_ports::<4>() else {
         run.fail("batv e2e: no free loopback ports".into());
+        let _ = fs::remove_dir_all(&work);
         return;
     };
     let env = Harness {
@@ -58,6 +55,7 @@ pub fn run(run: &mut util::Run) {
         smtp: ports[1],
         submit: ports[2],
         sink: ports[3],
+        timeout_secs: 60,
     };
     let mut server = None;
     let result = exercise(&mass, &env, &work, ports[0], &mut server);
@@ -77,7 +75,6 @@ pub fn run(run: &mut util::Run) {
         }
     }
     let _ = fs::remove_dir_all(&work);
-    let _ = fs::remove_file(&mass);
     match result {
         Ok(steps) => {
             for (label, r) in steps {
@@ -85,29 +82,6 @@ pub fn run(run: &mut util::Run) {
             }
         }
         Err(e) => run.fail(format!("batv e2e: {e}")),
-    }
-}
-
-struct Harness {
-    script: PathBuf,
-    state: PathBuf,
-    smtp: u16,
-    submit: u16,
-    sink: u16,
-}
-
-impl Harness {
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("bash");
-        c.arg(&self.script)
-            .args(args)
-            .env("MTA_STATE", &self.state)
-            .env("MTA_SMTP_PORT", self.smtp.to_string())
-            .env("MTA_SUBMIT_PORT", self.submit.to_string())
-            .env("MTA_SINK_PORT", self.sink.to_string())
-            .env("MTA_TIMEOUT", "60")
-            .stdin(Stdio::null());
-        c
     }
 }
 
@@ -121,27 +95,16 @@ fn exercise(
     server: &mut Option<Child>,
 ) -> Result<Steps, String> {
     let secret = work.join("batv.secret");
-    write_private(
+    util::write_private(
         &secret,
         format!("e2e-{}-secret\n", std::process::id()).as_bytes(),
     )
     .map_err(|e| format!("cannot write the secret: {e}"))?;
     // A DKIM key too, so the outgoing message is signed and tagged in one pass; RSA,
     // so that it signs DomainKeys as well.
-    let keygen = Command::new(mass)
-        .args(["keygen", "--algorithm", "rsa-2048", "--domain", DOMAIN])
-        .args(["--selector", "batv", "--out-dir"])
-        .arg(work)
-        .output()
-        .map_err(|e| format!("cannot run mass keygen: {e}"))?;
-    if !keygen.status.success() {
-        return Err(format!(
-            "mass keygen: {}",
-            String::from_utf8_lossy(&keygen.stderr).trim()
-        ));
-    }
+    let keygen = util::mass_keygen(mass, "rsa-2048", DOMAIN, "batv", work)?;
     let record = work.join("batv.txt");
-    fs::write(&record, &keygen.stdout).map_err(|e| e.to_string())?;
+    fs::write(&record, keygen).map_err(|e| e.to_string())?;
     let config = work.join("mass.toml");
     fs::write(
         &config,
@@ -250,7 +213,8 @@ fn exercise(
     }
 
     // 3. A bounce to a valid tag is delivered to the untagged recipient.
-    let tagged = mass_sign(mass, &secret, SENDER)?;
+    let tagged = mass_sign(mass, &secret, &[], SENDER)?
+        .ok_or_else(|| format!("mass batv sign {SENDER} failed"))?;
     let (ok, transcript) = swaks(env.smtp, "", &tagged)?;
     let delivered = if !ok {
         Err(format!(
@@ -399,33 +363,6 @@ fn last_lines(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
-fn mass_sign(mass: &Path, secret: &Path, address: &str) -> Result<String, String> {
-    let out = Command::new(mass)
-        .args(["batv", "sign", "--secret-file"])
-        .arg(secret)
-        .arg(address)
-        .output()
-        .map_err(|e| format!("cannot run mass: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(format!("mass batv sign {address}: {}", out.status))
-    }
-}
-
-fn mass_check(mass: &Path, secret: &Path, tagged: &str) -> Result<Option<String>, String> {
-    let out = Command::new(mass)
-        .args(["batv", "check", "--secret-file"])
-        .arg(secret)
-        .arg(tagged)
-        .output()
-        .map_err(|e| format!("cannot run mass: {e}"))?;
-    Ok(out
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
-}
-
 /// N distinct free loopback ports (bound together, then released).
 fn free_ports<const N: usize>() -> Option<[u16; N]> {
     let listeners: Vec<TcpListener> = (0..N)
@@ -448,17 +385,6 @@ fn wait_port(port: u16, limit: Duration) -> Result<(), ()> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Err(())
-}
-
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(data)
 }
 
 #[cfg(test)]

@@ -72,7 +72,7 @@ pub(super) fn bench_with(ctx: &Ctx) -> Result<BenchFigures, String> {
     ctx.up(&ctx.inet(od_port), &ctx.sink("bench-opendkim-tcp"))?;
     ctx.send(20, size)?;
     f.opendkim_tcp = ctx.send(n, size)?;
-    let od_sock = ctx.mta_state.join("opendkim/run/s");
+    let od_sock = ctx.mta.state.join("opendkim/run/s");
     ctx.harness(&["ref-up", &format!("local:{}", od_sock.display())])?;
     ctx.up(
         &format!("unix:{}", od_sock.display()),

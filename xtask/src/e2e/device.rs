@@ -1,7 +1,7 @@
 //! `device`: Postfix -> mass -> the signing device under QEMU -> sink.
 
 use super::{
-    Ctx, Key, Mass, MilterClient, Smtp, dkimpy_all, sh, signed_reply, sink_signatures, smtp_send,
+    Ctx, Key, MilterClient, Smtp, dkimpy_all, sh, signed_reply, sink_signatures, smtp_send,
 };
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -21,9 +21,8 @@ pub(super) fn step_device(ctx: &Ctx) -> Result<String, String> {
         dev.addr, ctx.rsa.domain, ctx.rsa.selector, ctx.ed.domain, ctx.ed.selector
     );
     let listen = ctx.inet(ctx.milter_port);
-    let mass = Mass::start(ctx, "device", &ctx.config(&listen, &signer, &[]))?;
-    let sink = ctx.sink("device");
-    ctx.up(&listen, &sink)?;
+    let cfg = ctx.config(&listen, &signer, &[]);
+    let (mass, sink) = ctx.serve_behind_postfix("device", &listen, &cfg)?;
     let t0 = Instant::now();
     let rate = ctx.send(MESSAGES, 2000)?;
     let elapsed = t0.elapsed().as_secs_f64();
@@ -76,13 +75,13 @@ pub(super) fn step_device(ctx: &Ctx) -> Result<String, String> {
     // (nothing passes unsigned), and once it answers again the daemon
     // reconnects, resynchronizes the link and signs.
     sh(Command::new("kill").args(["-STOP", &pid]))?;
-    let stalled = smtp_send(ctx.smtp_port, "stalled-device", 20);
+    let stalled = smtp_send(ctx.mta.smtp, "stalled-device", 20);
     sh(Command::new("kill").args(["-CONT", &pid]))?;
     let Smtp::TempFail(reply) = &stalled else {
         let _ = mass.stop();
         return Err(format!("with the device stopped: {stalled:?}, want a 4xx"));
     };
-    let resumed = smtp_send(ctx.smtp_port, "resumed-device", 20);
+    let resumed = smtp_send(ctx.mta.smtp, "resumed-device", 20);
     if resumed != Smtp::Accepted {
         let _ = mass.stop();
         return Err(format!("after the device resumed: {resumed:?}"));
@@ -138,9 +137,8 @@ fn device_on_serial(ctx: &Ctx) -> Result<String, String> {
         dev.addr, ctx.ed.domain, ctx.ed.selector
     );
     let listen = ctx.inet(ctx.milter_port);
-    let mass = Mass::start(ctx, "device-serial", &ctx.config(&listen, &signer, &[]))?;
-    let sink = ctx.sink("device-serial");
-    ctx.up(&listen, &sink)?;
+    let cfg = ctx.config(&listen, &signer, &[]);
+    let (mass, sink) = ctx.serve_behind_postfix("device-serial", &listen, &cfg)?;
     ctx.send(MESSAGES, 2000)?;
     mass.stop()?;
     let (msgs, total, ok) = dkimpy_all(&sink, &[&ctx.ed])?;

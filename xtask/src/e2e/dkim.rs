@@ -4,13 +4,9 @@ use super::{Ctx, Mass, MilterClient, dkimpy_all, sh, sink_signatures};
 use std::time::Duration;
 
 pub(super) fn step_sign(ctx: &Ctx) -> Result<String, String> {
-    let mass = Mass::start(
-        ctx,
-        "sign",
-        &ctx.config(&ctx.inet(ctx.milter_port), "", &[&ctx.rsa]),
-    )?;
-    let sink = ctx.sink("sign");
-    ctx.up(&ctx.inet(ctx.milter_port), &sink)?;
+    let listen = ctx.inet(ctx.milter_port);
+    let cfg = ctx.config(&listen, "", &[&ctx.rsa]);
+    let (mass, sink) = ctx.serve_behind_postfix("sign", &listen, &cfg)?;
     let rate = ctx.send(500, 2000)?;
     let verdict = ctx.harness_verify(&sink, &ctx.rsa)?;
     let sigs = sink_signatures(&sink);
@@ -39,9 +35,8 @@ pub(super) fn step_sign(ctx: &Ctx) -> Result<String, String> {
 
 pub(super) fn step_dual(ctx: &Ctx) -> Result<String, String> {
     let listen = ctx.inet(ctx.milter_port);
-    let mass = Mass::start(ctx, "dual", &ctx.config(&listen, "", &[&ctx.rsa]))?;
-    let sink = ctx.sink("dual");
-    ctx.up(&listen, &sink)?;
+    let cfg = ctx.config(&listen, "", &[&ctx.rsa]);
+    let (mass, sink) = ctx.serve_behind_postfix("dual", &listen, &cfg)?;
     ctx.send(5, 1000)?;
     // SIGHUP with a second key for the same domain.
     mass.rewrite_config(&ctx.config(&listen, "", &[&ctx.rsa, &ctx.ed]))?;
@@ -81,9 +76,8 @@ pub(super) fn step_dual(ctx: &Ctx) -> Result<String, String> {
 pub(super) fn step_unix(ctx: &Ctx) -> Result<String, String> {
     let sock = ctx.work.join("mass.sock");
     let listen = format!("unix:{}", sock.display());
-    let mass = Mass::start(ctx, "unix", &ctx.config(&listen, "", &[&ctx.rsa]))?;
-    let sink = ctx.sink("unix");
-    ctx.up(&listen, &sink)?;
+    let cfg = ctx.config(&listen, "", &[&ctx.rsa]);
+    let (mass, sink) = ctx.serve_behind_postfix("unix", &listen, &cfg)?;
     let rate = ctx.send(100, 2000)?;
     let verdict = ctx.harness_verify(&sink, &ctx.rsa)?;
     mass.stop()?;
@@ -123,37 +117,23 @@ pub(super) fn step_verify(ctx: &Ctx) -> Result<String, String> {
     )
     .map_err(|e| e.to_string())?;
     let with_zone = format!("{cfg}\nkey_zone_file = \"{}\"\n", zone.display());
-    let mass = Mass::start(ctx, "verify", &with_zone)?;
-    let sink = ctx.sink("verify");
-    ctx.up(&listen, &sink)?;
+    let (mass, sink) = ctx.serve_behind_postfix("verify", &listen, &with_zone)?;
     // Pre-signed files (signed by mass itself on a raw milter connection)
     // go through Postfix to the verifying instance.
-    let signed = ctx.work.join("presigned.eml");
-    let tampered = ctx.work.join("tampered.eml");
-    let forged = ctx.work.join("forged.eml");
     let base = "From: sender@example.com\r\nTo: rcpt@example.net\r\nSubject: verify me\r\n\
                 Date: Sat, 28 Nov 2026 12:00:00 +0000\r\n\
                 Message-ID: <v1@example.com>\r\n\r\nbody line\r\n";
     let sig = sign_with_mass(ctx, base)?;
-    std::fs::write(&signed, format!("{sig}\r\n{base}")).map_err(|e| e.to_string())?;
-    std::fs::write(
-        &tampered,
-        format!(
-            "{sig}\r\n{}",
-            base.replace("body line", "body line changed")
-        ),
-    )
-    .map_err(|e| e.to_string())?;
-    std::fs::write(
-        &forged,
-        format!(
-            "Authentication-Results: mx.e2e.test; dkim=pass header.d=example.com\r\n{sig}\r\n{}",
-            base.replace("body line", "body line changed")
-        ),
-    )
-    .map_err(|e| e.to_string())?;
-    for f in [&signed, &tampered, &forged] {
-        sh(ctx.harness_cmd(&["send", "1", "100"]).env("MTA_MSGFILE", f))?;
+    let changed = base.replace("body line", "body line changed");
+    let forged_ar = "Authentication-Results: mx.e2e.test; dkim=pass header.d=example.com";
+    for (name, text) in [
+        ("presigned", format!("{sig}\r\n{base}")),
+        ("tampered", format!("{sig}\r\n{changed}")),
+        ("forged", format!("{forged_ar}\r\n{sig}\r\n{changed}")),
+    ] {
+        let file = ctx.work.join(format!("{name}.eml"));
+        std::fs::write(&file, text).map_err(|e| e.to_string())?;
+        sh(ctx.mta.cmd(&["send", "1", "100"]).env("MTA_MSGFILE", &file))?;
     }
     mass.stop()?;
     let msgs = sink_signatures(&sink);

@@ -1,6 +1,6 @@
 //! `kill`: SIGKILL `mass serve` while Postfix is sending.
 
-use super::{Ctx, Mass, Smtp, sink_signatures, smtp_send};
+use super::{Ctx, Smtp, sink_signatures, smtp_send};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -8,14 +8,12 @@ use std::time::{Duration, Instant};
 pub(super) fn step_kill(ctx: &Ctx) -> Result<String, String> {
     let listen = ctx.inet(ctx.milter_port);
     let cfg = ctx.config(&listen, "", &[&ctx.rsa]);
-    let mut mass = Mass::start(ctx, "kill", &cfg)?;
-    let sink = ctx.sink("kill");
-    ctx.up(&listen, &sink)?;
+    let (mut mass, sink) = ctx.serve_behind_postfix("kill", &listen, &cfg)?;
     let outcomes: Arc<Mutex<BTreeMap<String, Smtp>>> = Arc::default();
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let outcomes = outcomes.clone();
-            let port = ctx.smtp_port;
+            let port = ctx.mta.smtp;
             std::thread::spawn(move || {
                 for i in 0..40 {
                     let tag = format!("kill-{t}-{i}");

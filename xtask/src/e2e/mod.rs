@@ -35,7 +35,9 @@
 //! Environment: `MASS_E2E_PORT_BASE` (default 2720) moves every port so
 //! several runs can share a machine; `MASS_E2E_MTA_STATE` (default
 //! `/tmp/mass-e2e-mta`) is the harness state directory. Keys, configs,
-//! logs and sinks go to `$TMPDIR/mass-e2e-<port base>`.
+//! logs, sinks and a private copy of the release `mass` go to
+//! `$TMPDIR/mass-e2e-<port base>`; `MASS_BIN=path` uses that binary instead
+//! of building one ([`util::build_mass`]).
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -78,12 +80,8 @@ const ALL_STEPS: &[&str] = &[
 struct Ctx {
     root: PathBuf,
     work: PathBuf,
-    harness: PathBuf,
+    mta: Harness,
     mass: PathBuf,
-    mta_state: PathBuf,
-    smtp_port: u16,
-    submit_port: u16,
-    sink_port: u16,
     milter_port: u16,
     spare_port: u16,
     rsa: Key,
@@ -120,19 +118,37 @@ fn sh(cmd: &mut Command) -> Result<String, String> {
     }
 }
 
-fn write_private(path: &Path, text: &str) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| format!("{}: {e}", path.display()))
+/// A throwaway Postfix instance run by `../shared/harness/mta-harness.sh`:
+/// its state directory, its ports and how long the harness waits.
+struct Harness {
+    script: PathBuf,
+    state: PathBuf,
+    smtp: u16,
+    submit: u16,
+    sink: u16,
+    timeout_secs: u32,
+}
+
+impl Harness {
+    /// `mta-harness.sh ARGS` for this instance.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("bash");
+        c.arg(&self.script)
+            .args(args)
+            .env("MTA_STATE", &self.state)
+            .env("MTA_SMTP_PORT", self.smtp.to_string())
+            .env("MTA_SUBMIT_PORT", self.submit.to_string())
+            .env("MTA_SINK_PORT", self.sink.to_string())
+            .env("MTA_TIMEOUT", self.timeout_secs.to_string())
+            .stdin(Stdio::null());
+        c
+    }
 }
 
 impl Ctx {
-    fn new() -> Result<Ctx, String> {
+    /// The work directory, keys and ports; runs a private copy of `mass`.
+    fn new(mass: &Path) -> Result<Ctx, String> {
         let root = util::root();
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
         let harness = harness_path();
         if !harness.exists() {
             return Err(format!("{} is missing", harness.display()));
@@ -159,14 +175,17 @@ impl Ctx {
         let rsa = gen_key(&work, "rsa", "example.com", "e2e-rsa")?;
         let ed = gen_key(&work, "ed25519", "example.com", "e2e-ed")?;
         Ok(Ctx {
-            mass: target.join("release/mass"),
+            mass: util::private_copy(mass, &work),
             root,
             work,
-            harness,
-            mta_state,
-            smtp_port: base + 5,
-            submit_port: base + 7,
-            sink_port: base + 6,
+            mta: Harness {
+                script: harness,
+                state: mta_state,
+                smtp: base + 5,
+                submit: base + 7,
+                sink: base + 6,
+                timeout_secs: 120,
+            },
             milter_port: base + 1,
             spare_port: base + 2,
             rsa,
@@ -174,20 +193,22 @@ impl Ctx {
         })
     }
 
-    fn harness_cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("bash");
-        c.arg(&self.harness)
-            .args(args)
-            .env("MTA_STATE", &self.mta_state)
-            .env("MTA_SMTP_PORT", self.smtp_port.to_string())
-            .env("MTA_SUBMIT_PORT", self.submit_port.to_string())
-            .env("MTA_SINK_PORT", self.sink_port.to_string())
-            .env("MTA_TIMEOUT", "120");
-        c
+    fn harness(&self, args: &[&str]) -> Result<String, String> {
+        sh(&mut self.mta.cmd(args))
     }
 
-    fn harness(&self, args: &[&str]) -> Result<String, String> {
-        sh(&mut self.harness_cmd(args))
+    /// `mass serve` as `name` with `config`, and Postfix relaying through it
+    /// (at `listen`) into a fresh sink of the same name: (server, sink).
+    fn serve_behind_postfix(
+        &self,
+        name: &str,
+        listen: &str,
+        config: &str,
+    ) -> Result<(Mass, PathBuf), String> {
+        let mass = Mass::start(self, name, config)?;
+        let sink = self.sink(name);
+        self.up(listen, &sink)?;
+        Ok((mass, sink))
     }
 
     fn up(&self, milter: &str, sink: &Path) -> Result<(), String> {
@@ -211,7 +232,8 @@ impl Ctx {
     /// dkimpy through the harness, for RSA-only sinks.
     fn harness_verify(&self, dir: &Path, key: &Key) -> Result<String, String> {
         let out = sh(self
-            .harness_cmd(&["verify", &dir.display().to_string()])
+            .mta
+            .cmd(&["verify", &dir.display().to_string()])
             .env("MTA_VERIFY_TXT", &key.txt_file)
             .env("MTA_VERIFY_NAME", key.dns_name()))?;
         Ok(out.trim().to_string())
@@ -262,7 +284,7 @@ fn gen_key(work: &Path, kind: &str, domain: &str, selector: &str) -> Result<Key,
         keygen.args(["-algorithm", "ED25519"]);
     }
     let pem = sh(&mut keygen)?;
-    write_private(&file, &pem)?;
+    util::write_private(&file, pem.as_bytes()).map_err(|e| format!("{}: {e}", file.display()))?;
     let der = Command::new("openssl")
         .args(["pkey", "-pubout", "-outform", "DER", "-in"])
         .arg(&file)
@@ -276,7 +298,7 @@ fn gen_key(work: &Path, kind: &str, domain: &str, selector: &str) -> Result<Key,
         der.get(der.len().saturating_sub(32)..).unwrap_or_default()
     };
     let k = if kind == "rsa" { "rsa" } else { "ed25519" };
-    let record = format!("v=DKIM1; k={k}; p={}", base64(public));
+    let record = format!("v=DKIM1; k={k}; p={}", util::base64(public));
     let txt_file = work.join(format!("keys/{selector}.{domain}.txt"));
     let quoted: Vec<String> = record
         .as_bytes()
@@ -295,27 +317,6 @@ fn gen_key(work: &Path, kind: &str, domain: &str, selector: &str) -> Result<Key,
         txt_file,
         record,
     })
-}
-
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// A running `mass serve`.
@@ -536,17 +537,8 @@ fn prepare(run: &mut Run) -> Option<Ctx> {
     if !missing.is_empty() {
         run.fail(format!("missing packages: {}", missing.join(" ")));
     }
-    if !run.cargo(&[
-        "build",
-        "--release",
-        "--package",
-        "mass-hosted",
-        "--bin",
-        "mass",
-    ]) {
-        return None;
-    }
-    match Ctx::new() {
+    let mass = util::build_mass(run, true)?;
+    match Ctx::new(&mass) {
         Ok(c) => {
             // Mail a failed earlier run left queued would be delivered into
             // this run's sinks: start from an empty Postfix queue.

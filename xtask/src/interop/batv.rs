@@ -60,18 +60,11 @@ pub fn run(run: &mut util::Run) {
         ));
         return;
     }
-    let Some(mass) = build_mass(run) else {
+    let Some((work, mass)) = util::scratch_with_mass(run, "batv-interop", true) else {
         return;
     };
-    let work = std::env::temp_dir().join(format!("mass-batv-interop-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&work);
-    if let Err(e) = fs::create_dir_all(&work) {
-        run.fail(format!("batv: cannot create {}: {e}", work.display()));
-        return;
-    }
     let result = exercise(&mass, &harness, &work);
     let _ = fs::remove_dir_all(&work);
-    let _ = fs::remove_file(&mass);
     match result {
         Ok(report) => {
             report.print();
@@ -87,63 +80,6 @@ fn exim_cached() -> bool {
         .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|x| PathBuf::from(x).join("mass-exim")))
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/mass-exim")));
     cache.is_some_and(|c| c.join("conf").is_file())
-}
-
-/// Builds `mass` (release, as the rest of interop) and copies it out of the target
-/// directory, so a concurrent build of another checkout cannot swap it underneath us.
-pub(crate) fn build_mass(run: &mut util::Run) -> Option<PathBuf> {
-    let label = "cargo build --release --package mass-hosted --bin mass";
-    eprintln!("xtask: running {label}");
-    let out = Command::new(util::cargo())
-        .args([
-            "build",
-            "--release",
-            "--package",
-            "mass-hosted",
-            "--bin",
-            "mass",
-            "--message-format=json-render-diagnostics",
-        ])
-        .current_dir(util::root())
-        .stderr(Stdio::inherit())
-        .output();
-    let out = match out {
-        Ok(o) if o.status.success() => o,
-        Ok(o) => {
-            run.fail(format!("batv: {label} ({})", o.status));
-            return None;
-        }
-        Err(e) => {
-            run.fail(format!("batv: {label} (could not start: {e})"));
-            return None;
-        }
-    };
-    let text = String::from_utf8_lossy(&out.stdout);
-    let exe = text
-        .lines()
-        .filter(|l| l.contains("\"compiler-artifact\""))
-        .filter_map(|l| json_string_field(l, "executable"))
-        .find(|p| Path::new(p).file_name().is_some_and(|n| n == "mass"));
-    let Some(exe) = exe else {
-        run.fail(format!("batv: {label} reported no `mass` executable"));
-        return None;
-    };
-    let copy = std::env::temp_dir().join(format!("mass-batv-bin-{}", std::process::id()));
-    if let Err(e) = fs::copy(&exe, &copy) {
-        run.fail(format!("batv: cannot copy {exe}: {e}"));
-        return None;
-    }
-    Some(copy)
-}
-
-/// The string value of `"key":"..."` in one line of cargo's JSON (paths only, so
-/// the only escape expected is `\\`).
-fn json_string_field(line: &str, key: &str) -> Option<String> {
-    let pat = format!("\"{key}\":\"");
-    let start = line.find(&pat)? + pat.len();
-    let rest = &line[start..];
-    let end = rest.find('"')?;
-    Some(rest[..end].replace("\\\\", "\\"))
 }
 
 #[derive(Debug, Default)]
@@ -254,7 +190,7 @@ fn exercise(mass: &Path, harness: &Path, work: &Path) -> Result<Report, String> 
     let mut rng = XorShift(seed());
     let secret = random_secret(&mut rng);
     let secret_file = work.join("batv.secret");
-    write_private(&secret_file, format!("{secret}\n").as_bytes())
+    util::write_private(&secret_file, format!("{secret}\n").as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", secret_file.display()))?;
     let addresses = generate_addresses(ADDRESSES, &mut rng);
 
@@ -266,7 +202,7 @@ fn exercise(mass: &Path, harness: &Path, work: &Path) -> Result<Report, String> 
         let key = (i % 10).to_string();
         let day_before = unix_day();
 
-        let ours = mass_sign(mass, &secret_file, &key, address)?;
+        let ours = mass_sign(mass, &secret_file, &["--keynum", &key], address)?;
         let signed = exim(harness, &["sign", address, &secret, &key])?;
         let exim_tag = signed.stdout.trim().to_string();
         if !signed.ok || !exim_tag.starts_with("prvs=") {
@@ -329,13 +265,8 @@ fn exercise(mass: &Path, harness: &Path, work: &Path) -> Result<Report, String> 
         for (days_ago, valid) in [(7u64, true), (8, false)] {
             let day = unix_day();
             let then = (unix_seconds() - days_ago * 86_400).to_string();
-            let out = Command::new(mass)
-                .args(["batv", "sign", "--now", &then, "--secret-file"])
-                .arg(&secret_file)
-                .arg(address)
-                .output()
-                .map_err(|e| format!("cannot run mass: {e}"))?;
-            let tag = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            let tag =
+                mass_sign(mass, &secret_file, &["--now", &then], address)?.unwrap_or_default();
             let c = exim(harness, &["check", &tag, &secret])?;
             let ours = mass_check(mass, &secret_file, &tag)?;
             if unix_day() != day {
@@ -424,14 +355,18 @@ fn exim(harness: &Path, args: &[&str]) -> Result<Output, String> {
     })
 }
 
-fn mass_sign(
+/// `mass batv sign [OPTIONS] --secret-file SECRET ADDRESS`: `Some(tag)` on
+/// success, `None` when mass refused.
+pub(crate) fn mass_sign(
     mass: &Path,
     secret: &Path,
-    key: &str,
+    options: &[&str],
     address: &str,
 ) -> Result<Option<String>, String> {
     let out = Command::new(mass)
-        .args(["batv", "sign", "--keynum", key, "--secret-file"])
+        .args(["batv", "sign"])
+        .args(options)
+        .arg("--secret-file")
         .arg(secret)
         .arg(address)
         .stdin(Stdio::null())
@@ -444,7 +379,11 @@ fn mass_sign(
 }
 
 /// `Some(original)` on exit 0, `None` on exit 1; exit 2 is an error of the run.
-fn mass_check(mass: &Path, secret: &Path, tagged: &str) -> Result<Option<String>, String> {
+pub(crate) fn mass_check(
+    mass: &Path,
+    secret: &Path,
+    tagged: &str,
+) -> Result<Option<String>, String> {
     let out = Command::new(mass)
         .args(["batv", "check", "--secret-file"])
         .arg(secret)
@@ -560,17 +499,6 @@ fn generate_addresses(n: usize, rng: &mut XorShift) -> Vec<String> {
     out
 }
 
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(data)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -599,14 +527,5 @@ mod tests {
         assert!(a.iter().any(|x| x.contains('+')));
         assert!(a.iter().any(|x| x.split('@').next().unwrap().contains('.')));
         assert!(a.iter().any(|x| x.chars().any(|c| c.is_ascii_uppercase())));
-    }
-
-    #[test]
-    fn reads_cargo_json() {
-        let l = r#"{"reason":"compiler-artifact","executable":"/t/release/mass","fresh":true}"#;
-        assert_eq!(
-            json_string_field(l, "executable").as_deref(),
-            Some("/t/release/mass")
-        );
     }
 }

@@ -2,8 +2,8 @@
 //! `mass sign` checked by the peers (issue 2), the peers' signatures checked by
 //! `mass verify` (issue 3), each also tampered in body and header.
 
-use super::message::{lf_to_crlf, milter_safe, quote_txt, tamper_all};
-use super::{Expect, Peer, Peers, Tally, base64, corpus, on_two_threads, peer_verify, vectors};
+use super::message::{milter_safe, quote_txt, tamper_all, wire_form};
+use super::{Env, Expect, Peer, Tally, corpus, on_two_threads, peer_verify, vectors};
 use crate::util;
 use std::fmt::Write as _;
 use std::fs;
@@ -22,15 +22,8 @@ const CANONS: [&str; 4] = [
 
 /// Two keys from `mass keygen`, every message signed under every c=, every
 /// signature checked by dkimpy and Mail::DKIM.
-pub(super) fn signing(
-    run: &mut util::Run,
-    tally: &mut Tally,
-    peers: &Peers,
-    mass: &Path,
-    work: &Path,
-    corpus: &[PathBuf],
-    root: &Path,
-) {
+pub(super) fn signing(run: &mut util::Run, tally: &mut Tally, env: &Env) {
+    let (peers, mass, work) = (env.peers, env.mass, env.work);
     let keys = work.join("mass-keys");
     let _ = fs::create_dir_all(&keys);
     let mut zone = String::new();
@@ -39,27 +32,14 @@ pub(super) fn signing(
         ("ed25519", "ed25519-sha256", "massed"),
     ];
     for (keygen_alg, _, selector) in algs {
-        let out = Command::new(mass)
-            .args(["keygen", "--algorithm", keygen_alg, "--domain", DOMAIN])
-            .args(["--selector", selector, "--out-dir"])
-            .arg(&keys)
-            .output();
-        match out {
-            Ok(o) if o.status.success() && String::from_utf8_lossy(&o.stdout).contains("TXT") => {
-                zone.push_str(&String::from_utf8_lossy(&o.stdout));
+        match util::mass_keygen(mass, keygen_alg, DOMAIN, selector, &keys) {
+            Ok(record) => {
+                zone.push_str(&record);
                 zone.push('\n');
                 run.check(&format!("mass keygen --algorithm {keygen_alg}"), Ok(()));
             }
-            Ok(o) => {
-                run.fail(format!(
-                    "mass keygen --algorithm {keygen_alg}: {} {}",
-                    o.status,
-                    String::from_utf8_lossy(&o.stderr).trim()
-                ));
-                return;
-            }
             Err(e) => {
-                run.fail(format!("cannot run mass keygen: {e}"));
+                run.fail(e);
                 return;
             }
         }
@@ -77,7 +57,7 @@ pub(super) fn signing(
             let _ = fs::create_dir_all(&dir);
             let mut signed = Vec::new();
             let mut sign_failures = Vec::new();
-            let results = on_two_threads(corpus, |msg| {
+            let results = on_two_threads(env.corpus, |msg| {
                 let out_path = dir.join(msg.file_name().unwrap_or_default());
                 let result = Command::new(mass)
                     .args(["sign", "--key"])
@@ -108,43 +88,29 @@ pub(super) fn signing(
                 }
             }
             tally.add(("mass sign", alg, canon), signed.len(), sign_failures.len());
-            for f in sign_failures.iter().take(5) {
-                run.fail(format!("mass sign {alg} {canon}: {f}"));
-            }
-            if sign_failures.len() > 5 {
-                run.fail(format!(
-                    "mass sign {alg} {canon}: {} more failures",
-                    sign_failures.len() - 5
-                ));
-            }
+            run.fail_first(&format!("mass sign {alg} {canon}"), &sign_failures, 5);
             if signed.is_empty() {
                 continue;
             }
-            peer_verify(
-                run,
-                tally,
-                Peer::Dkimpy,
-                peers,
-                root,
-                &zone_path,
-                &signed,
-                Expect::Pass,
-                ("dkimpy verifies mass sign", alg, canon),
-            );
-            if alg == "ed25519-sha256" && !peers.maildkim_ed25519 {
-                continue;
+            for (peer, check) in [
+                (Peer::Dkimpy, "dkimpy verifies mass sign"),
+                (Peer::MailDkim, "Mail::DKIM verifies mass sign"),
+            ] {
+                if peer == Peer::MailDkim && alg == "ed25519-sha256" && !peers.maildkim_ed25519 {
+                    continue;
+                }
+                let key = (check, alg, canon);
+                peer_verify(
+                    run,
+                    tally,
+                    peers,
+                    peer,
+                    &zone_path,
+                    &signed,
+                    Expect::Pass,
+                    key,
+                );
             }
-            peer_verify(
-                run,
-                tally,
-                Peer::MailDkim,
-                peers,
-                root,
-                &zone_path,
-                &signed,
-                Expect::Pass,
-                ("Mail::DKIM verifies mass sign", alg, canon),
-            );
         }
     }
     tally.notes.push(
@@ -161,22 +127,13 @@ pub(super) fn signing(
         );
     }
 
-    vectors::rfc8463_signing(run, tally, peers, mass, work, root);
+    vectors::rfc8463_signing(run, tally, env);
 }
 
 // ---------------------------------------------------------------- verifying (issue 3)
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn verifying(
-    run: &mut util::Run,
-    tally: &mut Tally,
-    peers: &Peers,
-    mass: &Path,
-    work: &Path,
-    corpus: &[PathBuf],
-    lf_only: &[String],
-    root: &Path,
-) {
+pub(super) fn verifying(run: &mut util::Run, tally: &mut Tally, env: &Env) {
+    let (peers, mass, work, corpus) = (env.peers, env.mass, env.work, env.corpus);
     // Independent peer keys, made by openssl.
     let keys = work.join("peer-keys");
     let _ = fs::create_dir_all(&keys);
@@ -209,8 +166,8 @@ pub(super) fn verifying(
     let ed_raw = &ed_spki[ed_spki.len().saturating_sub(32)..];
     let mut zone = String::new();
     for (selector, k, p) in [
-        ("peerrsa", "rsa", base64(&rsa_spki)),
-        ("peered", "ed25519", base64(ed_raw)),
+        ("peerrsa", "rsa", util::base64(&rsa_spki)),
+        ("peered", "ed25519", util::base64(ed_raw)),
     ] {
         let data = format!("v=DKIM1; k={k}; p={p}");
         let _ = writeln!(
@@ -256,44 +213,22 @@ pub(super) fn verifying(
                 .join(alg)
                 .join(canon.replace('/', "-"));
             let _ = fs::create_dir_all(&dir);
-            let key = if alg == "rsa-sha256" {
-                &rsa_key
+            let (key, selector) = if alg == "rsa-sha256" {
+                (&rsa_key, "peerrsa")
             } else {
-                &ed_key
+                (&ed_key, "peered")
             };
-            let selector = if alg == "rsa-sha256" {
-                "peerrsa"
+            let signed = if signer == "OpenDKIM" {
+                opendkim_sign(run, key, selector, canon, &dir, files)
             } else {
-                "peered"
-            };
-            let signed = match signer {
-                "dkimpy" => script_sign(
-                    run,
-                    Command::new(&peers.python)
-                        .arg(root.join("tests/interop/dkimpy_peer.py"))
-                        .arg("sign")
-                        .arg("--algorithm")
-                        .arg(alg),
-                    key,
-                    selector,
-                    canon,
-                    &dir,
-                    files,
-                    signer,
-                ),
-                "Mail::DKIM" => script_sign(
-                    run,
-                    Command::new("perl")
-                        .arg(root.join("tests/interop/maildkim_peer.pl"))
-                        .arg("sign"),
-                    key,
-                    selector,
-                    canon,
-                    &dir,
-                    files,
-                    signer,
-                ),
-                _ => opendkim_sign(run, key, selector, canon, &dir, files),
+                let mut cmd = if signer == "dkimpy" {
+                    let mut c = peers.command(Peer::Dkimpy, "sign");
+                    c.args(["--algorithm", alg]);
+                    c
+                } else {
+                    peers.command(Peer::MailDkim, "sign")
+                };
+                script_sign(run, &mut cmd, key, selector, canon, &dir, files, signer)
             };
             tally.add(
                 (&format!("{signer} signs (corpus)"), alg, canon),
@@ -304,7 +239,7 @@ pub(super) fn verifying(
             for path in &signed {
                 let lf = path
                     .file_name()
-                    .map(|n| lf_only.iter().any(|l| n.to_string_lossy() == *l))
+                    .map(|n| env.lf_only.iter().any(|l| n.to_string_lossy() == *l))
                     .unwrap_or(false);
                 if let (true, Ok(b)) = (lf, fs::read(path)) {
                     let _ = fs::write(path, corpus::crlf_to_lf(&b));
@@ -313,61 +248,49 @@ pub(super) fn verifying(
             if signed.is_empty() {
                 continue;
             }
-            // The peer's own signatures must verify with dkimpy, or the check below means nothing.
-            peer_verify(
-                run,
-                tally,
-                Peer::Dkimpy,
-                peers,
-                root,
-                &zone_path,
-                &signed,
-                Expect::Pass,
-                (&format!("dkimpy checks {signer}'s signatures"), alg, canon),
-            );
-            let (body_t, head_t) = tamper_all(&signed, &dir);
-            peer_verify(
-                run,
-                tally,
-                Peer::Dkimpy,
-                peers,
-                root,
-                &zone_path,
-                &[body_t.clone(), head_t.clone()].concat(),
-                Expect::Fail,
-                (&format!("dkimpy rejects tampered {signer}"), alg, canon),
-            );
-            mass_verify_all(
-                run,
-                tally,
-                mass,
-                &zone_path,
-                &signed,
-                Expect::Pass,
-                (&format!("mass verify: {signer}, untouched"), alg, canon),
-            );
-            mass_verify_all(
-                run,
-                tally,
-                mass,
-                &zone_path,
-                &body_t,
-                Expect::Fail,
-                (&format!("mass verify: {signer}, body tampered"), alg, canon),
-            );
-            mass_verify_all(
-                run,
-                tally,
-                mass,
-                &zone_path,
-                &head_t,
-                Expect::Fail,
+            let (body_t, head_t) = match tamper_all(&signed, &dir) {
+                Ok(t) => t,
+                Err(e) => {
+                    run.fail(format!("{signer} {alg} {canon}: {e}"));
+                    continue;
+                }
+            };
+            // The peer's own signatures must verify with dkimpy, or the checks
+            // of mass below mean nothing.
+            let tampered = [body_t.clone(), head_t.clone()].concat();
+            for (files, expect, check) in [
                 (
-                    &format!("mass verify: {signer}, header tampered"),
-                    alg,
-                    canon,
+                    &signed,
+                    Expect::Pass,
+                    format!("dkimpy checks {signer}'s signatures"),
                 ),
-            );
+                (
+                    &tampered,
+                    Expect::Fail,
+                    format!("dkimpy rejects tampered {signer}"),
+                ),
+            ] {
+                let key = (check.as_str(), alg, *canon);
+                peer_verify(
+                    run,
+                    tally,
+                    peers,
+                    Peer::Dkimpy,
+                    &zone_path,
+                    files,
+                    expect,
+                    key,
+                );
+            }
+            for (files, expect, how) in [
+                (&signed, Expect::Pass, "untouched"),
+                (&body_t, Expect::Fail, "body tampered"),
+                (&head_t, Expect::Fail, "header tampered"),
+            ] {
+                let check = format!("mass verify: {signer}, {how}");
+                let key = (check.as_str(), alg, *canon);
+                mass_verify_all(run, tally, mass, &zone_path, files, expect, key);
+            }
         }
     }
 
@@ -448,12 +371,9 @@ fn opendkim_sign(
         let (Some(name), Ok(original)) = (msg.file_name(), fs::read(msg)) else {
             continue;
         };
-        // As SMTP carries it: CRLF line ends and a final CRLF (RFC 5321 §4.1.1.4).
-        // OpenDKIM's test mode signs nothing for a relaxed body without one.
-        let mut wire = lf_to_crlf(&original);
-        if !wire.ends_with(b"\r\n") {
-            wire.extend_from_slice(b"\r\n");
-        }
+        // OpenDKIM's test mode signs nothing for a relaxed body without a
+        // final CRLF.
+        let wire = wire_form(&original);
         let wire_path = wire_dir.join(name);
         if fs::write(&wire_path, &wire).is_err() {
             continue;
@@ -495,15 +415,7 @@ fn opendkim_sign(
             signed.push(path);
         }
     }
-    for f in failures.iter().take(5) {
-        run.fail(format!("OpenDKIM sign {canon}: {f}"));
-    }
-    if failures.len() > 5 {
-        run.fail(format!(
-            "OpenDKIM sign {canon}: {} more failures",
-            failures.len() - 5
-        ));
-    }
+    run.fail_first(&format!("OpenDKIM sign {canon}"), &failures, 5);
     signed
 }
 

@@ -14,6 +14,7 @@
 //! Counts are printed per direction, canonicalization and `h=`; any failure fails the
 //! step.
 
+use super::message::{tamper_all, wire_form};
 use crate::util;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -82,17 +83,13 @@ pub fn run_alone(args: &[String]) -> Result<(), String> {
         }
     }
     let mut run = util::Run::new("interop-dk");
-    let Some(mass) = std::env::var_os("MASS_BIN")
-        .map(PathBuf::from)
-        .or_else(|| super::batv::build_mass(&mut run))
-    else {
+    let Some((work, mass)) = util::scratch_with_mass(&mut run, "dk-interop", true) else {
         return run.finish();
     };
-    let work = std::env::temp_dir().join(format!("mass-dk-interop-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&work);
     let corpus_dir = work.join("corpus");
     if let Err(e) = fs::create_dir_all(&corpus_dir) {
         run.fail(format!("cannot create {}: {e}", corpus_dir.display()));
+        let _ = fs::remove_dir_all(&work);
         return run.finish();
     }
     let mut files = Vec::new();
@@ -149,20 +146,9 @@ fn exercise(
     // The key, from mass keygen; its record serves both sides.
     let keys = dir.join("keys");
     fs::create_dir_all(&keys).map_err(|e| e.to_string())?;
-    let out = Command::new(mass)
-        .args(["keygen", "--algorithm", "rsa-2048", "--domain", DOMAIN])
-        .args(["--selector", SELECTOR, "--out-dir"])
-        .arg(&keys)
-        .output()
-        .map_err(|e| format!("cannot run mass keygen: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "mass keygen: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
+    let record = util::mass_keygen(mass, "rsa-2048", DOMAIN, SELECTOR, &keys)?;
     let zone = dir.join("dk.zone");
-    fs::write(&zone, &out.stdout).map_err(|e| e.to_string())?;
+    fs::write(&zone, record).map_err(|e| e.to_string())?;
     let key = keys.join(format!("{SELECTOR}.{DOMAIN}.pem"));
 
     // The corpus in wire form.
@@ -314,23 +300,6 @@ fn exercise(
     Ok(())
 }
 
-/// CRLF line ends (a bare LF becomes CRLF) and a final CRLF.
-fn wire_form(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len() + 2);
-    let mut prev = 0u8;
-    for &b in bytes {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        prev = b;
-    }
-    if !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
 fn has_mass_verify(mass: &Path) -> bool {
     Command::new(mass)
         .args(["verify", "--help"])
@@ -419,59 +388,4 @@ fn mass_verify(
         }
     }
     (ok, bad)
-}
-
-/// Every file twice: once with text added at the top of its body, once with its From
-/// address changed (From is always signed).
-fn tamper_all(signed: &[PathBuf], dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
-    let body_dir = dir.join("tampered-body");
-    let from_dir = dir.join("tampered-from");
-    fs::create_dir_all(&body_dir).map_err(|e| e.to_string())?;
-    fs::create_dir_all(&from_dir).map_err(|e| e.to_string())?;
-    let (mut body, mut from) = (Vec::new(), Vec::new());
-    for path in signed {
-        let (Some(name), Ok(bytes)) = (path.file_name(), fs::read(path)) else {
-            continue;
-        };
-        let Some(at) = bytes
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map(|i| i + 4)
-        else {
-            continue;
-        };
-        let mut b = bytes[..at].to_vec();
-        b.extend_from_slice(b"Tampered.\r\n");
-        b.extend_from_slice(&bytes[at..]);
-        let p = body_dir.join(name);
-        if fs::write(&p, b).is_ok() {
-            body.push(p);
-        }
-        // The From line's first '@' gets "-forged" before it (still example.com, so
-        // the check is the signature, not the domain).
-        let mut line_start = 0;
-        while line_start < at {
-            let line_end = bytes[line_start..at]
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .map_or(at, |p| line_start + p + 2);
-            let line = &bytes[line_start..line_end];
-            let is_from = line
-                .iter()
-                .position(|&b| b == b':')
-                .is_some_and(|n| line[..n].trim_ascii().eq_ignore_ascii_case(b"from"));
-            if is_from && let Some(a) = line.iter().position(|&b| b == b'@') {
-                let mut f = bytes[..line_start + a].to_vec();
-                f.extend_from_slice(b"-forged");
-                f.extend_from_slice(&bytes[line_start + a..]);
-                let p = from_dir.join(name);
-                if fs::write(&p, f).is_ok() {
-                    from.push(p);
-                }
-                break;
-            }
-            line_start = line_end;
-        }
-    }
-    Ok((body, from))
 }

@@ -23,12 +23,17 @@ pub(super) fn milter_safe(bytes: &[u8]) -> bool {
         })
 }
 
-/// Every file twice: once with its body changed, once with its From changed.
-pub(super) fn tamper_all(signed: &[PathBuf], dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+/// Every file twice: once with text added at the top of its body, once with
+/// its From address changed (From is always signed).
+pub(super) fn tamper_all(
+    signed: &[PathBuf],
+    dir: &Path,
+) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
     let body_dir = dir.join("tampered-body");
     let head_dir = dir.join("tampered-header");
-    let _ = fs::create_dir_all(&body_dir);
-    let _ = fs::create_dir_all(&head_dir);
+    for d in [&body_dir, &head_dir] {
+        fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+    }
     let (mut body, mut head) = (Vec::new(), Vec::new());
     for path in signed {
         let (Some(name), Ok(bytes)) = (path.file_name(), fs::read(path)) else {
@@ -47,7 +52,7 @@ pub(super) fn tamper_all(signed: &[PathBuf], dir: &Path) -> (Vec<PathBuf>, Vec<P
             }
         }
     }
-    (body, head)
+    Ok((body, head))
 }
 
 /// The index just past the blank line that ends the header block.
@@ -78,30 +83,48 @@ pub(super) fn tamper_body(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Change the From field's address: From is always signed.
-pub(super) fn tamper_from(bytes: &[u8]) -> Option<Vec<u8>> {
-    let end = body_start(bytes)?;
-    let mut line_start = 0;
-    while line_start < end {
-        let line_end = bytes[line_start..end]
+/// The lines of the header block (each with its line end), with the offset
+/// each starts at.
+fn header_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let end = body_start(bytes).unwrap_or(bytes.len());
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= end {
+            return None;
+        }
+        let line_end = bytes[start..end]
             .iter()
             .position(|&b| b == b'\n')
-            .map(|p| line_start + p + 1)
-            .unwrap_or(end);
-        let line = &bytes[line_start..line_end];
-        let name_end = line.iter().position(|&b| b == b':');
-        if let Some(n) = name_end
-            && line[..n].trim_ascii().eq_ignore_ascii_case(b"from")
-        {
-            let at = line.iter().position(|&b| b == b'@')?;
-            let mut out = bytes[..line_start + at].to_vec();
-            out.extend_from_slice(b"-forged");
-            out.extend_from_slice(&bytes[line_start + at..]);
-            return Some(out);
-        }
-        line_start = line_end;
+            .map_or(end, |p| start + p + 1);
+        let line = (start, &bytes[start..line_end]);
+        start = line_end;
+        Some(line)
+    })
+}
+
+/// Change the From field's address: From is always signed.
+pub(super) fn tamper_from(bytes: &[u8]) -> Option<Vec<u8>> {
+    body_start(bytes)?;
+    let (line_start, line) = header_lines(bytes).find(|(_, line)| {
+        line.iter()
+            .position(|&b| b == b':')
+            .is_some_and(|n| line[..n].trim_ascii().eq_ignore_ascii_case(b"from"))
+    })?;
+    let at = line_start + line.iter().position(|&b| b == b'@')?;
+    let mut out = bytes[..at].to_vec();
+    out.extend_from_slice(b"-forged");
+    out.extend_from_slice(&bytes[at..]);
+    Some(out)
+}
+
+/// As SMTP carries a message: CRLF line ends (a bare LF becomes CRLF) and a
+/// final CRLF (RFC 5321 §4.1.1.4).
+pub(super) fn wire_form(bytes: &[u8]) -> Vec<u8> {
+    let mut out = lf_to_crlf(bytes);
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
     }
-    None
+    out
 }
 
 /// Bare LF to CRLF (CRLF stays).
@@ -123,14 +146,7 @@ pub(super) fn strip_dkim_signatures(message: &[u8]) -> Vec<u8> {
     let end = body_start(message).unwrap_or(message.len());
     let mut out = Vec::with_capacity(message.len());
     let mut skipping = false;
-    let mut i = 0;
-    while i < end {
-        let line_end = message[i..end]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map(|p| i + p + 1)
-            .unwrap_or(end);
-        let line = &message[i..line_end];
+    for (_, line) in header_lines(message) {
         let continuation = line.first().is_some_and(|&b| b == b' ' || b == b'\t');
         if !continuation {
             skipping = line.len() >= 15 && line[..15].eq_ignore_ascii_case(b"dkim-signature:");
@@ -138,7 +154,6 @@ pub(super) fn strip_dkim_signatures(message: &[u8]) -> Vec<u8> {
         if !skipping {
             out.extend_from_slice(line);
         }
-        i = line_end;
     }
     out.extend_from_slice(&message[end..]);
     out

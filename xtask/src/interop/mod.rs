@@ -102,6 +102,12 @@ impl Tally {
         e.1 += failed;
     }
 
+    /// Note how long a step took since `started`.
+    fn time(&mut self, step: &str, started: Instant) {
+        self.timings
+            .push((step.to_string(), started.elapsed().as_secs_f64()));
+    }
+
     fn print(&self) {
         eprintln!("xtask[interop]: results");
         eprintln!(
@@ -130,6 +136,38 @@ impl Tally {
 struct Peers {
     python: PathBuf,
     maildkim_ed25519: bool,
+    /// `tests/interop`, where the peer scripts are.
+    scripts: PathBuf,
+}
+
+impl Peers {
+    /// `dkimpy_peer.py SUBCOMMAND` or `maildkim_peer.pl SUBCOMMAND`.
+    fn command(&self, peer: Peer, subcommand: &str) -> Command {
+        let mut c = match peer {
+            Peer::Dkimpy => {
+                let mut c = Command::new(&self.python);
+                c.arg(self.scripts.join("dkimpy_peer.py"));
+                c
+            }
+            Peer::MailDkim => {
+                let mut c = Command::new("perl");
+                c.arg(self.scripts.join("maildkim_peer.pl"));
+                c
+            }
+        };
+        c.arg(subcommand);
+        c
+    }
+}
+
+/// What the DKIM steps work on.
+struct Env<'a> {
+    peers: &'a Peers,
+    mass: &'a Path,
+    work: &'a Path,
+    /// The generated corpus, and the names of its messages with LF line ends.
+    corpus: &'a [PathBuf],
+    lf_only: &'a [String],
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -147,30 +185,20 @@ pub fn run(args: &[String]) -> Result<(), String> {
             return run.finish();
         }
     };
-    tally.timings.push(("peer set-up".into(), secs(t)));
+    tally.time("peer set-up", t);
 
+    // The dev profile by default: `cargo xtask test` has built its
+    // dependencies already, and a debug RSA-2048 signature costs about 30 ms,
+    // so a release build (minutes on 2 cores) does not pay for itself here.
     let t = Instant::now();
-    let mass = match build_mass(&mut run, opts.release) {
-        Some(m) => m,
-        None => return run.finish(),
-    };
-    tally.timings.push(("build mass".into(), secs(t)));
-    let commands = mass_commands(&mass);
-
-    let work = std::env::temp_dir().join(format!("mass-interop-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&work);
-    if let Err(e) = fs::create_dir_all(&work) {
-        run.fail(format!("cannot create {}: {e}", work.display()));
+    // It runs a private copy: with a CARGO_TARGET_DIR shared between
+    // checkouts, another build may replace target/debug/mass meanwhile.
+    let Some((work, mass)) = util::scratch_with_mass(&mut run, "interop", opts.release) else {
         return run.finish();
-    }
-    eprintln!("xtask[interop]: working in {}", work.display());
-    // Run a private copy: with a CARGO_TARGET_DIR shared between checkouts,
-    // another build may replace target/debug/mass while this task runs.
-    let private = work.join("mass");
-    let mass = match fs::copy(&mass, &private) {
-        Ok(_) => private,
-        Err(_) => mass,
     };
+    tally.time("build mass", t);
+    let commands = mass_commands(&mass);
+    eprintln!("xtask[interop]: working in {}", work.display());
 
     let t = Instant::now();
     let corpus_dir = work.join("corpus");
@@ -189,30 +217,24 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
         corpus_files.push(path);
     }
-    tally.timings.push((
-        format!("generate corpus ({} messages)", messages.len()),
-        secs(t),
-    ));
+    tally.time(&format!("generate corpus ({} messages)", messages.len()), t);
     run.check(
         &format!("generate a corpus of {} messages", messages.len()),
         Ok(()),
     );
 
+    let env = Env {
+        peers: &peers,
+        mass: &mass,
+        work: &work,
+        corpus: &corpus_files,
+        lf_only: &lf_only,
+    };
     if opts.signing {
         if commands.iter().any(|c| c == "sign") && commands.iter().any(|c| c == "keygen") {
             let t = Instant::now();
-            dkim::signing(
-                &mut run,
-                &mut tally,
-                &peers,
-                &mass,
-                &work,
-                &corpus_files,
-                &root,
-            );
-            tally
-                .timings
-                .push(("signing: mass sign + peer verification".into(), secs(t)));
+            dkim::signing(&mut run, &mut tally, &env);
+            tally.time("signing: mass sign + peer verification", t);
         } else {
             run.fail(
                 "`mass sign`/`mass keygen` are not in this build of mass (`mass --help` does not \
@@ -225,19 +247,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if opts.verifying {
         if commands.iter().any(|c| c == "verify") {
             let t = Instant::now();
-            dkim::verifying(
-                &mut run,
-                &mut tally,
-                &peers,
-                &mass,
-                &work,
-                &corpus_files,
-                &lf_only,
-                &root,
-            );
-            tally
-                .timings
-                .push(("verifying: peers sign + mass verify".into(), secs(t)));
+            dkim::verifying(&mut run, &mut tally, &env);
+            tally.time("verifying: peers sign + mass verify", t);
         } else {
             let note = "SKIPPED the verifying half (issue 3): this build of mass has no `verify` \
                         command yet (`mass --help` does not list it)";
@@ -249,16 +260,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     // BATV against Exim's prvs lives in its own module (also `cargo xtask interop-batv`).
     let t = Instant::now();
     batv::run(&mut run);
-    tally.timings.push(("BATV against Exim".into(), secs(t)));
+    tally.time("BATV against Exim", t);
 
     // DomainKeys against Mail::DKIM lives in its own module (also `cargo xtask interop-dk`).
     let t = Instant::now();
     domainkeys::run_step(&mut run, &mass, &work, &corpus_files, &root);
-    tally
-        .timings
-        .push(("DomainKeys against Mail::DKIM".into(), secs(t)));
+    tally.time("DomainKeys against Mail::DKIM", t);
 
-    tally.timings.push(("total".into(), secs(started)));
+    tally.time("total", started);
     tally.print();
     let failed_before_finish = run_has_failures(&tally);
     if opts.keep || failed_before_finish {
@@ -285,10 +294,6 @@ fn on_two_threads<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> 
         out.extend(other.join().unwrap_or_default());
         out
     })
-}
-
-fn secs(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64()
 }
 
 // ---------------------------------------------------------------- set-up
@@ -377,36 +382,8 @@ fn setup_peers(root: &Path) -> Result<Peers, String> {
     Ok(Peers {
         python,
         maildkim_ed25519,
+        scripts: root.join("tests/interop"),
     })
-}
-
-/// Build `mass` and return its path. The dev profile by default: `cargo xtask
-/// test` has built its dependencies already, and a debug RSA-2048 signature
-/// costs about 30 ms, so a release build (minutes on 2 cores) does not pay
-/// for itself here. `--release` builds and uses the release binary.
-fn build_mass(run: &mut util::Run, release: bool) -> Option<PathBuf> {
-    if let Some(bin) = std::env::var_os("MASS_BIN") {
-        eprintln!(
-            "xtask[interop]: using MASS_BIN={}",
-            PathBuf::from(&bin).display()
-        );
-        return Some(PathBuf::from(bin));
-    }
-    let mut args = vec!["build", "--package", "mass-hosted", "--bin", "mass"];
-    if release {
-        args.push("--release");
-    }
-    if !run.cargo(&args) {
-        return None;
-    }
-    let profile = if release { "release" } else { "debug" };
-    let bin = util::target_dir().join(profile).join("mass");
-    if bin.exists() {
-        Some(bin)
-    } else {
-        run.fail(format!("built mass but {} is not there", bin.display()));
-        None
-    }
 }
 
 /// The subcommands `mass --help` lists.
@@ -445,7 +422,7 @@ fn mass_commands(mass: &Path) -> Vec<String> {
 
 // ---------------------------------------------------------------- peers
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Peer {
     Dkimpy,
     MailDkim,
@@ -463,9 +440,8 @@ enum Expect {
 fn peer_verify(
     run: &mut util::Run,
     tally: &mut Tally,
-    peer: Peer,
     peers: &Peers,
-    root: &Path,
+    peer: Peer,
     zone: &Path,
     files: &[PathBuf],
     expect: Expect,
@@ -473,20 +449,8 @@ fn peer_verify(
 ) {
     let (mut passed, mut failed, mut shown) = (0, 0, 0);
     for batch in files.chunks(200) {
-        let mut cmd = match peer {
-            Peer::Dkimpy => {
-                let mut c = Command::new(&peers.python);
-                c.arg(root.join("tests/interop/dkimpy_peer.py"));
-                c
-            }
-            Peer::MailDkim => {
-                let mut c = Command::new("perl");
-                c.arg(root.join("tests/interop/maildkim_peer.pl"));
-                c
-            }
-        };
-        cmd.arg("verify")
-            .arg("--zone")
+        let mut cmd = peers.command(peer, "verify");
+        cmd.arg("--zone")
             .arg(zone)
             .arg("--expect")
             .arg(match expect {
@@ -531,68 +495,9 @@ fn peer_verify(
     tally.add(key, passed, failed);
 }
 
-// ---------------------------------------------------------------- small helpers
-
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::write(path, data)?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
-}
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64(data: &[u8]) -> String {
-    let mut s = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                s.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in text.bytes() {
-        if c == b'=' {
-            break;
-        }
-        let v = B64.iter().position(|&x| x == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_round_trip() {
-        for data in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar"] {
-            assert_eq!(base64_decode(&base64(data)).as_deref(), Some(data));
-        }
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(base64(b"fo"), "Zm8=");
-    }
 
     #[test]
     fn two_threads_keep_the_order() {

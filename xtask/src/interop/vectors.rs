@@ -4,7 +4,7 @@
 use super::message::{
     count_signatures, lf_to_crlf, newest_timestamp, quote_txt, strip_dkim_signatures,
 };
-use super::{Expect, Peer, Peers, Tally, base64, base64_decode, peer_verify, write_private};
+use super::{Env, Expect, Peer, Tally, peer_verify};
 use crate::util;
 use std::fmt::Write as _;
 use std::fs;
@@ -18,37 +18,13 @@ const MAIL_AUTH_NOW: u64 = 1_667_843_664;
 
 /// RFC 8463 Appendix A: `mass sign` with the RFC's own keys makes signatures
 /// dkimpy verifies against the RFC's key records (A.2).
-pub(super) fn rfc8463_signing(
-    run: &mut util::Run,
-    tally: &mut Tally,
-    peers: &Peers,
-    mass: &Path,
-    work: &Path,
-    root: &Path,
-) {
-    let shared = util::shared_dir();
-    let vectors = match fs::read_to_string(shared.join("vectors/rfc8463-appendix-a.txt")) {
-        Ok(v) => v,
-        Err(e) => {
-            run.fail(format!(
-                "cannot read ../shared/vectors/rfc8463-appendix-a.txt: {e}"
-            ));
-            return;
-        }
-    };
-    let corpus_file = shared.join("corpora/mail-auth/resources/dkim/001.txt");
-    let Some((_, message)) = read_txt_and_message(&corpus_file) else {
-        run.fail(format!("cannot read {}", corpus_file.display()));
-        return;
-    };
-    let Some(v) = Rfc8463::parse(&vectors) else {
-        run.fail("cannot find the keys and records in rfc8463-appendix-a.txt".into());
-        return;
-    };
+pub(super) fn rfc8463_signing(run: &mut util::Run, tally: &mut Tally, env: &Env) {
+    let (peers, mass, work) = (env.peers, env.mass, env.work);
     let dir = work.join("rfc8463");
-    let _ = fs::create_dir_all(&dir);
-    let zone = dir.join("rfc8463.zone");
-    let _ = fs::write(&zone, v.zone.join("\n") + "\n");
+    let (v, message, zone) = match Rfc8463::load(&dir) {
+        Ok(loaded) => loaded,
+        Err(e) => return run.fail(e),
+    };
     let ed_key = dir.join("brisbane.pem");
     let rsa_key = dir.join("test.pem");
     // PKCS#8 (RFC 8410) around the 32-byte Ed25519 seed.
@@ -59,10 +35,10 @@ pub(super) fn rfc8463_signing(
     der.extend_from_slice(&v.ed25519_seed);
     let pem = format!(
         "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        base64(&der)
+        util::base64(&der)
     );
-    if write_private(&ed_key, pem.as_bytes()).is_err()
-        || write_private(&rsa_key, v.rsa_pem.as_bytes()).is_err()
+    if util::write_private(&ed_key, pem.as_bytes()).is_err()
+        || util::write_private(&rsa_key, v.rsa_pem.as_bytes()).is_err()
     {
         run.fail("cannot write the RFC 8463 keys".into());
         return;
@@ -109,20 +85,20 @@ pub(super) fn rfc8463_signing(
         }
     }
     if !signed.is_empty() {
+        let key = (
+            "RFC 8463 A: dkimpy verifies mass sign",
+            "both",
+            "relaxed/relaxed",
+        );
         peer_verify(
             run,
             tally,
-            Peer::Dkimpy,
             peers,
-            root,
+            Peer::Dkimpy,
             &zone,
             &signed,
             Expect::Pass,
-            (
-                "RFC 8463 A: dkimpy verifies mass sign",
-                "both",
-                "relaxed/relaxed",
-            ),
+            key,
         );
     }
 }
@@ -204,23 +180,12 @@ pub(super) fn mail_auth_corpus(run: &mut util::Run, tally: &mut Tally, mass: &Pa
 /// RFC 8463 Appendix A: the published message, with the key records of A.2
 /// as they appear in `../shared/vectors`, verifies with both signatures.
 pub(super) fn rfc8463_verifying(run: &mut util::Run, tally: &mut Tally, mass: &Path, work: &Path) {
-    let shared = util::shared_dir();
-    let (Ok(vectors), Some((_, message))) = (
-        fs::read_to_string(shared.join("vectors/rfc8463-appendix-a.txt")),
-        read_txt_and_message(&shared.join("corpora/mail-auth/resources/dkim/001.txt")),
-    ) else {
-        run.fail("cannot read the RFC 8463 vectors".into());
-        return;
-    };
-    let Some(v) = Rfc8463::parse(&vectors) else {
-        run.fail("cannot find the records in rfc8463-appendix-a.txt".into());
-        return;
-    };
     let dir = work.join("rfc8463-verify");
-    let _ = fs::create_dir_all(&dir);
-    let zone = dir.join("a2.zone");
+    let (_, message, zone) = match Rfc8463::load(&dir) {
+        Ok(loaded) => loaded,
+        Err(e) => return run.fail(e),
+    };
     let msg = dir.join("a3.eml");
-    let _ = fs::write(&zone, v.zone.join("\n") + "\n");
     let _ = fs::write(&msg, &message);
     let label = "mass verify: RFC 8463 A.3 (both signatures)";
     match Command::new(mass)
@@ -258,6 +223,26 @@ struct Rfc8463 {
 }
 
 impl Rfc8463 {
+    /// The vectors from `../shared/vectors/rfc8463-appendix-a.txt`, the
+    /// signed message of A.3 as mail-auth's `001.txt` holds it, and the key
+    /// records of A.2 written as a zone file into `dir` (created).
+    fn load(dir: &Path) -> Result<(Self, Vec<u8>, PathBuf), String> {
+        let shared = util::shared_dir();
+        let path = shared.join("vectors/rfc8463-appendix-a.txt");
+        let text = fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let v = Rfc8463::parse(&text)
+            .ok_or("cannot find the keys and records in rfc8463-appendix-a.txt")?;
+        let file = shared.join("corpora/mail-auth/resources/dkim/001.txt");
+        let (_, message) =
+            read_txt_and_message(&file).ok_or_else(|| format!("cannot read {}", file.display()))?;
+        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let zone = dir.join("rfc8463.zone");
+        fs::write(&zone, v.zone.join("\n") + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", zone.display()))?;
+        Ok((v, message, zone))
+    }
+
     fn parse(text: &str) -> Option<Self> {
         let mut lines = text.lines();
         let mut seed = None;
@@ -265,7 +250,7 @@ impl Rfc8463 {
         let mut zone = Vec::new();
         while let Some(l) = lines.next() {
             if l.starts_with("A.1 Ed25519 secret key") {
-                seed = lines.next().and_then(|s| base64_decode(s.trim()));
+                seed = lines.next().and_then(|s| util::base64_decode(s.trim()));
             } else if l.starts_with("-----BEGIN RSA PRIVATE KEY-----") {
                 rsa.push_str(l);
                 rsa.push('\n');
