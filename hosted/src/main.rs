@@ -1,6 +1,8 @@
 //! `mass`: the command-line tool and milter daemon.
 
-use mass_hosted::{batv, device_cli, keygen, sign_cli, verify_cli};
+use mass_hosted::cli::{
+    batv, device as device_cli, keygen, sign as sign_cli, verify as verify_cli,
+};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -79,7 +81,7 @@ fn run() -> ExitCode {
         } => mass_hosted::milter::server::main(&config),
         Command::Serve {
             dev_dir, domain, ..
-        } => match mass_hosted::dev::prepare(&dev_dir, &domain) {
+        } => match mass_hosted::cli::dev::prepare(&dev_dir, &domain) {
             Ok(config) => mass_hosted::milter::server::main(&config),
             Err(e) => report("serve --dev", Err(e)),
         },

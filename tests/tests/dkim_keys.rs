@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use mass_core::{Ed25519Signer, MessageSigner, SignRequest, SigningAlgorithm};
 use mass_hosted::auth_results::{self, DkimResult};
+use mass_hosted::cli::verify::{MessageReport, VerifySettings, verify_message};
 use mass_hosted::dns::{DnsKeySource, KeySource, LookupError, TxtRecord, ZoneKeySource};
-use mass_hosted::verify_cli::{MessageReport, VerifySettings, verify_message};
 
 const NOW: u64 = 1_700_000_100;
 

@@ -10,7 +10,6 @@ mod batv;
 pub mod codec;
 pub mod device_signing;
 mod headers;
-pub mod keys;
 pub mod server;
 mod session;
 mod signing;
@@ -21,7 +20,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
-use keys::SigningKey;
+use crate::keys::SigningKey;
 
 /// Unix seconds now: `t=`, BATV days, and the verifier's clock.
 fn now() -> u64 {
@@ -80,7 +79,7 @@ impl State {
         let config = Config::load(path).map_err(|e| e.to_string())?;
         let mut keys = Vec::new();
         for k in &config.keys {
-            let material = keys::load_key(&k.file)?;
+            let material = crate::keys::load_key(&k.file)?;
             let key = SigningKey::new(k.domain.clone(), k.selector.clone(), material)
                 .map_err(|e| format!("key file {}: {e}", k.file.display()))?;
             keys.push(Arc::new(key));

@@ -19,7 +19,7 @@ use crate::config::{KeyConfig, Scheme};
 
 use super::device_signing::DeviceJob;
 use super::headers::HeaderBuf;
-use super::keys::{KeyMaterial, KeySigner, SigningKey};
+use crate::keys::{KeyMaterial, KeySigner, SigningKey};
 
 /// The fields a DomainKey-Signature from the milter names in `h=` (those
 /// present; Sender and From are always added): DKIM's default set.

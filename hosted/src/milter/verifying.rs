@@ -9,14 +9,14 @@
 //! [`KeySource`] of the configuration (DNS, or a zone file for tests).
 //!
 //! DomainKey-Signature fields (RFC 4870) are checked beside, by core's
-//! DomainKeys verifier ([`crate::dk_verify`]), and added as legacy
+//! DomainKeys verifier ([`crate::auth_results::domainkeys`]), and added as legacy
 //! `domainkeys=` results that never count as a DKIM pass.
 
 use mass_core::BodyInterest;
 use mass_core::dkim::verify::{KeyAnswer, MessageVerifier, Verdict, VerifyOptions};
 
+use crate::auth_results::domainkeys::{self, HostDkVerifier};
 use crate::auth_results::{self, DkimResult, SignatureResult};
-use crate::dk_verify::{self, HostDkVerifier};
 use crate::dns::{KeySource, LookupError};
 
 use super::headers::HeaderBuf;
@@ -67,7 +67,7 @@ impl VerifyJob {
             body_done: false,
         };
         if headers.values("DomainKey-Signature").next().is_some() {
-            let mut dk = dk_verify::new_verifier();
+            let mut dk = domainkeys::new_verifier();
             let fed = headers
                 .fields()
                 .try_for_each(|(_, field)| dk.header_field(field))
@@ -137,7 +137,7 @@ impl VerifyJob {
     /// Fetch every key record the verifier asks for.
     pub async fn fetch_keys<K: KeySource>(&mut self, source: &K) {
         if let Some(dk) = self.domainkeys.as_mut() {
-            dk_verify::provide_keys(dk, source).await;
+            domainkeys::provide_keys(dk, source).await;
         }
         let Some(v) = self.verifier.as_mut() else {
             return;
@@ -191,11 +191,11 @@ impl VerifyJob {
         }
         let dk_reports = self
             .domainkeys
-            .map(dk_verify::reports)
+            .map(domainkeys::reports)
             .and_then(Result::ok)
             .unwrap_or_default();
         let mut field = auth_results::write_field(id, &results, "\n\t");
-        dk_verify::append_to_field(&mut field, &dk_reports, "\n\t");
+        domainkeys::append_to_field(&mut field, &dk_reports, "\n\t");
         let value = field
             .split_once(':')
             .map(|(_, v)| v.to_string())
@@ -246,8 +246,8 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
+    use crate::keys::{KeyMaterial, parse_pem};
     use crate::milter::KeySources;
-    use crate::milter::keys::{KeyMaterial, parse_pem};
 
     /// RFC 8463 §A.1, the RSA-1024 key (PKCS#1).
     const RSA_PEM: &str = "-----BEGIN RSA PRIVATE KEY-----

@@ -9,8 +9,8 @@ use mass_core::RsaSha256Signer;
 use mass_core::canon::DkCanon;
 use mass_core::domainkeys::{DkSignRequest, DkSigner};
 
-use crate::milter::keys::KeyMaterial;
-use crate::sign_cli::{SignArgs, finish_into_field, read_key, read_message, write_signed};
+use crate::cli::sign::{SignArgs, finish_into_field, read_key, read_message, write_signed};
+use crate::keys::KeyMaterial;
 
 /// Parse `--canon` for DomainKeys: `simple` (the default) or `nofws`.
 pub fn parse_dk_canon(s: Option<&str>) -> Result<DkCanon, String> {

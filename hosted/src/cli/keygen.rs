@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use zeroize::Zeroizing;
 
-use crate::key_signer::dns_record;
-use crate::milter::keys::KeyMaterial;
+use crate::keys::KeyMaterial;
+use crate::keys::record::dns_record;
 
 /// Key algorithms `mass keygen` makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,6 +4,8 @@
 //! `mass keygen` and `openssl genpkey` write) and PKCS#1
 //! (`BEGIN RSA PRIVATE KEY`, as older `opendkim-genkey` writes).
 
+pub mod record;
+
 use std::fmt;
 use std::path::Path;
 

@@ -16,8 +16,8 @@ use mass_core::{
     SigningAlgorithm,
 };
 
-use crate::key_signer::{KeySigner, key_algorithm};
-use crate::milter::keys::{KeyMaterial, load_key};
+use crate::keys::record::{KeySigner, key_algorithm};
+use crate::keys::{KeyMaterial, load_key};
 
 /// Header bytes kept per message on a host (the signed fields only).
 pub const HEADER_BYTES: usize = 64 * 1024;
@@ -152,7 +152,7 @@ pub(crate) fn stream(
 pub fn run(args: &SignArgs) -> Result<(), String> {
     match args.scheme.as_str() {
         "dkim" => {}
-        "domainkeys" => return crate::dk_sign_cli::run(args),
+        "domainkeys" => return crate::cli::sign_dk::run(args),
         other => return Err(format!("--scheme `{other}`: expected dkim or domainkeys")),
     }
     let key = read_key(&args.key, args.insecure_key_permissions)?;

@@ -11,7 +11,7 @@
 //! 0 if a signature passed, 1 if none did, 2 on a usage or input error.
 //!
 //! DomainKey-Signature fields (RFC 4870) are checked too, by core's
-//! DomainKeys verifier over the same chunks ([`crate::dk_verify`]), and
+//! DomainKeys verifier over the same chunks ([`crate::auth_results::domainkeys`]), and
 //! reported as `domainkeys=` results with a comment that they are legacy
 //! SHA-1 results: they never count as a pass for the exit status.
 
@@ -25,8 +25,8 @@ use std::time::Duration;
 use mass_core::dkim::verify::{MessageVerifier, VerifyOptions};
 
 use crate::auth_results::{self, DkimResult, SignatureResult};
+use crate::cli::sign::{HEADER_BYTES, HEADER_FIELDS};
 use crate::dns::{self, DnsKeySource, KeySource, LookupError, TxtRecord, ZoneKeySource};
-use crate::sign_cli::{HEADER_BYTES, HEADER_FIELDS};
 
 /// The most signatures `--max-signatures` may ask to check.
 pub const MAX_SIGNATURES_CAP: usize = 32;
@@ -130,7 +130,7 @@ pub struct MessageReport {
     /// DKIM-Signature fields in the message, checked or not.
     pub signatures_seen: usize,
     /// One result per DomainKey-Signature checked (legacy; never a pass).
-    pub domainkeys: Vec<crate::dk_verify::DkReport>,
+    pub domainkeys: Vec<crate::auth_results::domainkeys::DkReport>,
 }
 
 impl MessageReport {
@@ -158,8 +158,8 @@ pub async fn verify_reader<K: KeySource>(
     options.max_signatures = settings.max_signatures.min(MAX_SIGNATURES_CAP);
     let mut verifier = Box::new(HostMessageVerifier::new(options));
     // DomainKeys (RFC 4870) runs beside it over the same chunks.
-    let mut domainkeys = crate::dk_verify::new_verifier();
-    crate::sign_cli::stream(input, |chunk| {
+    let mut domainkeys = crate::auth_results::domainkeys::new_verifier();
+    crate::cli::sign::stream(input, |chunk| {
         domainkeys
             .update(chunk)
             .map_err(|e| format!("cannot verify this message: {e}"))?;
@@ -175,8 +175,8 @@ pub async fn verify_reader<K: KeySource>(
     domainkeys
         .end_of_input()
         .map_err(|e| VerifyCliError::Input(format!("cannot verify this message: {e}")))?;
-    crate::dk_verify::provide_keys(&mut domainkeys, keys).await;
-    let domainkeys = crate::dk_verify::reports(domainkeys)
+    crate::auth_results::domainkeys::provide_keys(&mut domainkeys, keys).await;
+    let domainkeys = crate::auth_results::domainkeys::reports(domainkeys)
         .map_err(|e| VerifyCliError::Input(format!("cannot verify this message: {e}")))?;
 
     dns::provide_keys(&mut verifier, keys).await;
@@ -274,14 +274,14 @@ fn run_inner(args: &VerifyArgs) -> Result<bool, VerifyCliError> {
     let authserv_id = args.authserv_id.clone().unwrap_or_else(host_name);
     let text = if args.json {
         let mut lines = auth_results::write_json(&authserv_id, &report.results);
-        lines.push_str(&crate::dk_verify::json_lines(
+        lines.push_str(&crate::auth_results::domainkeys::json_lines(
             &authserv_id,
             &report.domainkeys,
         ));
         lines
     } else {
         let mut field = auth_results::write_field(&authserv_id, &report.results, "\n\t");
-        crate::dk_verify::append_to_field(&mut field, &report.domainkeys, "\n\t");
+        crate::auth_results::domainkeys::append_to_field(&mut field, &report.domainkeys, "\n\t");
         field.push('\n');
         field
     };

@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::key_signer::dns_record;
-use crate::keygen::{KeyAlgorithm, generate, to_pkcs8_pem};
-use crate::milter::keys::load_key;
+use crate::cli::keygen::{KeyAlgorithm, generate, to_pkcs8_pem};
+use crate::keys::load_key;
+use crate::keys::record::dns_record;
 
 /// The listen address of the development set-up.
 pub const DEV_LISTEN: &str = "inet:127.0.0.1:8891";

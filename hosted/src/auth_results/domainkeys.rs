@@ -8,9 +8,9 @@
 //! comment saying it is a legacy result, and none ever counts as a DKIM
 //! pass (no exit status, no milter decision rests on it).
 
-use mass_core::domainkeys::{DkMessageVerifier, DkResult};
 use mass_core::dkim::key_record::KeyRecord;
 use mass_core::dkim::verify::{KeyAnswer, Verdict};
+use mass_core::domainkeys::{DkMessageVerifier, DkResult};
 
 use crate::dns::{self, KeySource, LookupError, TxtRecord};
 

@@ -4,7 +4,7 @@
 use mass_core::{DigestSigner, Ed25519Signer, Error, RsaSha256Signer, SigningAlgorithm};
 use zeroize::Zeroizing;
 
-use crate::milter::keys::KeyMaterial;
+use crate::keys::KeyMaterial;
 
 /// A signer that borrows a loaded key.
 #[derive(Debug)]

@@ -1,0 +1,327 @@
+use super::*;
+use crate::config::Config;
+use crate::keys::{SigningKey, parse_pem};
+use crate::milter::codec::{Decoder, encode_command};
+
+const ED25519_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
+-----END PRIVATE KEY-----
+";
+
+/// RFC 8463 Appendix A.2: the public key of the brisbane selector.
+const ZONE: &[u8] = b"brisbane._domainkey.football.example.com. IN TXT \
+    \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n";
+
+fn shared(extra: &str) -> Arc<super::super::Shared> {
+    let text = format!(
+        "listen = \"inet:127.0.0.1:1\"\nauthserv_id = \"mx.example.net\"\n\
+         internal_networks = [\"10.0.0.0/8\"]\nsigning_daemons = [\"ORIGINATING\"]\n\
+         on_refuse = \"reject\"\n{extra}"
+    );
+    let config = Config::parse(&text, "test", std::path::Path::new(".")).unwrap();
+    let key = SigningKey::new(
+        "football.example.com".into(),
+        "brisbane".into(),
+        parse_pem(ED25519_PEM).unwrap(),
+    )
+    .unwrap();
+    Arc::new(super::super::Shared::new(State {
+        keys: vec![Arc::new(key)],
+        key_source: Arc::new(super::super::KeySources::Zone(
+            crate::dns::ZoneKeySource::parse(ZONE).unwrap(),
+        )),
+        device: config_device(&config),
+        config,
+    }))
+}
+
+fn config_device(config: &Config) -> Option<Arc<crate::device::Device>> {
+    config
+        .device
+        .as_ref()
+        .map(|dc| Arc::new(crate::device::Device::from_config(dc)))
+}
+
+fn optneg() -> Vec<u8> {
+    let mut d = 6u32.to_be_bytes().to_vec();
+    d.extend_from_slice(&0x1ffu32.to_be_bytes());
+    d.extend_from_slice(&0x1f_ffffu32.to_be_bytes());
+    d
+}
+
+/// Postfix-like conversation; `ip` is the client, `from` the From value.
+fn conversation(ip: &[u8], from: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_command(b'O', &optneg(), &mut out);
+    let mut connect = b"client\x004\x00\x19".to_vec();
+    connect.extend_from_slice(ip);
+    connect.push(0);
+    encode_command(b'C', &connect, &mut out);
+    encode_command(b'D', b"Mi\0QID1\0", &mut out);
+    encode_command(b'M', b"<joe@football.example.com>\0", &mut out);
+    encode_command(b'R', b"<jdoe@example.net>\0", &mut out);
+    encode_command(b'T', b"", &mut out);
+    let mut h = b"From\0".to_vec();
+    h.extend_from_slice(from);
+    h.push(0);
+    encode_command(b'L', &h, &mut out);
+    encode_command(b'L', b"Subject\0 Is dinner ready?\n\tfolded\0", &mut out);
+    encode_command(
+        b'L',
+        b"Authentication-Results\0 mx.example.net; dkim=pass\0",
+        &mut out,
+    );
+    encode_command(b'N', b"", &mut out);
+    for chunk in body.chunks(7) {
+        encode_command(b'B', chunk, &mut out);
+    }
+    encode_command(b'E', b"", &mut out);
+    encode_command(b'Q', b"", &mut out);
+    out
+}
+
+/// Run bytes split at `at` through decoder and session; the replies.
+fn run(shared: &Arc<super::super::Shared>, input: &[u8], at: usize) -> Vec<(u8, Vec<u8>)> {
+    let mut d = Decoder::new(crate::milter::codec::DEFAULT_MAX_PACKET);
+    let mut s = Session::new(shared.clone(), "test".into());
+    let mut out = Vec::new();
+    let (a, b) = input.split_at(at);
+    'outer: for part in [a, b] {
+        d.feed(part);
+        while let Some(c) = d.decode().unwrap() {
+            match s.handle(&c, &mut out).unwrap() {
+                Flow::Close => break 'outer,
+                Flow::Finish => tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(s.finish_message(&mut out)),
+                Flow::Continue => {}
+            }
+        }
+    }
+    let mut replies = Vec::new();
+    let mut rest = &out[..];
+    while rest.len() >= 5 {
+        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+        replies.push((rest[4], rest[5..4 + len].to_vec()));
+        rest = &rest[4 + len..];
+    }
+    assert!(rest.is_empty());
+    replies
+}
+
+fn tag<'a>(value: &'a str, name: &str) -> &'a str {
+    value
+        .split(';')
+        .map(str::trim)
+        .find_map(|t| t.strip_prefix(name).and_then(|t| t.strip_prefix('=')))
+        .unwrap_or("")
+}
+
+#[test]
+fn internal_mail_is_signed_the_same_at_every_split_point() {
+    let shared = shared("");
+    let body = b"Hi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n";
+    let input = conversation(
+        b"10.1.2.3",
+        b" Joe SixPack <joe@football.example.com>",
+        body,
+    );
+    let mut first_bh = None;
+    for at in 0..=input.len() {
+        let replies = run(&shared, &input, at);
+        let codes: Vec<u8> = replies.iter().map(|r| r.0).collect();
+        // O, C, M, R, T, L x3, N, B x n, then i (signature) and c.
+        assert_eq!(codes.first(), Some(&b'O'));
+        assert_eq!(&codes[codes.len() - 2..], b"ic", "split at {at}");
+        let (_, ins) = &replies[replies.len() - 2];
+        assert_eq!(&ins[..4], &[0, 0, 0, 0], "inserted at index 0");
+        let text = String::from_utf8_lossy(&ins[4..]).into_owned();
+        let (name, value) = text.split_once('\0').unwrap();
+        assert_eq!(name, "DKIM-Signature");
+        assert!(!value.contains('\r'), "LF folding only");
+        assert_eq!(tag(value, "d"), "football.example.com");
+        assert_eq!(tag(value, "s"), "brisbane");
+        assert_eq!(tag(value, "a"), "ed25519-sha256");
+        let bh = tag(value, "bh").replace(['\n', '\t', ' '], "");
+        // RFC 8463 Appendix A: the relaxed body hash of this body.
+        assert_eq!(bh, "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=");
+        if let Some(first) = &first_bh {
+            assert_eq!(first, &bh);
+        }
+        first_bh = Some(bh);
+    }
+}
+
+#[test]
+fn external_mail_gets_our_auth_results_and_loses_forged_ones() {
+    let shared = shared("");
+    let input = conversation(b"192.0.2.1", b" joe@football.example.com", b"x\r\n");
+    let replies = run(&shared, &input, 0);
+    let codes: Vec<u8> = replies.iter().map(|r| r.0).collect();
+    // No signatures to check: the body is skipped after one chunk.
+    assert!(codes.contains(&b's'));
+    assert_eq!(&codes[codes.len() - 3..], b"mic");
+    let (_, chg) = &replies[replies.len() - 3];
+    assert_eq!(chg, b"\0\0\0\x01Authentication-Results\0\0");
+    let (_, ins) = &replies[replies.len() - 2];
+    let text = String::from_utf8_lossy(&ins[4..]).into_owned();
+    assert!(
+        text.starts_with("Authentication-Results\0 mx.example.net;"),
+        "{text}"
+    );
+    assert!(text.contains("dkim=none"), "{text}");
+}
+
+#[test]
+fn several_from_fields_follow_on_refuse() {
+    let shared = shared("");
+    let mut input = conversation(b"10.0.0.1", b" a@football.example.com", b"x\r\n");
+    // A second From, inserted before EOH.
+    let eoh = {
+        let mut p = Vec::new();
+        encode_command(b'N', b"", &mut p);
+        p
+    };
+    let at = input.windows(eoh.len()).position(|w| w == eoh).unwrap();
+    let mut extra = Vec::new();
+    encode_command(b'L', b"From\0 b@football.example.com\0", &mut extra);
+    input.splice(at..at, extra);
+    let replies = run(&shared, &input, 0);
+    let last = replies.last().unwrap();
+    assert_eq!(last.0, b'y');
+    assert!(last.1.starts_with(b"550 5.7.1"));
+}
+
+#[test]
+fn daemon_name_and_auth_authen_make_mail_internal() {
+    let shared = shared("");
+    let base = conversation(b"192.0.2.1", b" joe@football.example.com", b"x\r\n");
+    let connect_at = 4 + 13; // after OPTNEG
+    for macro_packet in [
+        &b"C{daemon_name}\0ORIGINATING\0"[..],
+        b"M{auth_authen}\0joe\0",
+    ] {
+        let mut input = base.clone();
+        let mut p = Vec::new();
+        encode_command(b'D', macro_packet, &mut p);
+        let at = if macro_packet[0] == b'C' {
+            connect_at
+        } else {
+            // Just before MAIL.
+            let mut mail = Vec::new();
+            encode_command(b'M', b"<joe@football.example.com>\0", &mut mail);
+            input.windows(mail.len()).position(|w| w == mail).unwrap()
+        };
+        input.splice(at..at, p);
+        let replies = run(&shared, &input, 0);
+        let codes: Vec<u8> = replies.iter().map(|r| r.0).collect();
+        assert_eq!(&codes[codes.len() - 2..], b"ic", "{macro_packet:?}");
+    }
+}
+
+#[test]
+fn verify_mode_passes_our_signature_and_fails_a_tampered_body() {
+    let shared = shared("");
+    let body = b"Hi.\r\n\r\nWe lost the game.\r\n";
+    let signed = run(
+        &shared,
+        &conversation(b"10.1.2.3", b" Joe <joe@football.example.com>", body),
+        0,
+    );
+    let (_, ins) = &signed[signed.len() - 2];
+    let text = String::from_utf8_lossy(&ins[4..]).into_owned();
+    let (_, sig) = text.split_once('\0').unwrap();
+    let sig = sig.trim_end_matches('\0');
+    for (body, want) in [
+        (&body[..], "dkim=pass"),
+        (b"Hi.\r\n\r\nWe won.\r\n", "dkim=fail"),
+    ] {
+        let mut input = conversation(b"192.0.2.1", b" Joe <joe@football.example.com>", body);
+        // The signature goes first among the header fields.
+        let mut field = b"DKIM-Signature\0".to_vec();
+        field.extend_from_slice(sig.as_bytes());
+        field.push(0);
+        let mut p = Vec::new();
+        encode_command(b'L', &field, &mut p);
+        let mut first_header = Vec::new();
+        encode_command(
+            b'L',
+            b"From\0 Joe <joe@football.example.com>\0",
+            &mut first_header,
+        );
+        let at = input
+            .windows(first_header.len())
+            .position(|w| w == first_header)
+            .unwrap();
+        input.splice(at..at, p);
+        let replies = run(&shared, &input, 0);
+        let ar = replies
+            .iter()
+            .filter(|r| r.0 == b'i')
+            .map(|r| String::from_utf8_lossy(&r.1[4..]).into_owned())
+            .find(|t| t.starts_with("Authentication-Results"))
+            .unwrap();
+        assert!(ar.contains(want), "{ar}");
+        assert!(ar.contains("header.d=football.example.com"), "{ar}");
+        // The forged A-R claiming our authserv-id is deleted.
+        assert!(replies.iter().any(|r| r.0 == b'm'));
+    }
+}
+
+/// A device that accepts the connection and never answers: the message
+/// gets `on_error` (never passes unsigned under tempfail), in time.
+#[test]
+fn a_silent_signing_device_gives_on_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept() {
+            held.push(s);
+            if held.len() == 2 {
+                std::thread::sleep(std::time::Duration::from_secs(3));
+                return;
+            }
+        }
+    });
+    let signer = format!(
+        "[signer]\ndevice = \"tcp:127.0.0.1:{port}\"\ntimeout = 0.3\n\
+         [[signer.key]]\ndomain = \"Football.Example.com\"\nselector = \"hw\"\nkey_id = 0\n"
+    );
+    let input = conversation(b"10.1.2.3", b" joe@football.example.com", b"Hi.\r\n");
+    for (on_error, want) in [("tempfail", b'y'), ("accept", b'c')] {
+        let shared = shared(&format!("on_error = \"{on_error}\"\n{signer}"));
+        let started = std::time::Instant::now();
+        let replies = run(&shared, &input, 0);
+        let codes: Vec<u8> = replies.iter().map(|r| r.0).collect();
+        assert_eq!(codes.last(), Some(&want), "{on_error}: {codes:?}");
+        assert!(!codes.contains(&b'i'), "{on_error}: nothing inserted");
+        if want == b'y' {
+            assert!(replies.last().unwrap().1.starts_with(b"451 4.3.0"));
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    }
+    hold.join().unwrap();
+}
+
+/// A body over `[signer] max_body` is not spooled further: the rest of
+/// the body is skipped and the message gets `on_error`.
+#[test]
+fn a_body_over_max_body_is_not_spooled() {
+    let signer = "[signer]\ndevice = \"tcp:127.0.0.1:9\"\ntimeout = 0.3\nmax_body = 10\n\
+         [[signer.key]]\ndomain = \"football.example.com\"\nselector = \"hw\"\nkey_id = 0\n";
+    let shared = shared(signer);
+    let input = conversation(
+        b"10.1.2.3",
+        b" joe@football.example.com",
+        b"more than ten bytes of body\r\n",
+    );
+    let replies = run(&shared, &input, 0);
+    let codes: Vec<u8> = replies.iter().map(|r| r.0).collect();
+    assert!(codes.contains(&b's'), "{codes:?}");
+    let last = replies.last().unwrap();
+    assert_eq!(last.0, b'y');
+    assert!(last.1.starts_with(b"451 4.3.0"));
+}
