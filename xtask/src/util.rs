@@ -132,6 +132,8 @@ pub struct Run {
     task: &'static str,
     passed: Vec<String>,
     failed: Vec<String>,
+    /// Peers found missing outside CI, with what to install ([`missing_peer`]).
+    skipped: Vec<String>,
 }
 
 impl Run {
@@ -140,6 +142,7 @@ impl Run {
             task,
             passed: Vec::new(),
             failed: Vec::new(),
+            skipped: Vec::new(),
         }
     }
 
@@ -204,8 +207,19 @@ impl Run {
         for p in &self.passed {
             eprintln!("  ok    {p}");
         }
+        for s in &self.skipped {
+            eprintln!("  SKIP  {s}");
+        }
         for f in &self.failed {
             eprintln!("  FAIL  {f}");
+        }
+        if !self.skipped.is_empty() {
+            eprintln!(
+                "xtask[{}]: INCOMPLETE: {} missing peer(s), the checks that need them did not \
+                 run; install what the SKIP lines name (under CI a missing peer fails)",
+                self.task,
+                self.skipped.len()
+            );
         }
         if self.failed.is_empty() {
             Ok(())
@@ -217,6 +231,64 @@ impl Run {
             ))
         }
     }
+}
+
+// ---------------------------------------------------------------- missing peers
+
+/// True under CI: the `CI` environment variable is set, as CI sets
+/// `CI=true` (an empty value, `0` and `false` count as unset).
+pub fn in_ci() -> bool {
+    ci_value_means_ci(std::env::var("CI").ok().as_deref())
+}
+
+fn ci_value_means_ci(value: Option<&str>) -> bool {
+    value.is_some_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+/// The one decision about a peer program the checks need (dkimpy, Mail::DKIM,
+/// OpenDKIM, Exim, miltertest, ...) that is not installed: under CI
+/// ([`in_ci`]) it is a failure of `run` naming what to install; elsewhere the
+/// checks that need it are skipped, said loudly now and again in the
+/// summary. Either way the caller does not run those checks.
+pub fn missing_peer(run: &mut Run, what: &str, install: &str) {
+    missing_peer_under(run, what, install, in_ci());
+}
+
+/// [`missing_peer`] with the CI decision made by the caller.
+pub fn missing_peer_under(run: &mut Run, what: &str, install: &str, ci: bool) {
+    if ci {
+        run.fail(format!(
+            "{what} is missing (CI: a missing peer fails): install {install}"
+        ));
+    } else {
+        let why = format!("{what} is missing: install {install}");
+        eprintln!(
+            "xtask[{}]: !!! {why}. SKIPPING the checks that need it (under CI this fails) !!!",
+            run.task
+        );
+        run.skipped.push(why);
+    }
+}
+
+/// A peer that comes in Debian `packages`: installs the missing ones when
+/// running as root ([`ensure_apt`]); if some are still missing, says so
+/// through [`missing_peer`] and returns false.
+pub fn need_apt_peer(run: &mut Run, what: &str, packages: &[&str]) -> bool {
+    let missing = ensure_apt(packages);
+    if missing.is_empty() {
+        return true;
+    }
+    missing_peer(run, what, &apt_hint(&missing));
+    false
+}
+
+/// How to install Debian packages, as the missing-peer messages say it.
+pub fn apt_hint<S: AsRef<str>>(packages: &[S]) -> String {
+    let names: Vec<&str> = packages.iter().map(AsRef::as_ref).collect();
+    format!(
+        "the Debian package(s) {0}: `sudo apt-get install {0}`",
+        names.join(" ")
+    )
 }
 
 // ---------------------------------------------------------------- the mass binary
@@ -386,6 +458,50 @@ mod tests {
         }
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
         assert_eq!(base64(b"fo"), "Zm8=");
+    }
+
+    const MAILDKIM: &str =
+        "the Debian package(s) libmail-dkim-perl: `sudo apt-get install libmail-dkim-perl`";
+
+    #[test]
+    fn a_missing_peer_fails_under_ci() {
+        let mut run = Run::new("test");
+        missing_peer_under(&mut run, "Mail::DKIM", MAILDKIM, true);
+        assert_eq!(run.failed.len(), 1);
+        assert!(run.failed[0].contains("Mail::DKIM is missing"));
+        assert!(run.failed[0].contains("sudo apt-get install libmail-dkim-perl"));
+        assert!(run.skipped.is_empty());
+        assert!(run.finish().is_err());
+    }
+
+    #[test]
+    fn a_missing_peer_outside_ci_is_skipped_and_names_what_to_install() {
+        let mut run = Run::new("test");
+        missing_peer_under(&mut run, "Mail::DKIM", MAILDKIM, false);
+        assert!(run.failed.is_empty());
+        assert_eq!(run.skipped.len(), 1);
+        assert!(run.skipped[0].contains("sudo apt-get install libmail-dkim-perl"));
+        assert!(run.finish().is_ok());
+    }
+
+    #[test]
+    fn ci_is_any_value_of_the_ci_variable_but_empty_zero_or_false() {
+        for v in ["true", "1", "yes", "TRUE"] {
+            assert!(ci_value_means_ci(Some(v)), "{v}");
+        }
+        for v in [None, Some(""), Some("0"), Some("false"), Some("False")] {
+            assert!(!ci_value_means_ci(v), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn apt_hints_name_the_packages() {
+        assert_eq!(apt_hint(&["libmail-dkim-perl"]), MAILDKIM);
+        assert_eq!(
+            apt_hint(&["opendkim".to_string(), "opendkim-tools".to_string()]),
+            "the Debian package(s) opendkim opendkim-tools: \
+             `sudo apt-get install opendkim opendkim-tools`"
+        );
     }
 
     #[test]

@@ -45,19 +45,20 @@ pub fn run(run: &mut util::Run) {
         return;
     }
     if !util::is_root() && !exim_cached() {
-        run.fail(
-            "batv: exim-prvs.sh must run as root the first time (it downloads Exim's .debs)".into(),
+        // Exim's packages conflict with Postfix's, so the harness unpacks them
+        // into a cache instead of installing them.
+        util::missing_peer(
+            run,
+            "Exim (BATV peer)",
+            "the Debian packages exim4-daemon-light exim4-base libidn12 into exim-prvs.sh's \
+             cache: run `sudo cargo xtask interop-batv` once (it downloads them with \
+             `apt-get download`)",
         );
         return;
     }
     // The harness unpacks exim4-daemon-light, exim4-base and libidn12; the rest of
     // exim4-daemon-light's Depends must be installed.
-    let missing = util::ensure_apt(EXIM_LIBRARIES);
-    if !missing.is_empty() {
-        run.fail(format!(
-            "batv: Exim needs these packages: apt-get install {}",
-            missing.join(" ")
-        ));
+    if !util::need_apt_peer(run, "Exim's libraries (BATV peer)", EXIM_LIBRARIES) {
         return;
     }
     let Some((work, mass)) = util::scratch_with_mass(run, "batv-interop", true) else {

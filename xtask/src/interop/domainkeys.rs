@@ -25,6 +25,8 @@ const SELECTOR: &str = "massdk";
 const CANONS: [&str; 2] = ["simple", "nofws"];
 /// Fields named in `h=` for the listed variant (From is always added).
 const LISTED: &str = "from:to:subject:date:message-id";
+/// The peer, as a missing one is named.
+const MAILDKIM: &str = "Mail::DKIM (DomainKeys peer)";
 
 /// One row of the printed table.
 #[derive(Debug)]
@@ -83,6 +85,9 @@ pub fn run_alone(args: &[String]) -> Result<(), String> {
         }
     }
     let mut run = util::Run::new("interop-dk");
+    if !util::need_apt_peer(&mut run, MAILDKIM, &["libmail-dkim-perl"]) {
+        return run.finish();
+    }
     let Some((work, mass)) = util::scratch_with_mass(&mut run, "dk-interop", true) else {
         return run.finish();
     };
@@ -105,7 +110,8 @@ pub fn run_alone(args: &[String]) -> Result<(), String> {
 }
 
 /// Runs the DomainKeys interop into `run`, with the `mass` binary at `mass`, temporary
-/// files under `work` and the corpus `corpus`.
+/// files under `work` and the corpus `corpus`. The caller has made sure Mail::DKIM is
+/// installed.
 pub fn run_step(run: &mut util::Run, mass: &Path, work: &Path, corpus: &[PathBuf], root: &Path) {
     let mut report = Report::default();
     let result = exercise(
