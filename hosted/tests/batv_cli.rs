@@ -5,18 +5,31 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod support;
+use support::ScratchDir;
+
 /// Unix day 20_785 (2026-11-28), the day the Exim vectors below were made.
 const EXIM_DAY: u64 = 20_785 * 86_400;
 
-fn secret_file(name: &str, text: &str, mode: u32) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mass-batv-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let f = dir.join("secret");
-    std::fs::write(&f, text).unwrap();
-    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
-    f
+/// A secret file of `mode` in its own scratch directory, removed on drop.
+struct SecretFile {
+    _dir: ScratchDir,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for SecretFile {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn secret_file(name: &str, text: &str, mode: u32) -> SecretFile {
+    let dir = ScratchDir::new("batv-cli", name);
+    let path = dir.join("secret");
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    SecretFile { _dir: dir, path }
 }
 
 /// (exit code, stdout trimmed, stderr)

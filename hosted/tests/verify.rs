@@ -6,17 +6,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn mass() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mass"))
-}
+mod support;
+use support::{ScratchDir, mass};
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mass-verify-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    dir
+fn tempdir(name: &str) -> ScratchDir {
+    ScratchDir::new("verify", name)
 }
 
 fn run(cmd: &mut Command, stdin: &[u8]) -> Output {
@@ -136,7 +130,6 @@ fn exit_status_and_authentication_results() {
     std::fs::write(&path, &both).unwrap();
     let out = verify(&zone, &[path.to_str().unwrap()], b"");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -155,7 +148,6 @@ fn json_gives_one_object_per_signature() {
         assert_eq!(v["header.d"], "example.com");
         assert_eq!(v["header.s"], selector);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -196,7 +188,6 @@ fn usage_and_input_errors_exit_2() {
     huge.extend_from_slice(b"\r\n\r\nbody\r\n");
     let out = verify(&zone, &[], &huge);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The record of the fixed Ed25519 key that signed [`BIG_SIGNATURE`].
@@ -278,5 +269,4 @@ fn verifying_64_mib_streams_in_under_16_mib() {
         "64 MiB cost {} KiB more than one line",
         big - small
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
