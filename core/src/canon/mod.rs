@@ -10,7 +10,6 @@
 //! ordinary byte here; callers that accept files with bare LF line endings
 //! convert them first with [`crate::canon::normalize::LineEndings`].
 
-
 pub mod body_hash;
 pub mod normalize;
 

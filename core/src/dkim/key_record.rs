@@ -15,7 +15,9 @@
 use core::fmt;
 
 use crate::dkim::signature_field::{HashAlgorithm, KeyType, SignatureAlgorithm};
-use crate::syntax::tag_list::{Base64Error, Tag, TagList, TagListError, decode_base64, parse_tag_list};
+use crate::syntax::tag_list::{
+    Base64Error, Tag, TagList, TagListError, decode_base64, parse_tag_list,
+};
 
 /// Largest decoded `p=`: the SubjectPublicKeyInfo DER of an RSA-8192 key is
 /// about 1060 bytes.

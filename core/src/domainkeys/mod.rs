@@ -43,15 +43,15 @@ use sha1::{Digest, Sha1};
 
 use crate::canon::{BodyCanonicalizer, DkCanon, Sink, canonicalize_dk_header_piece};
 use crate::crypto::Sha1DigestSigner;
-use crate::error::Error;
-use crate::header::{FieldSink, HeaderSplitter, field_value, names_match};
 use crate::dkim::key_record::{KeyRecord, KeyRecordError};
 use crate::dkim::public_key::{PublicKeyError, RsaKey, WEAK_RSA_MODULUS_BITS, load_rsa};
 use crate::dkim::sign::is_same_or_subdomain;
 use crate::dkim::sign::{FOLD_WIDTH, FieldWriter};
 use crate::dkim::signature_field::{NameError, check_dns_name};
-use crate::syntax::tag_list::{Base64Error, TagListError, decode_base64, parse_tag_list};
 use crate::dkim::verify::{KeyAnswer, MAX_KEY_RECORDS_TRIED, Verdict};
+use crate::error::Error;
+use crate::header::{FieldSink, HeaderSplitter, field_value, names_match};
+use crate::syntax::tag_list::{Base64Error, TagListError, decode_base64, parse_tag_list};
 
 /// The most names an `h=` list may hold (signer and verifier).
 pub const MAX_HEADER_NAMES: usize = 64;

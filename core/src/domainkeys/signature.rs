@@ -2,7 +2,6 @@
 
 use super::*;
 
-
 /// The tags of a DomainKey-Signature field (RFC 4870 §3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

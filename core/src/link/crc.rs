@@ -1,6 +1,5 @@
 //! CRC-32 (IEEE 802.3, as zlib) over a frame.
 
-
 const CRC_TABLE: [u32; 256] = crc_table();
 
 // Runs at compile time only: an out-of-range index or overflow fails the build.

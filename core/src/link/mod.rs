@@ -21,8 +21,8 @@ use core::fmt;
 
 use crate::canon::{Canon, Canonicalization};
 use crate::crypto::SigningAlgorithm;
-use crate::error::Error;
 use crate::dkim::sign::{BodyLength, HeaderSelection, SignRequest};
+use crate::error::Error;
 
 /// The two bytes that open every frame.
 pub const MAGIC: [u8; 2] = [0xA5, 0x4D];
