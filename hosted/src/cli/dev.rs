@@ -49,8 +49,8 @@ pub fn prepare(dir: &Path, domain: &str) -> Result<PathBuf, String> {
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             eprintln!("mass serve --dev: made {}", path.display());
         }
-        let key = load_key(&path)?;
-        records.push(dns_record(selector, domain, &key)?);
+        let key = load_key(&path).map_err(|e| e.to_string())?;
+        records.push(dns_record(selector, domain, &key).map_err(|e| e.to_string())?);
     }
     let config = dir.join("mass.toml");
     if !config.exists() {

@@ -125,7 +125,10 @@ pub fn run(args: &KeygenArgs) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))?;
     file.sync_all()
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    println!("{}", dns_record(&args.selector, &args.domain, &key)?);
+    println!(
+        "{}",
+        dns_record(&args.selector, &args.domain, &key).map_err(|e| e.to_string())?
+    );
     eprintln!("mass keygen: wrote {}", path.display());
     Ok(())
 }

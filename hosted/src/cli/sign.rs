@@ -105,7 +105,7 @@ pub fn read_key(path: &Path, insecure: bool) -> Result<KeyMaterial, String> {
     if !insecure {
         crate::config::check_key_permissions(path).map_err(|e| e.to_string())?;
     }
-    load_key(path)
+    load_key(path).map_err(|e| e.to_string())
 }
 
 /// The input source: a file that can be read twice, or standard input

@@ -24,6 +24,8 @@ use mass_core::link::{
     SEED_LEN, SEQ_UNSOLICITED, SignBegin, SlotInfo, Stats,
 };
 use mass_core::{SignRequest, SigningAlgorithm};
+
+use crate::keys::KeyError;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::{Mutex, MutexGuard};
 use zeroize::Zeroizing;
@@ -627,14 +629,12 @@ impl Device {
 /// `mass serve` reads its keys (PKCS#8 RSA or Ed25519, PKCS#1 RSA; text
 /// around the PEM block is ignored): the PKCS#8 DER for RSA, the 32-byte
 /// secret for Ed25519.
-pub fn key_from_pem(pem: &str) -> Result<(SigningAlgorithm, Zeroizing<Vec<u8>>), String> {
+pub fn key_from_pem(pem: &str) -> Result<(SigningAlgorithm, Zeroizing<Vec<u8>>), KeyError> {
     use crate::keys::{KeyMaterial, parse_pem};
     use rsa::pkcs8::EncodePrivateKey;
     match parse_pem(pem)? {
         KeyMaterial::Rsa(k) => {
-            let der = k
-                .to_pkcs8_der()
-                .map_err(|e| format!("re-encoding the RSA key: {e}"))?;
+            let der = k.to_pkcs8_der().map_err(|_| KeyError::EncodePrivate)?;
             Ok((
                 SigningAlgorithm::RsaSha256,
                 Zeroizing::new(der.as_bytes().to_vec()),

@@ -60,15 +60,15 @@ pub struct OpensslRsa(openssl::pkey::PKey<openssl::pkey::Private>);
 
 #[cfg(feature = "openssl")]
 impl OpensslRsa {
-    fn new(key: &rsa::PrivateKey) -> Result<Self, String> {
+    fn new(key: &rsa::PrivateKey) -> Result<Self, KeyError> {
         use rsa::pkcs1::EncodeRsaPrivateKey;
         let der = key
             .to_pkcs1_der()
-            .map_err(|e| format!("cannot encode the RSA key for OpenSSL: {e}"))?;
+            .map_err(|e| KeyError::Openssl(e.to_string()))?;
         openssl::rsa::Rsa::private_key_from_der(der.as_bytes())
             .and_then(openssl::pkey::PKey::from_rsa)
             .map(OpensslRsa)
-            .map_err(|e| format!("OpenSSL cannot read the RSA key: {e}"))
+            .map_err(|e| KeyError::Openssl(e.to_string()))
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-256 over a finished digest (RFC 8017 §8.2).
@@ -172,7 +172,7 @@ pub struct SigningKey {
 
 impl SigningKey {
     /// A key for `domain` and `selector`.
-    pub fn new(domain: String, selector: String, material: KeyMaterial) -> Result<Self, String> {
+    pub fn new(domain: String, selector: String, material: KeyMaterial) -> Result<Self, KeyError> {
         #[cfg(feature = "openssl")]
         let openssl = match &material {
             KeyMaterial::Rsa(k) => Some(OpensslRsa::new(k)?),
@@ -198,24 +198,85 @@ impl SigningKey {
     }
 }
 
-/// Read a PEM private key; the error names the file.
-pub fn load_key(file: &Path) -> Result<KeyMaterial, String> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(file).map_err(|e| format!("key file {}: {e}", file.display()))?,
-    );
-    parse_pem(&text).map_err(|e| format!("key file {}: {e}", file.display()))
+/// Why a key cannot be read or used.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The key file could not be read.
+    Read(std::path::PathBuf, std::io::Error),
+    /// The key file's contents are not a usable key.
+    File(std::path::PathBuf, Box<KeyError>),
+    /// No `-----BEGIN` line.
+    NoPemBlock,
+    /// A PEM block that ends without its `-----END` line.
+    UnterminatedPem(String),
+    /// `Proc-Type`/`DEK-Info` headers: an encrypted key.
+    EncryptedPem,
+    /// The PEM body is not base64.
+    BadBase64,
+    /// A PEM block of another kind (a certificate, a public key).
+    NotAPrivateKey(String),
+    /// `RSA PRIVATE KEY` whose DER is not PKCS#1.
+    BadPkcs1,
+    /// `PRIVATE KEY` whose DER is neither RSA nor Ed25519 PKCS#8.
+    UnknownPkcs8,
+    /// RSA under 1024 bits (RFC 8301 §3.2).
+    RsaTooSmall(u32),
+    /// The public key could not be encoded for a record.
+    EncodePublic,
+    /// The private key could not be re-encoded (for a device's PROVISION).
+    EncodePrivate,
+    /// OpenSSL refused the key.
+    Openssl(String),
 }
 
-/// Parse one PEM private key.
-pub fn parse_pem(text: &str) -> Result<KeyMaterial, String> {
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::Read(p, e) => write!(f, "key file {}: {e}", p.display()),
+            KeyError::File(p, e) => write!(f, "key file {}: {e}", p.display()),
+            KeyError::NoPemBlock => f.write_str("no PEM `-----BEGIN` line"),
+            KeyError::UnterminatedPem(label) => write!(f, "no `-----END {label}-----` line"),
+            KeyError::EncryptedPem => f.write_str("encrypted PEM keys are not supported"),
+            KeyError::BadBase64 => f.write_str("bad base64 in PEM"),
+            KeyError::NotAPrivateKey(label) => write!(
+                f,
+                "PEM block `{label}` is not a private key (PRIVATE KEY or RSA PRIVATE KEY)"
+            ),
+            KeyError::BadPkcs1 => f.write_str("not a PKCS#1 RSA key"),
+            KeyError::UnknownPkcs8 => f.write_str("PKCS#8 key is neither RSA nor Ed25519"),
+            KeyError::RsaTooSmall(bits) => write!(
+                f,
+                "RSA key of {bits} bits is too small (RFC 8301 §3.2 wants 1024 or more)"
+            ),
+            KeyError::EncodePublic => f.write_str("cannot encode the public key"),
+            KeyError::EncodePrivate => f.write_str("cannot re-encode the private key"),
+            KeyError::Openssl(e) => write!(f, "OpenSSL cannot use the RSA key: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+/// Read a PEM private key; the error names the file.
+pub fn load_key(file: &Path) -> Result<KeyMaterial, KeyError> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(file).map_err(|e| KeyError::Read(file.to_path_buf(), e))?,
+    );
+    parse_pem(&text).map_err(|e| KeyError::File(file.to_path_buf(), Box::new(e)))
+}
+
+/// Parse one PEM private key: the one key-reading path of `mass sign`,
+/// `mass serve` and `mass device provision`. Text around the PEM block
+/// (OpenSSL's progress dots, comments) is ignored.
+pub fn parse_pem(text: &str) -> Result<KeyMaterial, KeyError> {
     use rsa::pkcs1::DecodeRsaPrivateKey;
     use rsa::pkcs8::DecodePrivateKey;
 
     let (label, der) = pem_body(text)?;
     match label.as_str() {
         "RSA PRIVATE KEY" => {
-            let key = rsa::PrivateKey::from_pkcs1_der(&der)
-                .map_err(|e| format!("not a PKCS#1 RSA key: {e}"))?;
+            let key = rsa::PrivateKey::from_pkcs1_der(&der).map_err(|_| KeyError::BadPkcs1)?;
             check_rsa(key)
         }
         "PRIVATE KEY" => {
@@ -223,28 +284,24 @@ pub fn parse_pem(text: &str) -> Result<KeyMaterial, String> {
                 return check_rsa(key);
             }
             let key = ed25519_dalek::SigningKey::from_pkcs8_der(&der)
-                .map_err(|_| "PKCS#8 key is neither RSA nor Ed25519".to_string())?;
+                .map_err(|_| KeyError::UnknownPkcs8)?;
             Ok(KeyMaterial::Ed25519(Box::new(key)))
         }
-        other => Err(format!(
-            "PEM block `{other}` is not a private key (PRIVATE KEY or RSA PRIVATE KEY)"
-        )),
+        _ => Err(KeyError::NotAPrivateKey(label)),
     }
 }
 
-fn check_rsa(key: rsa::PrivateKey) -> Result<KeyMaterial, String> {
+fn check_rsa(key: rsa::PrivateKey) -> Result<KeyMaterial, KeyError> {
     use rsa::traits::PublicKeyParts;
     let bits = key.n().bit_width();
     if bits < 1024 {
-        return Err(format!(
-            "RSA key of {bits} bits is too small (RFC 8301 §3.2 wants 1024 or more)"
-        ));
+        return Err(KeyError::RsaTooSmall(bits));
     }
     Ok(KeyMaterial::Rsa(Box::new(key)))
 }
 
 /// The label and DER bytes of the first PEM block in `text`.
-fn pem_body(text: &str) -> Result<(String, Zeroizing<Vec<u8>>), String> {
+fn pem_body(text: &str) -> Result<(String, Zeroizing<Vec<u8>>), KeyError> {
     let mut lines = text.lines().map(str::trim);
     let label = lines
         .by_ref()
@@ -252,7 +309,7 @@ fn pem_body(text: &str) -> Result<(String, Zeroizing<Vec<u8>>), String> {
             l.strip_prefix("-----BEGIN ")
                 .and_then(|l| l.strip_suffix("-----"))
         })
-        .ok_or("no PEM `-----BEGIN` line")?
+        .ok_or(KeyError::NoPemBlock)?
         .to_string();
     let end = format!("-----END {label}-----");
     let mut b64 = Zeroizing::new(String::new());
@@ -263,14 +320,14 @@ fn pem_body(text: &str) -> Result<(String, Zeroizing<Vec<u8>>), String> {
             break;
         }
         if line.contains(':') {
-            return Err("encrypted PEM keys are not supported".into());
+            return Err(KeyError::EncryptedPem);
         }
         b64.push_str(line);
     }
     if !ended {
-        return Err(format!("no `{end}` line"));
+        return Err(KeyError::UnterminatedPem(label));
     }
-    let der = Base64::decode_vec(&b64).map_err(|_| "bad base64 in PEM".to_string())?;
+    let der = Base64::decode_vec(&b64).map_err(|_| KeyError::BadBase64)?;
     Ok((label, Zeroizing::new(der)))
 }
 
@@ -316,19 +373,18 @@ MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
 
     #[test]
     fn rejects_what_is_not_a_key() {
-        assert!(parse_pem("hello").unwrap_err().contains("BEGIN"));
-        assert!(
-            parse_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-                .unwrap_err()
-                .contains("not a private key")
-        );
-        assert!(
-            parse_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n")
-                .unwrap_err()
-                .contains("END")
-        );
-        assert!(
-            parse_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err()
-        );
+        assert!(matches!(parse_pem("hello"), Err(KeyError::NoPemBlock)));
+        assert!(matches!(
+            parse_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+            Err(KeyError::NotAPrivateKey(label)) if label == "CERTIFICATE"
+        ));
+        assert!(matches!(
+            parse_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n"),
+            Err(KeyError::UnterminatedPem(_))
+        ));
+        assert!(matches!(
+            parse_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+            Err(KeyError::UnknownPkcs8)
+        ));
     }
 }

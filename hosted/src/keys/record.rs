@@ -4,7 +4,7 @@
 use mass_core::{DigestSigner, Ed25519Signer, Error, RsaSha256Signer, SigningAlgorithm};
 use zeroize::Zeroizing;
 
-use crate::keys::KeyMaterial;
+use crate::keys::{KeyError, KeyMaterial};
 
 /// A signer that borrows a loaded key.
 #[derive(Debug)]
@@ -61,7 +61,7 @@ pub fn key_algorithm(key: &KeyMaterial) -> SigningAlgorithm {
 
 /// The base64 `p=` value of a key record for `key` (RFC 6376 §3.6.1:
 /// SubjectPublicKeyInfo for RSA; RFC 8463 §4: the raw 32 bytes for Ed25519).
-pub fn public_key_record_value(key: &KeyMaterial) -> Result<String, String> {
+pub fn public_key_record_value(key: &KeyMaterial) -> Result<String, KeyError> {
     use base64ct::{Base64, Encoding};
     match key {
         KeyMaterial::Rsa(k) => {
@@ -69,7 +69,7 @@ pub fn public_key_record_value(key: &KeyMaterial) -> Result<String, String> {
             let der = k
                 .to_public_key()
                 .to_public_key_der()
-                .map_err(|e| format!("cannot encode the public key: {e}"))?;
+                .map_err(|_| KeyError::EncodePublic)?;
             Ok(Base64::encode_string(der.as_bytes()))
         }
         KeyMaterial::Ed25519(k) => Ok(Base64::encode_string(k.verifying_key().as_bytes())),
@@ -78,7 +78,7 @@ pub fn public_key_record_value(key: &KeyMaterial) -> Result<String, String> {
 
 /// The DNS record to publish, in zone-file form, with the TXT data split
 /// into strings of at most 255 bytes (RFC 1035 §3.3.14, RFC 6376 §3.6.2.2).
-pub fn dns_record(selector: &str, domain: &str, key: &KeyMaterial) -> Result<String, String> {
+pub fn dns_record(selector: &str, domain: &str, key: &KeyMaterial) -> Result<String, KeyError> {
     let p = public_key_record_value(key)?;
     let data = format!("v=DKIM1; k={}; p={p}", key_algorithm(key).key_type());
     let strings: Vec<String> = data

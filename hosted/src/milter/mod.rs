@@ -79,7 +79,7 @@ impl State {
         let config = Config::load(path).map_err(|e| e.to_string())?;
         let mut keys = Vec::new();
         for k in &config.keys {
-            let material = crate::keys::load_key(&k.file)?;
+            let material = crate::keys::load_key(&k.file).map_err(|e| e.to_string())?;
             let key = SigningKey::new(k.domain.clone(), k.selector.clone(), material)
                 .map_err(|e| format!("key file {}: {e}", k.file.display()))?;
             keys.push(Arc::new(key));
