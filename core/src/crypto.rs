@@ -4,11 +4,15 @@
 //!
 //! RSA signing is always blinded: rsa 0.10 blinds only through
 //! `sign_with_rng`, so that is the only path used, with an RNG the caller
-//! owns (OsRng on a host, a seeded ChaCha20 on a device).
+//! owns (OsRng on a host, a seeded ChaCha20 on a device). Everything RSA
+//! here is behind the `rsa` feature.
 
 use crate::error::Error;
+#[cfg(feature = "rsa")]
 use core::borrow::Borrow;
+#[cfg(feature = "rsa")]
 use rsa::traits::PublicKeyParts;
+#[cfg(feature = "rsa")]
 use sha2::Sha256;
 
 /// The signing algorithms mass signs with (RFC 6376 §3.3, RFC 8463 §3).
@@ -62,19 +66,23 @@ impl<T: DigestSigner + ?Sized> DigestSigner for &mut T {
 }
 
 /// The smallest RSA modulus mass signs with (RFC 8301 §3.2).
+#[cfg(feature = "rsa")]
 pub const MIN_RSA_BITS: usize = 1024;
 /// The largest RSA modulus mass signs or verifies with.
+#[cfg(feature = "rsa")]
 pub const MAX_RSA_BITS: usize = 8192;
 
 /// rsa-sha256 with a private key in memory, always blinded.
 ///
 /// `K` is the key or anything that lends it (`&PrivateKey`, a `Box`, an
 /// `Arc`), so a daemon can sign with a shared key without copying it.
+#[cfg(feature = "rsa")]
 pub struct RsaSha256Signer<K, R> {
     key: K,
     rng: R,
 }
 
+#[cfg(feature = "rsa")]
 impl<K: Borrow<rsa::PrivateKey>, R> core::fmt::Debug for RsaSha256Signer<K, R> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // Never print key material.
@@ -84,6 +92,7 @@ impl<K: Borrow<rsa::PrivateKey>, R> core::fmt::Debug for RsaSha256Signer<K, R> {
     }
 }
 
+#[cfg(feature = "rsa")]
 impl<K: Borrow<rsa::PrivateKey>, R: rand_core::TryCryptoRng> RsaSha256Signer<K, R> {
     /// Use `key`, blinding every signature with randomness from `rng`.
     /// Keys under [`MIN_RSA_BITS`] or over [`MAX_RSA_BITS`] are refused.
@@ -101,6 +110,7 @@ impl<K: Borrow<rsa::PrivateKey>, R: rand_core::TryCryptoRng> RsaSha256Signer<K, 
     }
 }
 
+#[cfg(feature = "rsa")]
 impl<R: rand_core::TryCryptoRng> RsaSha256Signer<rsa::PrivateKey, R> {
     /// Parse a PKCS#8 or PKCS#1 DER private key.
     pub fn from_der(der: &[u8], rng: R) -> Result<Self, Error> {
@@ -113,6 +123,7 @@ impl<R: rand_core::TryCryptoRng> RsaSha256Signer<rsa::PrivateKey, R> {
     }
 }
 
+#[cfg(feature = "rsa")]
 impl<K: Borrow<rsa::PrivateKey>, R> RsaSha256Signer<K, R> {
     /// The modulus size in bits.
     pub fn bits(&self) -> usize {
@@ -120,6 +131,7 @@ impl<K: Borrow<rsa::PrivateKey>, R> RsaSha256Signer<K, R> {
     }
 }
 
+#[cfg(feature = "rsa")]
 impl<K: Borrow<rsa::PrivateKey>, R: rand_core::TryCryptoRng> DigestSigner
     for RsaSha256Signer<K, R>
 {
@@ -152,6 +164,7 @@ impl<K: Borrow<rsa::PrivateKey>, R: rand_core::TryCryptoRng> DigestSigner
 ///
 /// It is a trait of its own, apart from [`DigestSigner`], so that no DKIM
 /// path can ever produce an rsa-sha1 signature (RFC 8301 §3.1).
+#[cfg(feature = "rsa")]
 pub trait Sha1DigestSigner {
     /// The length of its signatures in bytes.
     fn signature_len(&self) -> usize;
@@ -159,6 +172,7 @@ pub trait Sha1DigestSigner {
     fn sign_sha1_digest(&mut self, digest: &[u8; 20], out: &mut [u8]) -> Result<usize, Error>;
 }
 
+#[cfg(feature = "rsa")]
 impl<T: Sha1DigestSigner + ?Sized> Sha1DigestSigner for &mut T {
     fn signature_len(&self) -> usize {
         (**self).signature_len()
@@ -168,6 +182,7 @@ impl<T: Sha1DigestSigner + ?Sized> Sha1DigestSigner for &mut T {
     }
 }
 
+#[cfg(feature = "rsa")]
 impl<K: Borrow<rsa::PrivateKey>, R: rand_core::TryCryptoRng> Sha1DigestSigner
     for RsaSha256Signer<K, R>
 {

@@ -11,7 +11,24 @@
 //! The crate does no I/O, reads no clock and draws no randomness of its own:
 //! the caller passes `now` and an RNG. State per message is bounded by
 //! capacities fixed at compile time; running out of one is a typed error.
-//! Only RSA arithmetic allocates (through `alloc`).
+//!
+//! # Features
+//!
+//! - `rsa` (default): rsa-sha256 signing ([`RsaSha256Signer`]) and
+//!   verification, and [`domainkeys`], whose only algorithm is rsa-sha1.
+//!   RSA arithmetic is the only thing in this crate that allocates: the
+//!   `rsa` crate needs `alloc` and a global allocator (about 10 KiB at peak
+//!   for RSA-2048).
+//! - Without `rsa` (`default-features = false`) the crate is Ed25519 only
+//!   and nothing in its build uses `alloc`: it builds for
+//!   `thumbv7m-none-eabi` and `x86_64-unknown-none` with no allocator. A
+//!   `k=rsa` key record then gives [`PublicKeyError::RsaNotSupported`]
+//!   (permerror). There is no in-memory RSA signer, but a [`DigestSigner`]
+//!   of the caller's (a device, an HSM) may still sign rsa-sha256, since
+//!   signing works on the finished hash.
+//! - `defmt`: `defmt::Format` for the error and verdict types.
+//!
+//! [`PublicKeyError::RsaNotSupported`]: dkim::public_key::PublicKeyError::RsaNotSupported
 //!
 //! One folder per protocol; the syntax, header and canonicalization code that
 //! every protocol uses lives once, beside them:
@@ -39,12 +56,16 @@
     )
 )]
 
+// The crate's own code names no `alloc` type. With `rsa`, allocation comes
+// in through the rsa crate only; the unit tests use `alloc` for convenience.
+#[cfg(test)]
 extern crate alloc;
 
 pub mod batv;
 pub mod canon;
 pub mod crypto;
 pub mod dkim;
+#[cfg(feature = "rsa")]
 pub mod domainkeys;
 pub mod error;
 pub mod header;
@@ -55,7 +76,9 @@ mod test_rng;
 
 pub use canon::body_hash::BodyInterest;
 pub use canon::{Canon, Canonicalization};
-pub use crypto::{DigestSigner, Ed25519Signer, RsaSha256Signer, SigningAlgorithm};
+#[cfg(feature = "rsa")]
+pub use crypto::RsaSha256Signer;
+pub use crypto::{DigestSigner, Ed25519Signer, SigningAlgorithm};
 pub use dkim::sign::{BodyLength, HeaderSelection, MessageSigner, SignRequest};
 pub use error::Error;
 pub use sha2;

@@ -10,10 +10,16 @@
 //!   [`WEAK_RSA_MODULUS_BITS`] load but are flagged: RFC 8301 §3.2 says they
 //!   must not pass.
 //! - Ed25519 (RFC 8463 §4): 32 raw bytes.
+//!
+//! RSA keys need the `rsa` feature; without it an RSA record's key is
+//! [`PublicKeyError::RsaNotSupported`] (permerror).
 
 use core::fmt;
 
-use rsa::{BoxedUint, PublicKey as RsaPublicKey};
+#[cfg(feature = "rsa")]
+mod rsa_key;
+#[cfg(feature = "rsa")]
+pub use rsa_key::{RsaKey, load_rsa};
 
 use crate::dkim::signature_field::KeyType;
 
@@ -62,6 +68,8 @@ pub enum PublicKeyError {
     Ed25519Length,
     /// 32 bytes that are not an Ed25519 curve point.
     Ed25519Point,
+    /// An RSA key, and mass-core was built without the `rsa` feature.
+    RsaNotSupported,
 }
 
 impl fmt::Display for PublicKeyError {
@@ -86,42 +94,21 @@ impl fmt::Display for PublicKeyError {
             PublicKeyError::BadExponent => f.write_str("invalid RSA public exponent"),
             PublicKeyError::Ed25519Length => f.write_str("Ed25519 key is not 32 bytes"),
             PublicKeyError::Ed25519Point => f.write_str("Ed25519 key is not a curve point"),
+            PublicKeyError::RsaNotSupported => {
+                f.write_str("RSA keys are not supported (no rsa feature)")
+            }
         }
     }
 }
 
 impl core::error::Error for PublicKeyError {}
 
-/// An RSA public key that passed the size checks.
-#[derive(Debug, Clone)]
-pub struct RsaKey {
-    key: RsaPublicKey,
-    bits: u32,
-}
-
-impl RsaKey {
-    /// The key, for `rsa`'s verification functions.
-    pub fn key(&self) -> &RsaPublicKey {
-        &self.key
-    }
-
-    /// Modulus size in bits.
-    pub fn bits(&self) -> u32 {
-        self.bits
-    }
-
-    /// True if the modulus is under [`WEAK_RSA_MODULUS_BITS`]: signatures
-    /// made with it must not pass (RFC 8301 §3.2).
-    pub fn is_weak(&self) -> bool {
-        self.bits < WEAK_RSA_MODULUS_BITS
-    }
-}
-
 /// A verification key of either type.
 #[non_exhaustive]
 #[derive(Debug, Clone)]
 pub enum PublicKey {
     /// RSA (`k=rsa`).
+    #[cfg(feature = "rsa")]
     Rsa(RsaKey),
     /// Ed25519 (`k=ed25519`).
     Ed25519(ed25519_dalek::VerifyingKey),
@@ -131,8 +118,32 @@ impl PublicKey {
     /// Load the `p=` bytes of a key record of type `key_type`.
     pub fn load(key_type: KeyType, p: &[u8]) -> Result<Self, PublicKeyError> {
         match key_type {
+            #[cfg(feature = "rsa")]
             KeyType::Rsa => load_rsa(p).map(PublicKey::Rsa),
+            #[cfg(not(feature = "rsa"))]
+            KeyType::Rsa => Err(PublicKeyError::RsaNotSupported),
             KeyType::Ed25519 => load_ed25519(p).map(PublicKey::Ed25519),
+        }
+    }
+
+    /// The modulus size in bits, for an RSA key.
+    pub fn rsa_bits(&self) -> Option<u32> {
+        match self {
+            #[cfg(feature = "rsa")]
+            PublicKey::Rsa(k) => Some(k.bits()),
+            PublicKey::Ed25519(_) => None,
+        }
+    }
+
+    /// Does `signature` verify over the SHA-256 `digest`: RSASSA-PKCS1-v1_5
+    /// for rsa-sha256 (RFC 6376 §3.3.1), pure Ed25519 over the hash with
+    /// the strict checks for ed25519-sha256 (RFC 8463 §3)?
+    pub fn verify_sha256(&self, digest: &[u8; 32], signature: &[u8]) -> bool {
+        match self {
+            #[cfg(feature = "rsa")]
+            PublicKey::Rsa(k) => k.verify_sha256(digest, signature),
+            PublicKey::Ed25519(k) => ed25519_dalek::Signature::from_slice(signature)
+                .is_ok_and(|s| k.verify_strict(digest, &s).is_ok()),
         }
     }
 }
@@ -143,149 +154,19 @@ pub fn load_ed25519(p: &[u8]) -> Result<ed25519_dalek::VerifyingKey, PublicKeyEr
     ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| PublicKeyError::Ed25519Point)
 }
 
-/// DER tags used here.
-const SEQUENCE: u8 = 0x30;
-const INTEGER: u8 = 0x02;
-const BIT_STRING: u8 = 0x03;
-const OBJECT_IDENTIFIER: u8 = 0x06;
-const NULL: u8 = 0x05;
-
-/// 1.2.840.113549.1.1.1, rsaEncryption (RFC 8017 §A.1).
-const RSA_ENCRYPTION_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-
-/// Read one DER TLV with the expected tag: returns (contents, rest).
-/// Lengths of up to two bytes are enough for any key accepted here; longer
-/// or indefinite lengths are [`PublicKeyError::BadDer`].
-fn read_tlv(input: &[u8], expected_tag: u8) -> Result<(&[u8], &[u8]), PublicKeyError> {
-    let (&tag, rest) = input.split_first().ok_or(PublicKeyError::BadDer)?;
-    if tag != expected_tag {
-        return Err(PublicKeyError::BadDer);
-    }
-    let (&first, rest) = rest.split_first().ok_or(PublicKeyError::BadDer)?;
-    let (len, rest) = match first {
-        0..=0x7f => (usize::from(first), rest),
-        0x81 => {
-            let (&b, rest) = rest.split_first().ok_or(PublicKeyError::BadDer)?;
-            (usize::from(b), rest)
-        }
-        0x82 => match rest {
-            [hi, lo, rest @ ..] => (usize::from(u16::from_be_bytes([*hi, *lo])), rest),
-            _ => return Err(PublicKeyError::BadDer),
-        },
-        _ => return Err(PublicKeyError::BadDer),
-    };
-    if rest.len() < len {
-        return Err(PublicKeyError::BadDer);
-    }
-    Ok(rest.split_at(len))
-}
-
-/// The magnitude of a DER INTEGER: its bytes without leading zeros.
-/// Negative integers are refused with `negative`.
-fn unsigned_integer(contents: &[u8], negative: PublicKeyError) -> Result<&[u8], PublicKeyError> {
-    match contents.first() {
-        None => Err(PublicKeyError::BadDer),
-        Some(b) if b & 0x80 != 0 => Err(negative),
-        Some(_) => {
-            let start = contents
-                .iter()
-                .position(|&b| b != 0)
-                .unwrap_or(contents.len());
-            Ok(contents.get(start..).unwrap_or_default())
-        }
-    }
-}
-
-/// Size in bits of a big-endian magnitude without leading zeros.
-fn bit_length(magnitude: &[u8]) -> u32 {
-    match magnitude.first() {
-        None => 0,
-        Some(&top) => {
-            let len = u32::try_from(magnitude.len()).unwrap_or(u32::MAX);
-            len.saturating_sub(1)
-                .saturating_mul(8)
-                .saturating_add(8u32.saturating_sub(top.leading_zeros()))
-        }
-    }
-}
-
-/// Load an RSA public key from SubjectPublicKeyInfo DER, or from a bare
-/// PKCS#1 RSAPublicKey. Size and exponent limits are checked on the DER
-/// bytes before any arithmetic on them.
-pub fn load_rsa(der: &[u8]) -> Result<RsaKey, PublicKeyError> {
-    let (outer, trailing) = read_tlv(der, SEQUENCE)?;
-    if !trailing.is_empty() {
-        return Err(PublicKeyError::BadDer);
-    }
-    let rsa_public_key = match outer.first() {
-        // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
-        Some(&INTEGER) => outer,
-        // SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier,
-        //                                     subjectPublicKey BIT STRING }
-        Some(&SEQUENCE) => {
-            let (algorithm, rest) = read_tlv(outer, SEQUENCE)?;
-            let (oid, params) = read_tlv(algorithm, OBJECT_IDENTIFIER)?;
-            if oid != RSA_ENCRYPTION_OID {
-                return Err(PublicKeyError::NotRsa);
-            }
-            // Parameters: NULL, or (leniently) absent.
-            if !params.is_empty() && params != [NULL, 0] {
-                return Err(PublicKeyError::BadDer);
-            }
-            let (bits, rest) = read_tlv(rest, BIT_STRING)?;
-            if !rest.is_empty() {
-                return Err(PublicKeyError::BadDer);
-            }
-            let inner = match bits.split_first() {
-                Some((0, inner)) => inner,
-                _ => return Err(PublicKeyError::BadDer),
-            };
-            let (inner, trailing) = read_tlv(inner, SEQUENCE)?;
-            if !trailing.is_empty() {
-                return Err(PublicKeyError::BadDer);
-            }
-            inner
-        }
-        _ => return Err(PublicKeyError::BadDer),
-    };
-
-    let (n, rest) = read_tlv(rsa_public_key, INTEGER)?;
-    let (e, rest) = read_tlv(rest, INTEGER)?;
-    if !rest.is_empty() {
-        return Err(PublicKeyError::BadDer);
-    }
-    let n = unsigned_integer(n, PublicKeyError::BadModulus)?;
-    let e = unsigned_integer(e, PublicKeyError::BadExponent)?;
-
-    let bits = bit_length(n);
-    if bits > MAX_RSA_MODULUS_BITS {
-        return Err(PublicKeyError::ModulusTooLarge { bits });
-    }
-    if bits < MIN_RSA_MODULUS_BITS {
-        return Err(PublicKeyError::ModulusTooSmall { bits });
-    }
-    if e.len() > 8 {
-        return Err(PublicKeyError::ExponentTooLarge);
-    }
-    let e = e.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
-    if e > MAX_RSA_EXPONENT {
-        return Err(PublicKeyError::ExponentTooLarge);
-    }
-    if e < 3 || e % 2 == 0 {
-        return Err(PublicKeyError::BadExponent);
-    }
-    if n.last().is_none_or(|low| low % 2 == 0) {
-        return Err(PublicKeyError::BadModulus);
-    }
-
-    let key = RsaPublicKey::new_with_size_limits(
-        BoxedUint::from_be_slice_vartime(n),
-        BoxedUint::from(e),
-        (MIN_RSA_MODULUS_BITS as usize)..=(MAX_RSA_MODULUS_BITS as usize),
-    )
-    .map_err(|_| PublicKeyError::BadModulus)?;
-    Ok(RsaKey { key, bits })
-}
-
-#[cfg(test)]
+// The tests sign and verify with RSA keys as well as Ed25519 ones.
+#[cfg(all(test, feature = "rsa"))]
 mod tests;
+
+#[cfg(all(test, not(feature = "rsa")))]
+mod no_rsa_tests {
+    use super::*;
+
+    #[test]
+    fn rsa_keys_are_refused_without_the_rsa_feature() {
+        assert_eq!(
+            PublicKey::load(KeyType::Rsa, &[0x30, 0x00]).unwrap_err(),
+            PublicKeyError::RsaNotSupported
+        );
+    }
+}

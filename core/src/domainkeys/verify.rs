@@ -403,12 +403,7 @@ impl DkVerifier {
                 .is_some_and(|m| !candidate.granularity.matches(m.local()))
             {
                 failed(DkReason::GranularityMismatch)
-            } else if candidate
-                .key
-                .key()
-                .verify(rsa::Pkcs1v15Sign::new::<Sha1>(), &digest, &signature)
-                .is_err()
-            {
+            } else if !candidate.key.verify_sha1(&digest, &signature) {
                 failed(DkReason::SignatureMismatch)
             } else if bits < WEAK_RSA_MODULUS_BITS {
                 (Verdict::Policy, DkReason::WeakKey { bits })

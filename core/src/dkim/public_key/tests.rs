@@ -2,6 +2,7 @@
 
 use alloc::vec::Vec;
 
+use super::rsa_key::{BIT_STRING, INTEGER, NULL, OBJECT_IDENTIFIER, RSA_ENCRYPTION_OID, SEQUENCE};
 use super::*;
 use crate::dkim::key_record::KeyRecord;
 
