@@ -342,18 +342,142 @@ fn default_socket_mode() -> u32 {
     0o660
 }
 
-/// Why a configuration cannot be used. The text names the file and line,
-/// or the key file.
+/// Why a configuration cannot be used: what is wrong, in which file and
+/// on which line when it is known.
 #[derive(Debug)]
-pub struct ConfigError(pub String);
+pub struct ConfigError {
+    /// The config file, as named to the user; `None` for a key file
+    /// checked on its own.
+    pub file: Option<String>,
+    /// The 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub kind: ConfigErrorKind,
+}
 
-impl fmt::Display for ConfigError {
+/// What is wrong with a configuration.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// The file could not be read.
+    Read(std::io::Error),
+    /// Not TOML, or not the shape `mass.toml` has; toml's message.
+    Syntax(String),
+    /// `authserv_id` is not a single token.
+    AuthservId,
+    /// `max_connections` is 0.
+    MaxConnections,
+    /// `max_packet` is under 1024.
+    MaxPacket,
+    /// A `[[key]]` whose `domain` is not a domain name.
+    KeyDomain,
+    /// A `[[key]]` whose `selector` is not a selector.
+    KeySelector,
+    /// A `[[key]]` with no schemes.
+    KeySchemes,
+    /// The `[batv]` table.
+    Batv(crate::batv::BatvConfigError),
+    /// The `[signer]` table.
+    Signer(crate::device::DeviceConfigError),
+    /// A key file that is not safe to use.
+    KeyFile(KeyFileError),
+}
+
+/// Why a key file is not safe to sign with (OpenDKIM's RequireSafeKeys).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    /// It cannot be looked at.
+    Stat(PathBuf, std::io::Error),
+    /// Not a regular file.
+    NotRegular(PathBuf),
+    /// Group or others may read or write it.
+    Mode(PathBuf, u32),
+    /// A directory above it is writable by everyone (and not sticky).
+    OpenDirectory(PathBuf, PathBuf),
+}
+
+impl fmt::Display for KeyFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            KeyFileError::Stat(p, e) => write!(f, "key file {}: {e}", p.display()),
+            KeyFileError::NotRegular(p) => {
+                write!(f, "key file {}: not a regular file", p.display())
+            }
+            KeyFileError::Mode(p, mode) => write!(
+                f,
+                "key file {}: mode {mode:04o} lets group or others read it; chmod 600 it \
+                 (or set insecure_key_permissions = true / --insecure-key-permissions)",
+                p.display()
+            ),
+            KeyFileError::OpenDirectory(p, dir) => write!(
+                f,
+                "key file {}: directory {} is writable by everyone, so anyone could replace \
+                 the key (or set insecure_key_permissions = true / --insecure-key-permissions)",
+                p.display(),
+                dir.display()
+            ),
+        }
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for KeyFileError {}
+
+impl fmt::Display for ConfigErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigErrorKind::Read(e) => e.fmt(f),
+            ConfigErrorKind::Syntax(m) => f.write_str(m),
+            ConfigErrorKind::AuthservId => {
+                f.write_str("authserv_id must be a single token such as a host name")
+            }
+            ConfigErrorKind::MaxConnections => f.write_str("max_connections must be at least 1"),
+            ConfigErrorKind::MaxPacket => f.write_str("max_packet must be at least 1024"),
+            ConfigErrorKind::KeyDomain => f.write_str("[[key]] domain is not a domain name"),
+            ConfigErrorKind::KeySelector => f.write_str("[[key]] selector is not a selector"),
+            ConfigErrorKind::KeySchemes => {
+                f.write_str("[[key]] schemes is empty (dkim, domainkeys or both)")
+            }
+            ConfigErrorKind::Batv(e) => e.fmt(f),
+            ConfigErrorKind::Signer(e) => e.fmt(f),
+            ConfigErrorKind::KeyFile(e) => e.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{file}: ")?;
+        }
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        self.kind.fmt(f)
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ConfigErrorKind::Read(e) => Some(e),
+            ConfigErrorKind::Batv(e) => Some(e),
+            ConfigErrorKind::Signer(e) => Some(e),
+            ConfigErrorKind::KeyFile(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<KeyFileError> for ConfigError {
+    fn from(e: KeyFileError) -> Self {
+        ConfigError {
+            file: None,
+            line: None,
+            kind: ConfigErrorKind::KeyFile(e),
+        }
+    }
+}
 
 /// 1-based line of byte offset `at` in `text`.
 fn line_of(text: &str, at: usize) -> usize {
@@ -369,69 +493,59 @@ impl Config {
     /// Read and check `path`; relative key files are resolved against the
     /// config file's directory. Key permissions are checked here.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: Some(path.display().to_string()),
+            line: None,
+            kind: ConfigErrorKind::Read(e),
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, &path.display().to_string(), base)
     }
 
     /// Parse config text; `name` is used in messages.
     pub fn parse(text: &str, name: &str, base: &Path) -> Result<Config, ConfigError> {
+        let error = |line: Option<usize>, kind| ConfigError {
+            file: Some(name.to_string()),
+            line,
+            kind,
+        };
         let mut config: Config = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| format!("line {}: ", line_of(text, s.start)))
-                .unwrap_or_default();
-            ConfigError(format!("{name}: {line}{}", e.message()))
+            let line = e.span().map(|s| line_of(text, s.start));
+            error(line, ConfigErrorKind::Syntax(e.message().to_string()))
         })?;
         // Semantic checks that serde cannot see, with the line of the key.
-        let line_at = |needle: &str| {
-            text.find(needle)
-                .map(|at| format!("line {}: ", line_of(text, at)))
-                .unwrap_or_default()
-        };
+        let line_at = |needle: &str| text.find(needle).map(|at| line_of(text, at));
         if config.authserv_id.trim().is_empty()
             || config
                 .authserv_id
                 .contains(|c: char| c.is_whitespace() || c == ';')
         {
-            return Err(ConfigError(format!(
-                "{name}: {}authserv_id must be a single token such as a host name",
-                line_at("authserv_id")
-            )));
+            return Err(error(line_at("authserv_id"), ConfigErrorKind::AuthservId));
         }
         if config.max_connections == 0 {
-            return Err(ConfigError(format!(
-                "{name}: {}max_connections must be at least 1",
-                line_at("max_connections")
-            )));
+            return Err(error(
+                line_at("max_connections"),
+                ConfigErrorKind::MaxConnections,
+            ));
         }
         if config.max_packet < 1024 {
-            return Err(ConfigError(format!(
-                "{name}: {}max_packet must be at least 1024",
-                line_at("max_packet")
-            )));
+            return Err(error(line_at("max_packet"), ConfigErrorKind::MaxPacket));
         }
         for key in &mut config.keys {
-            let bad = |what: &str| {
-                ConfigError(format!(
-                    "{name}: {}[[key]] {what}",
-                    line_at(&format!("\"{}\"", key.selector))
-                ))
-            };
+            let bad = |kind| error(line_at(&format!("\"{}\"", key.selector)), kind);
             if key.domain.is_empty() || key.domain.contains(|c: char| c.is_whitespace() || c == ';')
             {
-                return Err(bad("domain is not a domain name"));
+                return Err(bad(ConfigErrorKind::KeyDomain));
             }
             if key.selector.is_empty()
                 || key
                     .selector
                     .contains(|c: char| c.is_whitespace() || c == ';')
             {
-                return Err(bad("selector is not a selector"));
+                return Err(bad(ConfigErrorKind::KeySelector));
             }
             if key.schemes.is_empty() {
-                return Err(bad("schemes is empty (dkim, domainkeys or both)"));
+                return Err(bad(ConfigErrorKind::KeySchemes));
             }
             key.domain = key.domain.trim_end_matches('.').to_ascii_lowercase();
             if key.file.is_relative() {
@@ -447,12 +561,12 @@ impl Config {
         if let Some(batv) = &config.batv {
             let policy = batv
                 .load(base, config.insecure_key_permissions)
-                .map_err(|e| ConfigError(format!("{name}: {}{e}", line_at("[batv]"))))?;
+                .map_err(|e| error(line_at("[batv]"), ConfigErrorKind::Batv(e)))?;
             config.batv_policy = Some(std::sync::Arc::new(policy));
         }
         if let Some(table) = &config.signer {
             let device = crate::device::DeviceConfig::from_table(table)
-                .map_err(|e| ConfigError(format!("{name}: {}{e}", line_at("[signer]"))))?;
+                .map_err(|e| error(line_at("[signer]"), ConfigErrorKind::Signer(e)))?;
             config.device = Some(device);
         }
         if !config.insecure_key_permissions {
@@ -467,25 +581,17 @@ impl Config {
 /// Refuse a key file that group or others can read or write, that is not a
 /// regular file, or that lies under a directory anyone can write to (which
 /// would let them swap the key).
-pub fn check_key_permissions(file: &Path) -> Result<(), ConfigError> {
-    let meta = std::fs::metadata(file)
-        .map_err(|e| ConfigError(format!("key file {}: {e}", file.display())))?;
+pub fn check_key_permissions(file: &Path) -> Result<(), KeyFileError> {
+    let stat = |e| KeyFileError::Stat(file.to_path_buf(), e);
+    let meta = std::fs::metadata(file).map_err(stat)?;
     if !meta.is_file() {
-        return Err(ConfigError(format!(
-            "key file {}: not a regular file",
-            file.display()
-        )));
+        return Err(KeyFileError::NotRegular(file.to_path_buf()));
     }
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(ConfigError(format!(
-            "key file {}: mode {mode:04o} lets group or others read it; chmod 600 it \
-             (or set insecure_key_permissions = true / --insecure-key-permissions)",
-            file.display()
-        )));
+        return Err(KeyFileError::Mode(file.to_path_buf(), mode));
     }
-    let absolute = std::fs::canonicalize(file)
-        .map_err(|e| ConfigError(format!("key file {}: {e}", file.display())))?;
+    let absolute = std::fs::canonicalize(file).map_err(stat)?;
     for dir in absolute.ancestors().skip(1) {
         let Ok(meta) = std::fs::metadata(dir) else {
             continue;
@@ -493,12 +599,10 @@ pub fn check_key_permissions(file: &Path) -> Result<(), ConfigError> {
         // The sticky bit (as on /tmp) stops others from replacing entries
         // they do not own, so such a directory is safe.
         if meta.mode() & 0o002 != 0 && meta.mode() & 0o1000 == 0 {
-            return Err(ConfigError(format!(
-                "key file {}: directory {} is writable by everyone, so anyone could replace \
-                 the key (or set insecure_key_permissions = true / --insecure-key-permissions)",
-                file.display(),
-                dir.display()
-            )));
+            return Err(KeyFileError::OpenDirectory(
+                file.to_path_buf(),
+                dir.to_path_buf(),
+            ));
         }
     }
     Ok(())
@@ -577,7 +681,8 @@ file = "keys/s2026.example.com.pem"
         ];
         for (text, line) in cases {
             let e = Config::parse(&text, "t.toml", Path::new(".")).unwrap_err();
-            assert!(e.0.contains(line) && e.0.starts_with("t.toml: "), "{e}");
+            let text = e.to_string();
+            assert!(text.contains(line) && text.starts_with("t.toml: "), "{e}");
         }
     }
 
@@ -604,7 +709,10 @@ file = "keys/s2026.example.com.pem"
         std::fs::write(&key, "x").unwrap();
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = check_key_permissions(&key).unwrap_err();
-        assert!(e.0.contains("k.pem") && e.0.contains("0644"), "{e}");
+        assert!(
+            matches!(&e, KeyFileError::Mode(p, 0o644) if p == &key),
+            "{e}"
+        );
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         // The temp dir is usually world-writable but sticky (/tmp), which
         // is accepted; one without the sticky bit is not.
@@ -614,10 +722,10 @@ file = "keys/s2026.example.com.pem"
         let r = check_key_permissions(&key);
         assert_eq!(r.is_err(), tmp_writable, "{r:?}");
         if let Err(e) = r {
-            assert!(e.0.contains("writable by everyone"), "{e}");
+            assert!(matches!(e, KeyFileError::OpenDirectory(..)), "{e}");
         }
         let e = check_key_permissions(&dir.join("missing.pem")).unwrap_err();
-        assert!(e.0.contains("missing.pem"), "{e}");
+        assert!(matches!(e, KeyFileError::Stat(..)), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

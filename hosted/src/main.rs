@@ -89,7 +89,7 @@ fn run() -> ExitCode {
 }
 
 /// Print a command's error and pick its exit code (2: usage or input error).
-fn report(what: &str, result: Result<(), String>) -> ExitCode {
+fn report<E: std::fmt::Display>(what: &str, result: Result<(), E>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use mass_core::link::SEED_LEN;
 
+use crate::cli::CliError;
 use crate::device::{Device, DeviceAddr, key_from_pem};
 
 /// `mass device` arguments.
@@ -40,17 +41,17 @@ pub enum DeviceAction {
 }
 
 /// Run `mass device`.
-pub fn run(args: &DeviceArgs) -> Result<(), String> {
+pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
     let addr: DeviceAddr = args.device.parse()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(CliError::Runtime)?;
     let dev = Device::new(addr, Duration::from_secs(args.timeout.max(1)));
     rt.block_on(async {
         match &args.action {
             DeviceAction::Info => {
-                let i = dev.info().await.map_err(|e| e.to_string())?;
+                let i = dev.info().await?;
                 println!("{} on {} (protocol {})", i.firmware, i.board, i.protocol);
                 println!(
                     "max payload {} B, header capacity {} B / {} fields",
@@ -66,16 +67,13 @@ pub fn run(args: &DeviceArgs) -> Result<(), String> {
             }
             DeviceAction::Provision { key_id, key } => {
                 let pem = zeroize::Zeroizing::new(
-                    std::fs::read_to_string(key).map_err(|e| format!("{}: {e}", key.display()))?,
+                    std::fs::read_to_string(key).map_err(CliError::io(key))?,
                 );
-                let (algorithm, der) =
-                    key_from_pem(&pem).map_err(|e| format!("{}: {e}", key.display()))?;
+                let (algorithm, der) = key_from_pem(&pem)
+                    .map_err(|e| crate::keys::KeyError::File(key.clone(), Box::new(e)))?;
                 let mut seed = zeroize::Zeroizing::new([0u8; SEED_LEN]);
-                getrandom::fill(seed.as_mut())
-                    .map_err(|e| format!("no randomness for the seed: {e}"))?;
-                dev.provision(*key_id, algorithm, &der, &seed)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                getrandom::fill(seed.as_mut()).map_err(|_| CliError::Randomness)?;
+                dev.provision(*key_id, algorithm, &der, &seed).await?;
                 println!("slot {key_id}: {} key provisioned", algorithm.as_str());
                 Ok(())
             }

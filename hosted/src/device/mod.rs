@@ -39,16 +39,32 @@ pub enum DeviceAddr {
     Serial(PathBuf),
 }
 
-impl std::str::FromStr for DeviceAddr {
-    type Err = String;
+/// A device address that is neither `tcp:HOST:PORT` nor a device path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceAddrError(pub String);
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl fmt::Display for DeviceAddrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "device address `{}`: expected tcp:HOST:PORT or a serial device path",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for DeviceAddrError {}
+
+impl std::str::FromStr for DeviceAddr {
+    type Err = DeviceAddrError;
+
+    fn from_str(s: &str) -> Result<Self, DeviceAddrError> {
         if let Some(hostport) = s.strip_prefix("tcp:") {
             if hostport
                 .rsplit_once(':')
                 .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
             {
-                return Err(format!("device address `{s}`: expected tcp:HOST:PORT"));
+                return Err(DeviceAddrError(s.to_string()));
             }
             Ok(DeviceAddr::Tcp(hostport.to_string()))
         } else if let Some(path) = s.strip_prefix("serial:") {
@@ -56,9 +72,7 @@ impl std::str::FromStr for DeviceAddr {
         } else if s.starts_with('/') {
             Ok(DeviceAddr::Serial(PathBuf::from(s)))
         } else {
-            Err(format!(
-                "device address `{s}`: expected tcp:HOST:PORT or a serial device path"
-            ))
+            Err(DeviceAddrError(s.to_string()))
         }
     }
 }
