@@ -151,11 +151,9 @@ impl<K: Borrow<rsa::PrivateKey>, R: rand_core::TryCryptoRng> DigestSigner
             .borrow()
             .sign_with_rng(&mut self.rng, padding, digest)
             .map_err(|_| Error::Key)?;
-        let dst = out.get_mut(..sig.len()).ok_or(Error::BufferTooSmall {
+        crate::bytes::copy_at(out, 0, &sig).ok_or(Error::BufferTooSmall {
             required: sig.len(),
-        })?;
-        dst.copy_from_slice(&sig);
-        Ok(sig.len())
+        })
     }
 }
 
@@ -198,11 +196,9 @@ impl<K: Borrow<rsa::PrivateKey>, R: rand_core::TryCryptoRng> Sha1DigestSigner
             .borrow()
             .sign_with_rng(&mut self.rng, padding, digest)
             .map_err(|_| Error::Key)?;
-        let dst = out.get_mut(..sig.len()).ok_or(Error::BufferTooSmall {
+        crate::bytes::copy_at(out, 0, &sig).ok_or(Error::BufferTooSmall {
             required: sig.len(),
-        })?;
-        dst.copy_from_slice(&sig);
-        Ok(sig.len())
+        })
     }
 }
 
@@ -242,11 +238,12 @@ impl DigestSigner for Ed25519Signer {
 
     fn sign_digest(&mut self, digest: &[u8; 32], out: &mut [u8]) -> Result<usize, Error> {
         use ed25519_dalek::Signer;
-        let sig = self.key.sign(digest).to_bytes();
-        let dst = out
-            .get_mut(..64)
-            .ok_or(Error::BufferTooSmall { required: 64 })?;
-        dst.copy_from_slice(&sig);
-        Ok(64)
+        // `try_sign`: `sign` is `try_sign(..).expect(..)`, a panic path.
+        let sig = self
+            .key
+            .try_sign(digest)
+            .map_err(|_| Error::Key)?
+            .to_bytes();
+        crate::bytes::copy_at(out, 0, &sig).ok_or(Error::BufferTooSmall { required: 64 })
     }
 }

@@ -30,6 +30,36 @@
 //!
 //! [`PublicKeyError::RsaNotSupported`]: dkim::public_key::PublicKeyError::RsaNotSupported
 //!
+//! # No panics
+//!
+//! No input makes this crate panic. That covers every byte a peer or a
+//! caller can hand it: message chunks split anywhere, header fields,
+//! DKIM-Signature and DomainKey-Signature fields, key records and DNS
+//! answers (`KeyAnswer`), public-key DER, link frames and payloads, BATV
+//! addresses, and the caller's own numbers (`now`, `l=`, limits, up to
+//! `u64::MAX`). It also covers calls in the wrong order (they return
+//! [`Error::OutOfOrder`]) and full buffers and capacities (typed errors
+//! that say what was needed). A malformed input is an error or a verdict,
+//! never a panic.
+//!
+//! How it is checked:
+//! - Outside tests, clippy's `unwrap_used`, `expect_used`, `panic`,
+//!   `indexing_slicing` and `arithmetic_side_effects` are denied for the
+//!   whole crate. Slices are taken with `get`, `split_at_checked` and
+//!   `split_first`, integers with checked or saturating operations, and
+//!   writes into a caller's buffer go through one helper that has no length
+//!   check to fail. The one `allow` is the CRC table in `link`, a `const fn`
+//!   run at compile time, where a bad index fails the build.
+//! - Unit tests feed every split point of their inputs and random edits of
+//!   signed messages; the fuzz targets in `fuzz/` (`cargo xtask fuzz`) run
+//!   the parsers, the streaming verifier and signer, the body
+//!   canonicalizer, DomainKeys and BATV with overflow checks on.
+//!
+//! Not covered: code of the dependencies. The tag-list parser's nom
+//! combinators and `str::split` keep their own bounds checks on positions
+//! they computed. The `rsa` crate allocates, and running out of memory is
+//! the global allocator's to handle, not this crate's.
+//!
 //! One folder per protocol; the syntax, header and canonicalization code that
 //! every protocol uses lives once, beside them:
 //!
@@ -47,7 +77,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
-    warn(
+    deny(
         clippy::unwrap_used,
         clippy::expect_used,
         clippy::panic,
@@ -62,6 +92,7 @@
 extern crate alloc;
 
 pub mod batv;
+mod bytes;
 pub mod canon;
 pub mod crypto;
 pub mod dkim;

@@ -328,8 +328,8 @@ pub const fn day_stamp(now: u64, offset_days: u16) -> u16 {
 /// Splits an address at its last `@` into a non-empty local part and domain.
 fn split_address(address: &[u8]) -> Option<(&[u8], &[u8])> {
     let at = address.iter().rposition(|&b| b == b'@')?;
-    let (local, rest) = address.split_at(at);
-    let domain = rest.get(1..)?;
+    let local = address.get(..at)?;
+    let domain = address.get(at.saturating_add(1)..)?;
     if local.is_empty() || domain.is_empty() {
         None
     } else {
@@ -417,23 +417,21 @@ pub fn tag(
         .finalize()
         .into_bytes();
 
-    let (prefix, rest) = dst.split_at_mut(PRVS_PREFIX.len());
-    prefix.copy_from_slice(PRVS_PREFIX);
-    let (value, rest) = rest.split_at_mut(TAG_VALUE_LEN);
-    let (k, value) = value.split_at_mut(1);
-    k.fill(params.key.digit());
-    let (ddd, hash) = value.split_at_mut(3);
-    ddd.copy_from_slice(&day);
+    // prvs= K DDD SSSSSS = address: `needed` bytes in all.
+    let mut hash = [0u8; 6];
     for (pair, byte) in hash.chunks_exact_mut(2).zip(digest.iter()) {
         if let [hi, lo] = pair {
             *hi = hex_lower(byte >> 4);
             *lo = hex_lower(*byte);
         }
     }
-    let (eq, orig) = rest.split_at_mut(1);
-    eq.fill(b'=');
-    orig.copy_from_slice(address);
-    Ok(needed)
+    let key = [params.key.digit()];
+    let parts: [&[u8]; 6] = [PRVS_PREFIX, &key, &day, &hash, b"=", address];
+    let mut at = 0usize;
+    for part in parts {
+        at = crate::bytes::copy_at(dst, at, part).ok_or(TagError::BufferTooSmall { needed })?;
+    }
+    Ok(at)
 }
 
 /// The parts of a syntactically valid tagged address.
@@ -462,8 +460,10 @@ pub fn parse(tagged: &[u8]) -> Result<Parsed<'_>, CheckError> {
         .iter()
         .position(|&b| b == b'=')
         .ok_or(CheckError::MalformedTag)?;
-    let (value, original) = rest.split_at(eq);
-    let original = original.get(1..).ok_or(CheckError::MalformedTag)?;
+    let value = rest.get(..eq).ok_or(CheckError::MalformedTag)?;
+    let original = rest
+        .get(eq.saturating_add(1)..)
+        .ok_or(CheckError::MalformedTag)?;
     let [k, d0, d1, d2, s @ ..] = value else {
         return Err(CheckError::MalformedTag);
     };

@@ -189,20 +189,18 @@ impl<'s, S: Sink + ?Sized> Staged<'s, S> {
     /// goes to the sink as it is (after what is staged).
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let end = self.len.saturating_add(bytes.len());
-        if end <= STAGE
-            && let Some(room) = self.buf.get_mut(self.len..end)
+        if let Some(end) = self.len.checked_add(bytes.len())
+            && end <= STAGE
+            && let Some(end) = crate::bytes::copy_at(&mut self.buf, self.len, bytes)
         {
-            room.copy_from_slice(bytes);
             self.len = end;
             return;
         }
         self.flush();
         if bytes.len() < STAGE
-            && let Some(room) = self.buf.get_mut(..bytes.len())
+            && let Some(end) = crate::bytes::copy_at(&mut self.buf, 0, bytes)
         {
-            room.copy_from_slice(bytes);
-            self.len = bytes.len();
+            self.len = end;
         } else {
             self.sink.write(bytes);
         }
@@ -666,9 +664,10 @@ impl BodyCanonicalizer {
             let nothing_pending = !self.pending_cr && !self.pending_wsp && self.pending_crlf == 0;
             if nothing_pending && !(self.at_line_start && rest.first() == Some(&CR)) {
                 let clean = relaxed_clean_prefix(rest);
-                if clean > 0 {
+                if clean > 0
+                    && let Some((run, tail)) = rest.split_at_checked(clean)
+                {
                     out.write_prefix(rest, clean);
-                    let (run, tail) = rest.split_at(clean);
                     self.any_content = true;
                     self.at_line_start = run.ends_with(b"\r\n");
                     rest = tail;

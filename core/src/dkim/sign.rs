@@ -551,12 +551,8 @@ impl<'b> FieldWriter<'b> {
     }
 
     pub(crate) fn put(&mut self, bytes: &[u8]) {
-        if let Some(dst) = self
-            .buf
-            .get_mut(self.len..self.len.saturating_add(bytes.len()))
-        {
-            dst.copy_from_slice(bytes);
-        }
+        // Past the end of the buffer nothing is written, only counted.
+        let _ = crate::bytes::copy_at(self.buf, self.len, bytes);
         self.len = self.len.saturating_add(bytes.len());
         self.line = self.line.saturating_add(bytes.len());
     }
@@ -568,7 +564,7 @@ impl<'b> FieldWriter<'b> {
 
     /// A tag, preceded by a space or a fold.
     pub(crate) fn unit(&mut self, parts: &[&[u8]]) {
-        let n: usize = parts.iter().map(|p| p.len()).sum();
+        let n = total_len(parts);
         if self.line.saturating_add(1).saturating_add(n) > FOLD_WIDTH {
             self.fold();
         } else {
@@ -581,7 +577,7 @@ impl<'b> FieldWriter<'b> {
 
     /// Part of a value where folding whitespace may stand before it.
     pub(crate) fn glued(&mut self, parts: &[&[u8]]) {
-        let n: usize = parts.iter().map(|p| p.len()).sum();
+        let n = total_len(parts);
         // Leave room for the ';' that ends the tag.
         if self.line.saturating_add(n).saturating_add(1) > FOLD_WIDTH {
             self.fold();
@@ -622,6 +618,11 @@ impl<'b> FieldWriter<'b> {
             }
         }
     }
+}
+
+/// The summed length of `parts` (saturating: it only decides a fold).
+fn total_len(parts: &[&[u8]]) -> usize {
+    parts.iter().fold(0, |n, p| n.saturating_add(p.len()))
 }
 
 /// Hash the header fields an `h=` list selects, then the signature field

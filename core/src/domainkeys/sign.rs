@@ -200,7 +200,9 @@ impl DkSigner {
         w.unit(&[b"d=", domain.as_bytes(), b";"]);
         if listed && let Some(names) = &intake.hashed_names {
             // Start h= on a new line unless the whole list fits this one.
-            let total: usize = names.iter().map(|n| n.len().saturating_add(1)).sum();
+            let total = names
+                .iter()
+                .fold(0usize, |t, n| t.saturating_add(n.len()).saturating_add(1));
             if w.line.saturating_add(3).saturating_add(total) > FOLD_WIDTH {
                 w.fold();
                 w.put(b"h=");

@@ -122,8 +122,8 @@ impl Granularity {
             Granularity::Pattern(p) => match p.iter().position(|&b| b == b'*') {
                 None => p.as_slice() == local,
                 Some(star) => {
-                    let (prefix, rest) = p.split_at(star);
-                    let suffix = rest.get(1..).unwrap_or_default();
+                    let prefix = p.get(..star).unwrap_or_default();
+                    let suffix = p.get(star.saturating_add(1)..).unwrap_or_default();
                     local.len() >= prefix.len().saturating_add(suffix.len())
                         && local.starts_with(prefix)
                         && local.ends_with(suffix)

@@ -32,14 +32,14 @@ impl<'a> Writer<'a> {
 
     /// Append raw bytes.
     pub fn bytes(&mut self, b: &[u8]) -> Result<(), EncodeError> {
-        let end = self.len.saturating_add(b.len());
-        match self.out.get_mut(self.len..end) {
-            Some(dst) => {
-                dst.copy_from_slice(b);
+        match crate::bytes::copy_at(self.out, self.len, b) {
+            Some(end) => {
                 self.len = end;
                 Ok(())
             }
-            None => Err(EncodeError { needed: end }),
+            None => Err(EncodeError {
+                needed: self.len.saturating_add(b.len()),
+            }),
         }
     }
 
@@ -87,10 +87,10 @@ impl<'a> Reader<'a> {
 
     /// Take `n` bytes.
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        if self.rest.len() < n {
-            return Err(DecodeError::Truncated);
-        }
-        let (head, tail) = self.rest.split_at(n);
+        let (head, tail) = self
+            .rest
+            .split_at_checked(n)
+            .ok_or(DecodeError::Truncated)?;
         self.rest = tail;
         Ok(head)
     }

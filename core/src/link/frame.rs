@@ -123,9 +123,7 @@ impl<const N: usize> FrameDecoder<N> {
 
     fn drain_consumed(&mut self) {
         if self.consumed > 0 {
-            let n = self.consumed.min(self.len);
-            self.buf.copy_within(n..self.len, 0);
-            self.len = self.len.saturating_sub(n);
+            self.drop_front(self.consumed);
             self.consumed = 0;
         }
     }
@@ -146,9 +144,7 @@ impl<const N: usize> FrameDecoder<N> {
     pub fn push(&mut self, bytes: &[u8]) -> usize {
         let spare = self.spare();
         let n = bytes.len().min(spare.len());
-        if let (Some(dst), Some(src)) = (spare.get_mut(..n), bytes.get(..n)) {
-            dst.copy_from_slice(src);
-        }
+        let _ = crate::bytes::copy_at(spare, 0, bytes.get(..n).unwrap_or_default());
         self.commit(n);
         n
     }
@@ -172,9 +168,11 @@ impl<const N: usize> FrameDecoder<N> {
 
     /// Drop `n` bytes from the front.
     fn drop_front(&mut self, n: usize) {
-        let n = n.min(self.len);
-        self.buf.copy_within(n..self.len, 0);
-        self.len = self.len.saturating_sub(n);
+        if let Some(held) = self.buf.get_mut(..self.len) {
+            let n = n.min(held.len());
+            held.copy_within(n.., 0);
+            self.len = self.len.saturating_sub(n);
+        }
     }
 
     /// The next frame or fault, or `None` when more bytes are needed.

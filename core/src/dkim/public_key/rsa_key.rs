@@ -82,10 +82,7 @@ fn read_tlv(input: &[u8], expected_tag: u8) -> Result<(&[u8], &[u8]), PublicKeyE
         },
         _ => return Err(PublicKeyError::BadDer),
     };
-    if rest.len() < len {
-        return Err(PublicKeyError::BadDer);
-    }
-    Ok(rest.split_at(len))
+    rest.split_at_checked(len).ok_or(PublicKeyError::BadDer)
 }
 
 /// The magnitude of a DER INTEGER: its bytes without leading zeros.
