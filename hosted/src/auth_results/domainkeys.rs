@@ -1,6 +1,7 @@
 //! DomainKeys (RFC 4870) results for `mass verify` and the milter's verify
 //! path: core's [`DkMessageVerifier`] runs beside the DKIM verifier over
-//! the same chunks, its key lookups go through the same [`KeySource`], and
+//! the same chunks, its key lookups go through the same
+//! [`crate::dns::provide_keys`] (it implements [`crate::dns::WantsKeys`]), and
 //! each DomainKey-Signature becomes one `domainkeys=` method result in
 //! Authentication-Results (RFC 8601 §2.7.1 registers the method).
 //!
@@ -8,11 +9,8 @@
 //! comment saying it is a legacy result, and none ever counts as a DKIM
 //! pass (no exit status, no milter decision rests on it).
 
-use mass_core::dkim::key_record::KeyRecord;
-use mass_core::dkim::verify::{KeyAnswer, Verdict};
+use mass_core::dkim::verify::Verdict;
 use mass_core::domainkeys::{DkMessageVerifier, DkResult};
-
-use crate::dns::{self, KeySource, LookupError, TxtRecord};
 
 /// The most DomainKey-Signature fields checked per message.
 pub const MAX_DK_SIGNATURES: usize = 4;
@@ -26,38 +24,6 @@ pub const LEGACY_COMMENT: &str = "legacy DomainKeys SHA-1 result, never a DKIM p
 /// A new verifier, boxed (it keeps a few KiB per signature).
 pub fn new_verifier() -> Box<HostDkVerifier> {
     Box::new(HostDkVerifier::new(MAX_DK_SIGNATURES))
-}
-
-fn records_to_try(records: Vec<TxtRecord>) -> Vec<TxtRecord> {
-    let chosen =
-        dns::key_record_candidates(records.clone(), |r| KeyRecord::parse_domainkeys(r).is_ok());
-    if chosen.is_empty() {
-        dns::key_record_candidates(records, |_| true)
-    } else {
-        chosen
-    }
-}
-
-/// Look up the keys the verifier asks for (after the header block has
-/// ended) and hand them over.
-pub async fn provide_keys<K: KeySource>(verifier: &mut HostDkVerifier, keys: &K) {
-    let requests: Vec<(usize, String)> = verifier
-        .key_requests()
-        .map(|(id, name)| (id, name.to_string()))
-        .collect();
-    for (id, name) in requests {
-        match keys.txt_records(&name).await {
-            Ok(records) => {
-                let records = records_to_try(records);
-                let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-                verifier.provide_key(id, KeyAnswer::Records(&refs));
-            }
-            Err(LookupError::Timeout | LookupError::ServerFailure) => {
-                verifier.provide_key(id, KeyAnswer::TempFail);
-            }
-            Err(_) => verifier.provide_key(id, KeyAnswer::NotFound),
-        }
-    }
 }
 
 /// Is `s` safe to write as an RFC 8601 `pvalue` without quoting (an

@@ -22,15 +22,20 @@
 //! When one name holds several records, [`key_record_candidates`] chooses the
 //! ones the verifier should try: at most [`MAX_KEY_RECORD_TRIES`], in a fixed
 //! order, junk skipped (RFC 6376 §6.1.2; security case 13).
+//!
+//! [`provide_keys`] is the one path from a verifier's key requests to its
+//! answers, for `mass verify` and `mass serve`, DKIM and DomainKeys: see
+//! [`answers`].
 
+pub mod answers;
 pub mod zone;
+
+pub use answers::{WantsKeys, key_answer, provide_keys};
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::Poll;
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
@@ -39,9 +44,6 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
-
-use mass_core::dkim::key_record::KeyRecord;
-use mass_core::dkim::verify::{KeyAnswer, MessageVerifier};
 
 use zone::ZoneError;
 
@@ -179,78 +181,6 @@ pub fn key_record_candidates(
         .filter(|record| is_key_record(record))
         .take(MAX_KEY_RECORD_TRIES)
         .collect()
-}
-
-/// Looks up every key `verifier` asks for, side by side, and hands the
-/// answers over: the records that parse as key records, in a fixed order,
-/// at most three (security case 13); NXDOMAIN, no record or a bad name as
-/// not found (permerror); a timeout or SERVFAIL as a temporary failure
-/// (temperror). Call it once the header block has ended; `mass verify` and
-/// the milter both use it.
-pub async fn provide_keys<K: KeySource, const B: usize, const F: usize, const S: usize>(
-    verifier: &mut MessageVerifier<B, F, S>,
-    keys: &K,
-) {
-    let requests: Vec<(usize, String)> = verifier
-        .key_requests()
-        .map(|request| (request.id, request.to_string()))
-        .collect();
-    let answers = join_all(
-        requests
-            .iter()
-            .map(|(_, name)| keys.txt_records(name))
-            .collect(),
-    )
-    .await;
-    for ((id, _), answer) in requests.iter().zip(answers) {
-        match answer {
-            Ok(records) => {
-                let records = records_to_try(records);
-                let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-                verifier.provide_key(*id, KeyAnswer::Records(&refs));
-            }
-            Err(error) if error.is_temporary() => verifier.provide_key(*id, KeyAnswer::TempFail),
-            Err(_) => verifier.provide_key(*id, KeyAnswer::NotFound),
-        }
-    }
-}
-
-/// Polls every future to completion, all at once, and returns their
-/// outputs in order: the key lookups of one message run side by side, so
-/// that five slow domains cost one timeout, not five.
-pub(crate) async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut pending: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut all_done = true;
-        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => all_done = false,
-                }
-            }
-        }
-        if all_done {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
-}
-
-/// The records to hand the verifier for one lookup: the ones that parse as
-/// key records, in a fixed order, at most three (security case 13). When
-/// none parses, the first few as they are, so the verdict says why.
-fn records_to_try(records: Vec<TxtRecord>) -> Vec<TxtRecord> {
-    let chosen = key_record_candidates(records.clone(), |r| KeyRecord::parse(r).is_ok());
-    if chosen.is_empty() {
-        key_record_candidates(records, |_| true)
-    } else {
-        chosen
-    }
 }
 
 /// Key records from DNS, through `hickory-resolver`.

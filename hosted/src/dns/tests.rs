@@ -1,3 +1,11 @@
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use base64ct::Encoding;
+use mass_core::dkim::verify::{KeyAnswer, MessageVerifier};
+use mass_core::domainkeys::DkMessageVerifier;
+
 use super::test_server::{Reply, TestServer};
 use super::*;
 
@@ -120,8 +128,9 @@ fn provide_keys_is_send() {
     fn assert_send<T: Send>(_: &T) {}
     let options = mass_core::dkim::verify::VerifyOptions::new(0);
     let mut verifier = Box::new(MessageVerifier::<1024, 16, 4>::new(options));
+    let mut dk = Box::new(DkMessageVerifier::<4>::new(4));
     let zone = ZoneKeySource::default();
-    let future = provide_keys(&mut verifier, &zone);
+    let future = provide_keys(vec![&mut *verifier, &mut *dk], &zone);
     assert_send(&future);
     drop(future);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -131,28 +140,162 @@ fn provide_keys_is_send() {
     let dns = rt.block_on(async {
         DnsKeySource::with_server("127.0.0.1:9".parse().unwrap(), DEFAULT_TIMEOUT).unwrap()
     });
-    let future = provide_keys(&mut verifier, &dns);
+    let future = provide_keys(vec![&mut *verifier], &dns);
     assert_send(&future);
 }
 
 #[test]
-fn join_all_keeps_order() {
+fn join_bounded_keeps_order() {
     let outputs = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
-        .block_on(join_all(vec![
-            Box::pin(async {
-                tokio::time::sleep(Duration::from_millis(30)).await;
-                1
-            }) as Pin<Box<dyn Future<Output = i32>>>,
-            Box::pin(async { 2 }),
-            Box::pin(async {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                3
-            }),
-        ]));
+        .block_on(answers::join_bounded(
+            vec![
+                Box::pin(async {
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    1
+                }) as Pin<Box<dyn Future<Output = i32>>>,
+                Box::pin(async { 2 }),
+                Box::pin(async {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    3
+                }),
+            ],
+            2,
+        ));
     assert_eq!(outputs, [1, 2, 3]);
+}
+
+/// The lookups of one message are bounded: never more than the limit in
+/// flight, and a new one starts as soon as one ends (all of them run).
+#[test]
+fn join_bounded_never_runs_more_than_the_limit_at_once() {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let futures: Vec<_> = (0..10u64)
+        .map(|i| {
+            let (in_flight, most) = (in_flight.clone(), most.clone());
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5 + i % 3)).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                i
+            }
+        })
+        .collect();
+    let outputs = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(answers::join_bounded(futures, 3));
+    assert_eq!(outputs, (0..10).collect::<Vec<_>>());
+    assert_eq!(most.load(Ordering::SeqCst), 3);
+}
+
+/// One mapping from lookup errors to what the verifier is told, for every
+/// path: timeouts and SERVFAIL are temperror, NXDOMAIN, NODATA and a bad
+/// name are "no key" (permerror).
+#[test]
+fn lookup_errors_map_to_temperror_or_no_key() {
+    assert!(matches!(
+        key_answer(LookupError::Timeout),
+        KeyAnswer::TempFail
+    ));
+    assert!(matches!(
+        key_answer(LookupError::ServerFailure),
+        KeyAnswer::TempFail
+    ));
+    assert!(matches!(
+        key_answer(LookupError::NoRecord),
+        KeyAnswer::NotFound
+    ));
+    assert!(matches!(
+        key_answer(LookupError::InvalidName),
+        KeyAnswer::NotFound
+    ));
+}
+
+/// A key source that records the names it is asked for.
+#[derive(Default)]
+struct Recording {
+    zone: ZoneKeySource,
+    asked: std::sync::Mutex<Vec<String>>,
+}
+
+impl KeySource for Recording {
+    fn txt_records(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<TxtRecord>, LookupError>> + Send {
+        self.asked.lock().unwrap().push(name.to_string());
+        self.zone.txt_records(name)
+    }
+}
+
+/// A DKIM and a DomainKeys signature with the same `s=` and `d=` ask for
+/// the same name: it is looked up once, and each verifier takes the record
+/// in its own syntax from the answer (junk and the other syntax skipped).
+#[test]
+fn a_name_two_verifiers_want_is_looked_up_once() {
+    use mass_core::{Ed25519Signer, MessageSigner, SignRequest, SigningAlgorithm};
+
+    // A DomainKey-Signature (it need not verify: only the lookup matters
+    // here) above the fields, then a DKIM-Signature by an Ed25519 key.
+    let message = b"DomainKey-Signature: a=rsa-sha1; c=simple; d=example.test; s=sel;\r\n\
+        \th=From:Subject; b=AAAA\r\n\
+        From: a@example.test\r\nSubject: both\r\n\r\nHi.\r\n";
+    let mut out = vec![0u8; 2048];
+    let mut req = SignRequest::new("example.test", "sel", SigningAlgorithm::Ed25519Sha256);
+    req.timestamp = Some(1_700_000_000);
+    let mut signer = MessageSigner::<4096, 32>::new(&req).unwrap();
+    signer.update(message).unwrap();
+    let mut key = Ed25519Signer::from_seed(&[5; 32]);
+    let n = signer.finish(&mut key, &mut out).unwrap();
+    let mut signed = out[..n].to_vec();
+    signed.extend_from_slice(b"\r\n");
+    signed.extend_from_slice(message);
+
+    let mut source = Recording::default();
+    for record in [
+        "v=spf1 -all".to_string(),
+        format!(
+            "v=DKIM1; k=ed25519; p={}",
+            base64ct::Base64::encode_string(&key.public_key())
+        ),
+    ] {
+        source
+            .zone
+            .insert("sel._domainkey.example.test", record.into_bytes());
+    }
+    let options = mass_core::dkim::verify::VerifyOptions::new(1_700_000_100);
+    let mut dkim = Box::new(MessageVerifier::<4096, 32, 4>::new(options));
+    let mut dk = Box::new(DkMessageVerifier::<4>::new(4));
+    dkim.update(&signed).unwrap();
+    dkim.end_of_input().unwrap();
+    dk.update(&signed).unwrap();
+    dk.end_of_input().unwrap();
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(provide_keys(vec![&mut *dkim, &mut *dk], &source));
+    assert_eq!(
+        *source.asked.lock().unwrap(),
+        ["sel._domainkey.example.test"]
+    );
+    let verification = dkim.finish().unwrap();
+    let verdicts: Vec<_> = verification.results().map(|r| r.verdict).collect();
+    assert_eq!(verdicts, [mass_core::dkim::verify::Verdict::Pass]);
+    // The Ed25519 DKIM record is not a DomainKeys key: the DomainKeys
+    // verifier was handed it as it is and says why it failed, rather than
+    // waiting for a key.
+    let dk_results = dk.finish().unwrap();
+    assert_eq!(dk_results.len(), 1);
+    assert_ne!(
+        dk_results[0].reason,
+        mass_core::domainkeys::DkReason::KeyNotProvided
+    );
 }
 
 #[test]

@@ -5,7 +5,8 @@
 //!
 //! Header fields go in at EOH, body chunks as they come; once core needs
 //! no more body (or there is no signature) the MTA is told to skip the
-//! rest. Key records are fetched at end of message, through the
+//! rest. Key records are fetched at end of message through
+//! [`dns::provide_keys`], the lookup `mass verify` uses too, from the
 //! [`KeySource`] of the configuration (DNS, or a zone file for tests).
 //!
 //! DomainKey-Signature fields (RFC 4870) are checked beside, by core's
@@ -13,14 +14,14 @@
 //! `domainkeys=` results that never count as a DKIM pass.
 
 use mass_core::BodyInterest;
-use mass_core::dkim::verify::{KeyAnswer, MessageVerifier, Verdict, VerifyOptions};
+use mass_core::dkim::verify::{MessageVerifier, VerifyOptions};
 
 use crate::auth_results::domainkeys::{self, HostDkVerifier};
 use crate::auth_results::{self, DkimResult, SignatureResult};
-use crate::dns::{KeySource, LookupError};
+use crate::dns::{self, KeySource, WantsKeys};
 
+use super::State;
 use super::headers::HeaderBuf;
-use super::{State, now};
 
 /// Room for the header fields the verifier keeps (signed ones and the
 /// DKIM-Signature fields themselves).
@@ -59,7 +60,8 @@ pub struct VerifyJob {
 
 impl VerifyJob {
     /// Start verifying; the header fields are all known at this point.
-    pub fn start(_state: &State, headers: &HeaderBuf) -> VerifyJob {
+    /// `now` (Unix seconds) is the time `t=` and `x=` are checked against.
+    pub fn start(_state: &State, headers: &HeaderBuf, now: u64) -> VerifyJob {
         let mut job = VerifyJob {
             verifier: None,
             domainkeys: None,
@@ -81,7 +83,7 @@ impl VerifyJob {
             job.body_done = true;
             return job;
         }
-        let mut verifier = Box::new(Verifier::new(VerifyOptions::new(now())));
+        let mut verifier = Box::new(Verifier::new(VerifyOptions::new(now)));
         let fed = headers
             .fields()
             .try_for_each(|(_, field)| verifier.header_field(field))
@@ -134,26 +136,17 @@ impl VerifyJob {
                 .is_some_and(|v| v.key_requests().next().is_some())
     }
 
-    /// Fetch every key record the verifier asks for.
+    /// Fetch every key record the verifiers ask for, through the one key
+    /// lookup `mass verify` uses too: all names side by side, each once.
     pub async fn fetch_keys<K: KeySource>(&mut self, source: &K) {
+        let mut verifiers: Vec<&mut (dyn WantsKeys + Send)> = Vec::new();
         if let Some(dk) = self.domainkeys.as_mut() {
-            domainkeys::provide_keys(dk, source).await;
+            verifiers.push(&mut **dk);
         }
-        let Some(v) = self.verifier.as_mut() else {
-            return;
-        };
-        let requests: Vec<(usize, String)> =
-            v.key_requests().map(|r| (r.id, r.to_string())).collect();
-        for (id, name) in requests {
-            match source.txt_records(&name).await {
-                Ok(records) => {
-                    let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-                    v.provide_key(id, KeyAnswer::Records(&refs));
-                }
-                Err(e) if e.is_temporary() => v.provide_key(id, KeyAnswer::TempFail),
-                Err(LookupError::NoRecord) | Err(_) => v.provide_key(id, KeyAnswer::NotFound),
-            }
+        if let (Some(v), None) = (self.verifier.as_mut(), &self.broken) {
+            verifiers.push(&mut **v);
         }
+        dns::provide_keys(verifiers, source).await;
     }
 
     /// The verdicts and the header changes.
@@ -167,18 +160,7 @@ impl VerifyJob {
         let mut broken = self.broken;
         if let (Some(v), None) = (self.verifier, &broken) {
             match v.finish() {
-                Ok(verification) => {
-                    for r in verification.results() {
-                        results.push(SignatureResult {
-                            result: Some(auth_results::dkim_result(r.verdict)),
-                            reason: (r.verdict != Verdict::Pass).then(|| r.reason.to_string()),
-                            domain: r.domain.map(String::from),
-                            selector: r.selector.map(String::from),
-                            algorithm: r.algorithm.map(|a| a.as_str().to_string()),
-                            signature: (!r.b_prefix.is_empty()).then(|| r.b_prefix.to_string()),
-                        });
-                    }
-                }
+                Ok(verification) => results = auth_results::signature_results(&verification),
                 Err(e) => broken = Some(format!("not verifiable: {e}")),
             }
         }
@@ -236,122 +218,4 @@ impl VerifyJob {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use base64ct::{Base64, Encoding};
-    use mass_core::RsaSha256Signer;
-    use mass_core::canon::DkCanon;
-    use mass_core::domainkeys::{DkSignRequest, DkSigner};
-
-    use super::*;
-    use crate::config::Config;
-    use crate::keys::{KeyMaterial, parse_pem};
-    use crate::milter::KeySources;
-
-    /// RFC 8463 §A.1, the RSA-1024 key (PKCS#1).
-    const RSA_PEM: &str = "-----BEGIN RSA PRIVATE KEY-----
-MIICXQIBAAKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQi
-Y/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqM
-KrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB
-AoGAH0cxOhFZDgzXWhDhnAJDw5s4roOXN4OhjiXa8W7Y3rhX3FJqmJSPuC8N9vQm
-6SVbaLAE4SG5mLMueHlh4KXffEpuLEiNp9Ss3O4YfLiQpbRqE7Tm5SxKjvvQoZZe
-zHorimOaChRL2it47iuWxzxSiRMv4c+j70GiWdxXnxe4UoECQQDzJB/0U58W7RZy
-6enGVj2kWF732CoWFZWzi1FicudrBFoy63QwcowpoCazKtvZGMNlPWnC7x/6o8Gc
-uSe0ga2xAkEA8C7PipPm1/1fTRQvj1o/dDmZp243044ZNyxjg+/OPN0oWCbXIGxy
-WvmZbXriOWoSALJTjExEgraHEgnXssuk7QJBALl5ICsYMu6hMxO73gnfNayNgPxd
-WFV6Z7ULnKyV7HSVYF0hgYOHjeYe9gaMtiJYoo0zGN+L3AAtNP9huqkWlzECQE1a
-licIeVlo1e+qJ6Mgqr0Q7Aa7falZ448ccbSFYEPD6oFxiOl9Y9se9iYHZKKfIcst
-o7DUw1/hz2Ck4N5JrgUCQQCyKveNvjzkkd8HjYs0SwM0fPjK16//5qDZ2UiDGnOe
-uEzxBDAr518Z8VFbR41in3W4Y3yCDgQlLlcETrS+zYcL
------END RSA PRIVATE KEY-----
-";
-
-    #[test]
-    fn domainkeys_signatures_get_a_legacy_result() {
-        let KeyMaterial::Rsa(key) = parse_pem(RSA_PEM).unwrap() else {
-            panic!("not RSA");
-        };
-        let head: &[(&str, &str)] = &[
-            ("From", " Joe <joe@example.com>"),
-            ("To", " jane@example.net"),
-            ("Subject", " lunch\r\n today"),
-        ];
-        let body = b"Hi.\r\n\r\nWe lost.\r\n";
-        let mut signer =
-            DkSigner::new(&DkSignRequest::new("example.com", "dk", DkCanon::Nofws)).unwrap();
-        for (name, value) in head {
-            signer
-                .header_field(format!("{name}:{value}").as_bytes())
-                .unwrap();
-        }
-        signer.end_of_headers().unwrap();
-        signer.body(body).unwrap();
-        let mut sha1 = RsaSha256Signer::new(&*key, getrandom::SysRng).unwrap();
-        let mut out = vec![0u8; 2048];
-        let n = signer.finish(&mut sha1, &mut out).unwrap();
-        let field = String::from_utf8(out[..n].to_vec()).unwrap();
-        let (name, value) = field.split_once(':').unwrap();
-
-        let mut headers = HeaderBuf::default();
-        headers.push(name.as_bytes(), value.as_bytes(), true, 1 << 20);
-        for (name, value) in head {
-            headers.push(name.as_bytes(), value.as_bytes(), true, 1 << 20);
-        }
-
-        use rsa::pkcs8::EncodePublicKey;
-        let der = key.to_public_key().to_public_key_der().unwrap();
-        let record = format!("k=rsa; p={}", Base64::encode_string(der.as_bytes()));
-        let strings: Vec<String> = record
-            .as_bytes()
-            .chunks(200)
-            .map(|c| format!("\"{}\"", std::str::from_utf8(c).unwrap()))
-            .collect();
-        let zone_text = format!("dk._domainkey.example.com. IN TXT {}\n", strings.join(" "));
-        let zone = crate::dns::ZoneKeySource::parse(zone_text.as_bytes()).unwrap();
-        let config = Config::parse(
-            "listen = \"inet:127.0.0.1:1\"\nauthserv_id = \"mx.example.net\"\n",
-            "test",
-            std::path::Path::new("."),
-        )
-        .unwrap();
-        let state = State {
-            config,
-            keys: Vec::new(),
-            key_source: Arc::new(KeySources::Zone(zone)),
-            device: None,
-        };
-
-        for tamper in [false, true] {
-            let mut job = VerifyJob::start(&state, &headers);
-            let chunk: &[u8] = if tamper {
-                b"Hi.\r\n\r\nWe won.\r\n"
-            } else {
-                body
-            };
-            assert!(job.body(chunk), "DomainKeys needs the whole body");
-            assert!(job.needs_keys());
-            tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap()
-                .block_on(job.fetch_keys(&*state.key_source));
-            let outcome = job.finish(&state, &headers);
-            let ar = outcome.auth_results.replace("\n\t", " ");
-            let want = if tamper { "fail" } else { "pass" };
-            assert!(ar.contains("dkim=none;"), "{ar}");
-            assert!(
-                ar.contains(&format!(
-                    "domainkeys={want} (legacy DomainKeys SHA-1 result, never a DKIM pass"
-                )),
-                "{ar}"
-            );
-            assert!(
-                outcome
-                    .summary
-                    .ends_with(&format!("domainkeys:{want}/example.com")),
-                "{}",
-                outcome.summary
-            );
-        }
-    }
-}
+mod tests;
