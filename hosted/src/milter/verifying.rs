@@ -9,6 +9,10 @@
 //! [`dns::provide_keys`], the lookup `mass verify` uses too, from the
 //! [`KeySource`] of the configuration (DNS, or a zone file for tests).
 //!
+//! A header section over `max_header_bytes` is not verified: the fields
+//! past the limit were dropped, so the message gets one `dkim=permerror`
+//! that says so, never a verdict on part of its header.
+//!
 //! DomainKey-Signature fields (RFC 4870) are checked beside, by core's
 //! DomainKeys verifier ([`crate::auth_results::domainkeys`]), and added as legacy
 //! `domainkeys=` results that never count as a DKIM pass.
@@ -32,6 +36,9 @@ const HEADER_FIELDS: usize = 128;
 const SIGNATURES: usize = 8;
 
 type Verifier = MessageVerifier<HEADER_BYTES, HEADER_FIELDS, SIGNATURES>;
+
+/// The permerror reason when the header section passed `max_header_bytes`.
+const OVER_MAX_HEADER_BYTES: &str = "header section over max_header_bytes, not verified";
 
 /// What to do to the message at its end.
 #[derive(Debug)]
@@ -68,6 +75,14 @@ impl VerifyJob {
             broken: None,
             body_done: false,
         };
+        if headers.overflowed() {
+            // Fields past the limit were dropped: a verdict now would be on
+            // part of the header (a signature or a signed field may be among
+            // the dropped ones). One permerror for the message, no body.
+            job.broken = Some(OVER_MAX_HEADER_BYTES.into());
+            job.body_done = true;
+            return job;
+        }
         if headers.values("DomainKey-Signature").next().is_some() {
             let mut dk = domainkeys::new_verifier();
             let fed = headers

@@ -270,3 +270,29 @@ async fn five_silent_key_lookups_cost_the_milter_one_timeout() {
     assert!(elapsed < timeout * 2, "took {elapsed:?}");
     drop(silent);
 }
+
+/// The header section is over `max_header_bytes`, so the milter kept only
+/// part of it. A valid signature over the kept part must not pass: the
+/// verdict is a permerror that says why.
+#[tokio::test]
+async fn header_section_over_max_header_bytes_is_a_permerror_not_a_pass() {
+    let mut zone = ZoneKeySource::default();
+    zone.insert("sel._domainkey.example.test", key_record().into_bytes());
+    let state = state(KeySources::Zone(zone));
+    // The padding is not signed; everything the signature covers comes
+    // before it and is kept.
+    let padded = [
+        &MESSAGE[..MESSAGE.len() - b"\r\nHello.\r\n".len()],
+        format!("X-Padding: {}\r\n\r\nHello.\r\n", "x".repeat(4000)).as_bytes(),
+    ]
+    .concat();
+    let message = signed(&padded, &["sel"]);
+    // With room for everything, it passes.
+    let whole = milter_verify(&state, &message, 1 << 20).await;
+    assert_eq!(dkim_verdicts(&whole.auth_results), ["pass"]);
+
+    let cut = milter_verify(&state, &message, 2000).await;
+    let value = cut.auth_results.replace("\n\t", " ");
+    assert_eq!(dkim_verdicts(&value), ["permerror"], "{value}");
+    assert!(value.contains("max_header_bytes"), "{value}");
+}
