@@ -8,6 +8,9 @@ use sha2::{Digest, Sha256};
 ///
 /// Once it is [`Done`](BodyInterest::Done) (an `l=` limit has been
 /// reached), a milter may skip the rest of the body.
+///
+/// It is advice, so it is not `#[must_use]`: body fed after `Done` is
+/// ignored, and a caller that feeds it anyway gets the same result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum BodyInterest {
@@ -54,6 +57,7 @@ pub struct BodyHasher {
 
 /// A finished body hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
 pub struct BodyHash {
     /// SHA-256 of the canonical body (or of its first `l=` bytes).
     pub digest: [u8; 32],
@@ -96,6 +100,7 @@ impl BodyHasher {
     }
 
     /// Whether more body can change the hash.
+    #[must_use]
     pub fn interest(&self) -> BodyInterest {
         match self.out.limit {
             Some(limit) if self.out.hashed >= limit => BodyInterest::Done,

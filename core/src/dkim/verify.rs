@@ -33,23 +33,31 @@
 //!   policy even when the crypto verifies (§8.15; security cases 1 and 3);
 //! - a failing signature under a key with `t=y` is neutral (§3.6.1).
 
-use core::fmt;
-
 use crate::canon::body_hash::{BodyHash, BodyHasher, BodyInterest};
-use crate::dkim::key_record::{KeyFlags, KeyRecord, KeyRecordError, KeyUseError};
-use crate::dkim::public_key::{PublicKey, PublicKeyError};
 use crate::dkim::sign::header_hash;
 use crate::dkim::signature_field::{DkimSignature, SignatureAlgorithm, SignatureFieldError};
 use crate::error::Error;
 use crate::header::{FieldSink, HeaderSplitter, HeaderStore, field_value, names_match};
 use crate::syntax::tag_list::TagIter;
 
+mod keys;
+mod results;
+
+pub(crate) use keys::KeyState;
+// DomainKeys (behind `rsa`) reports its own reasons for a missing key.
+#[cfg(feature = "rsa")]
+pub(crate) use keys::NoKeyReason;
+use keys::{CandidateKey, load_dkim_key};
+pub use keys::{KeyAnswer, KeyRequest, MAX_KEY_RECORDS_TRIED};
+use results::Outcome;
+pub(crate) use results::best_of;
+pub use results::{Reason, SignatureResult, Verdict, Verification};
+
+/// What a DKIM signature's key lookup holds.
+type DkimKeys = KeyState<CandidateKey, Reason>;
+
 /// How many signatures are checked unless the caller says otherwise.
 pub const DEFAULT_MAX_SIGNATURES: usize = 5;
-
-/// How many TXT records of one key name are tried (§6.1.2 leaves it to the
-/// verifier; security case 13).
-pub const MAX_KEY_RECORDS_TRIED: usize = 3;
 
 /// Fields RFC 5322 §3.6 (and RFC 2045 §3 for MIME) allow at most once. An
 /// unsigned instance of one of these above the signed one makes a
@@ -98,188 +106,6 @@ impl VerifyOptions {
     }
 }
 
-/// A signature's result, RFC 8601 §2.7.1.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Verdict {
-    /// The signature verifies and local policy accepts it.
-    Pass,
-    /// The signature or body hash does not match, the key was revoked, or
-    /// `i=` lies outside `d=`.
-    Fail,
-    /// The key is in testing mode (`t=y`) and the signature did not verify.
-    Neutral,
-    /// The signature may verify, but local policy refuses it.
-    Policy,
-    /// The key could not be fetched for now.
-    TempError,
-    /// The signature or key cannot be used: syntax, unsupported, no key.
-    PermError,
-}
-
-impl Verdict {
-    /// The RFC 8601 result word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Neutral => "neutral",
-            Verdict::Policy => "policy",
-            Verdict::TempError => "temperror",
-            Verdict::PermError => "permerror",
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why a signature got its verdict.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Reason {
-    /// Everything checked out.
-    Verified,
-    /// The DKIM-Signature field was refused (permerror; fail for
-    /// [`SignatureFieldError::IdentityNotInDomain`]).
-    Signature(SignatureFieldError),
-    /// `a=rsa-sha1` (RFC 8301 §3.1): never a pass, not checked further.
-    Sha1,
-    /// `x=` is in the past.
-    Expired,
-    /// `t=` is further in the future than the allowed clock skew.
-    TimestampInFuture,
-    /// No key record: NXDOMAIN or no TXT record.
-    KeyNotFound,
-    /// The key lookup failed for now (SERVFAIL, timeout).
-    KeyLookupFailed,
-    /// The caller never answered the key request.
-    KeyNotProvided,
-    /// The key record could not be parsed.
-    KeyRecord(KeyRecordError),
-    /// The key record does not fit the signature; [`KeyUseError::Revoked`]
-    /// is a fail, the others permerror.
-    KeyUse(KeyUseError),
-    /// The key bytes are not a usable key.
-    PublicKey(PublicKeyError),
-    /// The key has `t=s` and `i=` is in a subdomain of `d=` (§3.6.1).
-    StrictIdentityMismatch,
-    /// `l=` is larger than the canonical body (§3.5, security case 4).
-    BodyLengthExceedsBody,
-    /// The body hash does not match `bh=`.
-    BodyHashMismatch,
-    /// The signature does not verify over the header hash.
-    SignatureMismatch,
-    /// The key is in testing mode (`t=y`) and the signature failed.
-    TestingKey,
-    /// The signature verifies, but with an RSA key under 1024 bits.
-    WeakKey {
-        /// The modulus size.
-        bits: u32,
-    },
-    /// The signature verifies, but covers only part of the body (`l=`).
-    BodyLengthLimit,
-    /// The signature verifies, but the message has no From field or more
-    /// than one (security case 1).
-    FromCount {
-        /// How many From fields there are.
-        count: u32,
-    },
-    /// The signature verifies, but a single-instance field that it signs
-    /// has an unsigned instance above the signed one (security case 3).
-    UnsignedDuplicate {
-        /// The field name, from [`SINGLE_INSTANCE_FIELDS`].
-        field: &'static str,
-    },
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Reason::Verified => f.write_str("signature verified"),
-            Reason::Signature(e) => write!(f, "{e}"),
-            Reason::Sha1 => f.write_str("rsa-sha1 is not accepted (RFC 8301)"),
-            Reason::Expired => f.write_str("signature expired"),
-            Reason::TimestampInFuture => f.write_str("signature timestamp in the future"),
-            Reason::KeyNotFound => f.write_str("no key record"),
-            Reason::KeyLookupFailed => f.write_str("key lookup failed"),
-            Reason::KeyNotProvided => f.write_str("key not provided"),
-            Reason::KeyRecord(e) => write!(f, "{e}"),
-            Reason::KeyUse(e) => write!(f, "{e}"),
-            Reason::PublicKey(e) => write!(f, "{e}"),
-            Reason::StrictIdentityMismatch => {
-                f.write_str("key t=s requires i= to be in d= exactly")
-            }
-            Reason::BodyLengthExceedsBody => f.write_str("l= exceeds the body length"),
-            Reason::BodyHashMismatch => f.write_str("body hash did not verify"),
-            Reason::SignatureMismatch => f.write_str("signature did not verify"),
-            Reason::TestingKey => f.write_str("failed under a testing key (t=y)"),
-            Reason::WeakKey { bits } => write!(f, "RSA key of {bits} bits is too weak"),
-            Reason::BodyLengthLimit => f.write_str("l= signs only part of the body"),
-            Reason::FromCount { count } => write!(f, "{count} From fields"),
-            Reason::UnsignedDuplicate { field } => {
-                write!(f, "unsigned {field} field above the signed one")
-            }
-        }
-    }
-}
-
-/// The answer to a key request, from DNS or a zone file.
-#[derive(Debug, Clone, Copy)]
-pub enum KeyAnswer<'r> {
-    /// The TXT records at the name, each with its strings joined with
-    /// nothing between them. At most [`MAX_KEY_RECORDS_TRIED`] are tried,
-    /// in the order given; ones that do not parse are skipped.
-    Records(&'r [&'r [u8]]),
-    /// NXDOMAIN, or no TXT record: permerror.
-    NotFound,
-    /// SERVFAIL or a timeout: temperror.
-    TempFail,
-}
-
-/// A key the caller should look up: the TXT records of
-/// `selector._domainkey.domain` (§3.6.2.1). Its `Display` is that name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KeyRequest<'v> {
-    /// Pass this back to [`MessageVerifier::provide_key`].
-    pub id: usize,
-    /// `s=`, checked to be a plain DNS name.
-    pub selector: &'v str,
-    /// `d=`, checked to be a plain DNS name.
-    pub domain: &'v str,
-}
-
-impl fmt::Display for KeyRequest<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}._domainkey.{}", self.selector, self.domain)
-    }
-}
-
-/// A key that loaded, with the flags of its record.
-#[derive(Debug, Clone)]
-struct CandidateKey {
-    key: PublicKey,
-    flags: KeyFlags,
-}
-
-// Slots live in a fixed-capacity vector; boxing the keys would allocate
-// for nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
-enum KeyState {
-    /// Asked for, not answered.
-    Wanted,
-    /// Up to three usable keys.
-    Loaded(heapless::Vec<CandidateKey, MAX_KEY_RECORDS_TRIED>),
-    /// The answer gave no usable key.
-    Failed(Verdict, Reason),
-}
-
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Slot {
@@ -293,7 +119,7 @@ enum Slot {
     Pending {
         field: usize,
         hasher: usize,
-        key: KeyState,
+        key: DkimKeys,
     },
 }
 
@@ -496,7 +322,7 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
         let (target_selector, target_domain) = (target.selector, target.domain);
         // Work out each waiting slot's new state first (the requests borrow
         // the store), then store them.
-        let mut updates: heapless::Vec<(usize, KeyState), SIGS> = heapless::Vec::new();
+        let mut updates: heapless::Vec<(usize, DkimKeys), SIGS> = heapless::Vec::new();
         for (slot_id, slot) in self.slots.iter().enumerate() {
             let Slot::Pending {
                 key: KeyState::Wanted,
@@ -514,7 +340,7 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
             {
                 continue;
             }
-            let state = load_keys(&sig, answer);
+            let state = KeyState::from_answer(answer, |txt| load_dkim_key(txt, sig.algorithm));
             // Cannot overflow: one entry per slot.
             let _ = updates.push((slot_id, state));
         }
@@ -684,81 +510,17 @@ fn early_decision(options: &VerifyOptions, sig: &DkimSignature<'_>) -> Option<(V
     None
 }
 
-/// Turn a key answer into usable keys for `sig` (§6.1.2).
-fn load_keys(sig: &DkimSignature<'_>, answer: KeyAnswer<'_>) -> KeyState {
-    let records = match answer {
-        KeyAnswer::NotFound => return KeyState::Failed(Verdict::PermError, Reason::KeyNotFound),
-        KeyAnswer::TempFail => {
-            return KeyState::Failed(Verdict::TempError, Reason::KeyLookupFailed);
-        }
-        KeyAnswer::Records(records) => records,
-    };
-    let mut keys = heapless::Vec::new();
-    let mut first_error: Option<(Verdict, Reason)> = None;
-    for txt in records.iter().take(MAX_KEY_RECORDS_TRIED) {
-        let failure = match KeyRecord::parse(txt) {
-            Err(e) => (Verdict::PermError, Reason::KeyRecord(e)),
-            Ok(record) => match record.check_use(sig.algorithm) {
-                Err(KeyUseError::Revoked) => (Verdict::Fail, Reason::KeyUse(KeyUseError::Revoked)),
-                Err(e) => (Verdict::PermError, Reason::KeyUse(e)),
-                Ok(()) => match PublicKey::load(record.key_type, record.public_key_bytes()) {
-                    Err(e) => (Verdict::PermError, Reason::PublicKey(e)),
-                    Ok(key) => {
-                        // `take` bounds the loop to the capacity.
-                        let _ = keys.push(CandidateKey {
-                            key,
-                            flags: record.flags,
-                        });
-                        continue;
-                    }
-                },
-            },
-        };
-        first_error.get_or_insert(failure);
-    }
-    match first_error {
-        _ if !keys.is_empty() => KeyState::Loaded(keys),
-        Some((verdict, reason)) => KeyState::Failed(verdict, reason),
-        None => KeyState::Failed(Verdict::PermError, Reason::KeyNotFound),
-    }
-}
-
-/// One signature's result, before it is shown.
-#[derive(Debug, Clone, Copy)]
-struct Outcome {
-    field: usize,
-    verdict: Verdict,
-    reason: Reason,
-    testing: bool,
-    key_bits: Option<u32>,
-}
-
-impl Outcome {
-    fn new(field: usize, verdict: Verdict, reason: Reason) -> Self {
-        Outcome {
-            field,
-            verdict,
-            reason,
-            testing: false,
-            key_bits: None,
-        }
-    }
-}
-
 /// Verify one signature with its keys (§6.1.3), then apply local policy.
 fn evaluate<const B: usize, const F: usize, const SIGS: usize>(
     options: &VerifyOptions,
     intake: &Intake<B, F, SIGS>,
     field: usize,
     body: Option<&BodyHash>,
-    key: &KeyState,
+    key: &DkimKeys,
 ) -> Outcome {
-    let keys = match key {
-        KeyState::Wanted => {
-            return Outcome::new(field, Verdict::TempError, Reason::KeyNotProvided);
-        }
-        KeyState::Failed(verdict, reason) => return Outcome::new(field, *verdict, *reason),
-        KeyState::Loaded(keys) => keys,
+    let keys = match key.keys() {
+        Ok(keys) => keys,
+        Err((verdict, reason)) => return Outcome::new(field, verdict, reason),
     };
     let Some(sig) = intake
         .store
@@ -785,9 +547,8 @@ fn evaluate<const B: usize, const F: usize, const SIGS: usize>(
         &[before, after],
     );
 
-    let mut best: Option<Outcome> = None;
-    for candidate in keys {
-        let outcome = verify_with(
+    let tries = keys.iter().map(|candidate| {
+        verify_with(
             options,
             intake,
             field,
@@ -795,31 +556,10 @@ fn evaluate<const B: usize, const F: usize, const SIGS: usize>(
             body,
             &header_digest,
             candidate,
-        );
-        let better = match &best {
-            None => true,
-            Some(b) => rank(outcome.verdict) > rank(b.verdict),
-        };
-        if better {
-            best = Some(outcome);
-        }
-        if outcome.verdict == Verdict::Pass {
-            break;
-        }
-    }
-    best.unwrap_or_else(|| Outcome::new(field, Verdict::PermError, Reason::KeyNotFound))
-}
-
-/// Which outcome to report when several keys were tried.
-fn rank(verdict: Verdict) -> u8 {
-    match verdict {
-        Verdict::Pass => 5,
-        Verdict::Policy => 4,
-        Verdict::Neutral => 3,
-        Verdict::Fail => 2,
-        Verdict::TempError => 1,
-        Verdict::PermError => 0,
-    }
+        )
+    });
+    best_of(tries, |o| o.verdict)
+        .unwrap_or_else(|| Outcome::new(field, Verdict::PermError, Reason::KeyNotFound))
 }
 
 fn verify_with<const B: usize, const F: usize, const SIGS: usize>(
@@ -905,112 +645,6 @@ fn unsigned_duplicate<const B: usize, const F: usize>(
             .count();
         signed > 0 && store.count(name.as_bytes()) > signed
     })
-}
-
-/// The results of verifying one message.
-#[derive(Debug, Clone)]
-pub struct Verification<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize> {
-    store: HeaderStore<HEADER_BYTES, HEADER_FIELDS>,
-    outcomes: heapless::Vec<Outcome, SIGS>,
-    signatures_seen: usize,
-}
-
-/// One checked signature's result, for Authentication-Results (RFC 8601
-/// §2.7.1: `dkim=`, `header.d`, `header.s`, `header.a`, `header.b`).
-#[derive(Debug, Clone)]
-pub struct SignatureResult<'v> {
-    /// The verdict.
-    pub verdict: Verdict,
-    /// Why.
-    pub reason: Reason,
-    /// `d=`, if it is a valid domain name (never echo anything else).
-    pub domain: Option<&'v str>,
-    /// `s=`, if it is a valid selector.
-    pub selector: Option<&'v str>,
-    /// `a=`, if recognised.
-    pub algorithm: Option<SignatureAlgorithm>,
-    /// `i=`, if the signature parsed and has one (printable ASCII with no
-    /// `;`, but may hold characters that need quoting).
-    pub identity: Option<&'v str>,
-    /// The first 8 base64 characters of `b=` (RFC 6008 §4), if any.
-    pub b_prefix: heapless::String<8>,
-    /// The key had `t=y`.
-    pub testing: bool,
-    /// The RSA modulus size, when an RSA key was used.
-    pub key_bits: Option<u32>,
-}
-
-impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
-    Verification<HEADER_BYTES, HEADER_FIELDS, SIGS>
-{
-    /// One result per checked signature, top first.
-    pub fn results(&self) -> impl Iterator<Item = SignatureResult<'_>> + '_ {
-        self.outcomes.iter().map(|o| {
-            let raw = self.store.get(o.field).unwrap_or_default();
-            let mut result = SignatureResult {
-                verdict: o.verdict,
-                reason: o.reason,
-                domain: None,
-                selector: None,
-                algorithm: None,
-                identity: None,
-                b_prefix: heapless::String::new(),
-                testing: o.testing,
-                key_bits: o.key_bits,
-            };
-            // Best effort for signatures that did not parse: tags up to the
-            // first syntax error, each checked before it is shown.
-            for tag in TagIter::new(field_value(raw)).map_while(Result::ok) {
-                match tag.name {
-                    "d" if crate::dkim::signature_field::check_dns_name(tag.value.as_bytes())
-                        .is_ok() =>
-                    {
-                        result.domain = Some(tag.value);
-                    }
-                    "s" if crate::dkim::signature_field::check_dns_name(tag.value.as_bytes())
-                        .is_ok() =>
-                    {
-                        result.selector = Some(tag.value);
-                    }
-                    "a" => {
-                        result.algorithm = [
-                            SignatureAlgorithm::RsaSha256,
-                            SignatureAlgorithm::Ed25519Sha256,
-                            SignatureAlgorithm::RsaSha1,
-                        ]
-                        .into_iter()
-                        .find(|a| a.as_str().eq_ignore_ascii_case(tag.value));
-                    }
-                    "i" if o.reason != Reason::Signature(SignatureFieldError::BadIdentity) => {
-                        result.identity = Some(tag.value);
-                    }
-                    "b" => {
-                        for c in tag
-                            .value
-                            .chars()
-                            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/'))
-                        {
-                            if result.b_prefix.push(c).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            result
-        })
-    }
-
-    /// True if any signature passed.
-    pub fn any_pass(&self) -> bool {
-        self.outcomes.iter().any(|o| o.verdict == Verdict::Pass)
-    }
-
-    /// DKIM-Signature fields in the message, including those not checked.
-    pub fn signatures_seen(&self) -> usize {
-        self.signatures_seen
-    }
 }
 
 // The tests sign and verify with RSA keys as well as Ed25519 ones.

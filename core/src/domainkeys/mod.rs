@@ -48,7 +48,7 @@ use crate::dkim::public_key::{PublicKeyError, RsaKey, WEAK_RSA_MODULUS_BITS, loa
 use crate::dkim::sign::is_same_or_subdomain;
 use crate::dkim::sign::{FOLD_WIDTH, FieldWriter};
 use crate::dkim::signature_field::{NameError, check_dns_name};
-use crate::dkim::verify::{KeyAnswer, MAX_KEY_RECORDS_TRIED, Verdict};
+use crate::dkim::verify::{KeyAnswer, KeyState, NoKeyReason, Verdict, best_of};
 use crate::error::Error;
 use crate::header::{FieldSink, HeaderSplitter, field_value, names_match};
 use crate::syntax::tag_list::{Base64Error, TagListError, decode_base64, parse_tag_list};

@@ -6,6 +6,7 @@ use super::*;
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[must_use]
 pub enum DkReason {
     /// Everything checked out.
     Verified,
@@ -141,13 +142,14 @@ pub(super) struct DkKey {
     pub(super) granularity: Granularity,
 }
 
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
-pub(super) enum DkKeyState {
-    Wanted,
-    Loaded(heapless::Vec<DkKey, MAX_KEY_RECORDS_TRIED>),
-    Failed(Verdict, DkReason),
+impl NoKeyReason for DkReason {
+    const NOT_FOUND: Self = DkReason::KeyNotFound;
+    const LOOKUP_FAILED: Self = DkReason::KeyLookupFailed;
+    const NOT_PROVIDED: Self = DkReason::KeyNotProvided;
 }
+
+/// What a DomainKeys signature's key lookup holds.
+pub(super) type DkKeyState = KeyState<DkKey, DkReason>;
 
 /// The key a verifier needs: the TXT records of `selector._domainkey.domain`
 /// (RFC 4870 §3.2.2, the same name as DKIM's). Its `Display` is that name.
@@ -167,6 +169,7 @@ impl fmt::Display for DkKeyName<'_> {
 
 /// The result of one DomainKey-Signature (RFC 8601 `domainkeys=`).
 #[derive(Debug, Clone)]
+#[must_use]
 pub struct DkResult {
     /// The verdict.
     pub verdict: Verdict,
@@ -304,7 +307,7 @@ impl DkVerifier {
     /// [`KeyRecord::parse_domainkeys`]).
     pub fn provide_key(&mut self, answer: KeyAnswer<'_>) {
         if self.decided.is_none() {
-            self.keys = load_keys(answer);
+            self.keys = KeyState::from_answer(answer, load_key);
         }
     }
 
@@ -373,12 +376,9 @@ impl DkVerifier {
             return result.with(Verdict::Fail, DkReason::DomainMismatch);
         }
 
-        let keys = match &self.keys {
-            DkKeyState::Wanted => {
-                return result.with(Verdict::TempError, DkReason::KeyNotProvided);
-            }
-            DkKeyState::Failed(verdict, reason) => return result.with(*verdict, *reason),
-            DkKeyState::Loaded(keys) => keys,
+        let keys = match self.keys.keys() {
+            Ok(keys) => keys,
+            Err((verdict, reason)) => return result.with(verdict, reason),
         };
         let DkVerifier {
             intake, signature, ..
@@ -387,8 +387,7 @@ impl DkVerifier {
         self.body.finish(&mut hash);
         let digest: [u8; 20] = hash.finalize().into();
 
-        let mut best: Option<(Verdict, DkReason, bool, u32)> = None;
-        for candidate in keys {
+        let tries = keys.iter().map(|candidate| {
             let bits = candidate.key.bits();
             let testing = candidate.testing;
             let failed = |reason| {
@@ -412,15 +411,9 @@ impl DkVerifier {
             } else {
                 (Verdict::Pass, DkReason::Verified)
             };
-            let better = best.is_none_or(|(v, ..)| rank(verdict) > rank(v));
-            if better {
-                best = Some((verdict, reason, testing, bits));
-            }
-            if verdict == Verdict::Pass {
-                break;
-            }
-        }
-        match best {
+            (verdict, reason, testing, bits)
+        });
+        match best_of(tries, |(verdict, ..)| *verdict) {
             Some((verdict, reason, testing, bits)) => {
                 result.testing = testing;
                 result.key_bits = Some(bits);
@@ -436,18 +429,6 @@ impl DkResult {
         self.verdict = verdict;
         self.reason = reason;
         self
-    }
-}
-
-/// Which verdict to report when several keys were tried.
-pub(super) fn rank(verdict: Verdict) -> u8 {
-    match verdict {
-        Verdict::Pass => 5,
-        Verdict::Policy => 4,
-        Verdict::Neutral => 3,
-        Verdict::Fail => 2,
-        Verdict::TempError => 1,
-        _ => 0,
     }
 }
 
@@ -471,44 +452,22 @@ impl FieldSink for DkVerifier {
     }
 }
 
-/// Turn a key answer into usable keys (§3.2.3; up to
-/// [`MAX_KEY_RECORDS_TRIED`] records, as for DKIM).
-pub(super) fn load_keys(answer: KeyAnswer<'_>) -> DkKeyState {
-    let records = match answer {
-        KeyAnswer::NotFound => {
-            return DkKeyState::Failed(Verdict::PermError, DkReason::KeyNotFound);
-        }
-        KeyAnswer::TempFail => {
-            return DkKeyState::Failed(Verdict::TempError, DkReason::KeyLookupFailed);
-        }
-        KeyAnswer::Records(records) => records,
-    };
-    let mut keys = heapless::Vec::new();
-    let mut first_error = None;
-    for txt in records.iter().take(MAX_KEY_RECORDS_TRIED) {
-        let failure = match KeyRecord::parse_domainkeys(txt) {
-            Err(e) => (Verdict::PermError, DkReason::KeyRecord(e)),
-            Ok(record) if record.is_revoked() => (Verdict::Fail, DkReason::KeyRevoked),
-            Ok(record) => match load_rsa(record.public_key_bytes()) {
-                Err(e) => (Verdict::PermError, DkReason::PublicKey(e)),
-                Ok(key) => {
-                    // `take` bounds the loop to the capacity.
-                    let _ = keys.push(DkKey {
-                        key,
-                        testing: record.flags.testing,
-                        granularity: Granularity::from_record(record.granularity),
-                    });
-                    continue;
-                }
-            },
-        };
-        first_error.get_or_insert(failure);
+/// One DomainKeys key record (§3.2.3, read with
+/// [`KeyRecord::parse_domainkeys`]) as a key: an empty `p=` is a revoked
+/// key (fail), anything else wrong is permerror.
+pub(super) fn load_key(txt: &[u8]) -> Result<DkKey, (Verdict, DkReason)> {
+    let record = KeyRecord::parse_domainkeys(txt)
+        .map_err(|e| (Verdict::PermError, DkReason::KeyRecord(e)))?;
+    if record.is_revoked() {
+        return Err((Verdict::Fail, DkReason::KeyRevoked));
     }
-    match first_error {
-        _ if !keys.is_empty() => DkKeyState::Loaded(keys),
-        Some((verdict, reason)) => DkKeyState::Failed(verdict, reason),
-        None => DkKeyState::Failed(Verdict::PermError, DkReason::KeyNotFound),
-    }
+    let key = load_rsa(record.public_key_bytes())
+        .map_err(|e| (Verdict::PermError, DkReason::PublicKey(e)))?;
+    Ok(DkKey {
+        key,
+        testing: record.flags.testing,
+        granularity: Granularity::from_record(record.granularity),
+    })
 }
 
 /// The header side of a [`DkMessageVerifier`]: it hands each field to the

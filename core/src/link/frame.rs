@@ -176,6 +176,7 @@ impl<const N: usize> FrameDecoder<N> {
     }
 
     /// The next frame or fault, or `None` when more bytes are needed.
+    #[must_use = "an event not looked at is a frame or a fault lost"]
     pub fn next_event(&mut self) -> Option<Event<'_>> {
         self.drain_consumed();
         let held = self.buf.get(..self.len).unwrap_or(&[]);
