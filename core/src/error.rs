@@ -65,6 +65,19 @@ pub enum Error {
     /// The key could not be used: malformed, too small (RFC 8301 §3.2:
     /// under 1024 bits), or the private-key operation failed.
     Key,
+    /// More signature requests than a multi-key signer has room for.
+    SignaturesCapacity {
+        /// The capacity in signatures.
+        limit: usize,
+    },
+    /// More distinct body hashes (body canonicalization and `l=`) than a
+    /// multi-key signer has room for.
+    BodyHashesCapacity {
+        /// The capacity in body hashes.
+        limit: usize,
+    },
+    /// No signature was requested at this index.
+    NoSuchSignature,
 }
 
 impl fmt::Display for Error {
@@ -98,6 +111,13 @@ impl fmt::Display for Error {
             Error::ExpirationBeforeTimestamp => f.write_str("x= must be later than t="),
             Error::AlgorithmMismatch => f.write_str("the key does not fit the algorithm"),
             Error::Key => f.write_str("the signing key could not be used"),
+            Error::SignaturesCapacity { limit } => {
+                write!(f, "more than {limit} signatures for one message")
+            }
+            Error::BodyHashesCapacity { limit } => {
+                write!(f, "more than {limit} distinct body hashes for one message")
+            }
+            Error::NoSuchSignature => f.write_str("no signature was requested at this index"),
         }
     }
 }

@@ -110,6 +110,6 @@ pub use canon::{Canon, Canonicalization};
 #[cfg(feature = "rsa")]
 pub use crypto::RsaSha256Signer;
 pub use crypto::{DigestSigner, Ed25519Signer, SigningAlgorithm};
-pub use dkim::sign::{BodyLength, HeaderSelection, MessageSigner, SignRequest};
+pub use dkim::sign::{BodyLength, HeaderSelection, MessageSigner, MultiSigner, SignRequest};
 pub use error::Error;
 pub use sha2;

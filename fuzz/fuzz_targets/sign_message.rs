@@ -11,9 +11,12 @@ fn sign(chunks: &[&[u8]]) -> Result<Vec<u8>, mass_core::Error> {
     for c in chunks {
         s.update(c)?;
     }
-    let mut out = [0u8; 1024];
-    let n = s.finish(&mut Ed25519Signer::from_seed(&[1; 32]), &mut out)?;
-    Ok(out[..n].to_vec())
+    let mut key = Ed25519Signer::from_seed(&[1; 32]);
+    let mut out = vec![0u8; s.required_len(&key)];
+    let n = s.finish(&mut key, &mut out)?;
+    assert_eq!(n, out.len(), "required_len is exact");
+    out.truncate(n);
+    Ok(out)
 }
 
 fuzz_target!(|data: &[u8]| {

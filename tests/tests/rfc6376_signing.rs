@@ -1,11 +1,11 @@
 //! The signer against RFC 6376 §3.5, §5 and the signer rows of
 //! ../shared/security-cases.md (22, 23, 25, 27–29).
 
-use crate::common::at_every_split;
+use crate::common::{CountingRng, at_every_split};
 use mass_core::dkim::sign::DEFAULT_SIGNED_HEADERS;
 use mass_core::{
     BodyLength, Canonicalization, Ed25519Signer, Error, HeaderSelection, MessageSigner,
-    SignRequest, SigningAlgorithm,
+    RsaSha256Signer, SignRequest, SigningAlgorithm,
 };
 
 type Signer = MessageSigner<8192, 64>;
@@ -169,11 +169,115 @@ fn small_output_buffer_says_how_much_is_needed() {
     let mut s = Signer::new(&request()).unwrap();
     s.update(MSG).unwrap();
     let mut out = [0u8; 100];
-    let Err(Error::BufferTooSmall { required }) = s.clone().finish(&mut key(), &mut out) else {
+    let Err(Error::BufferTooSmall { required }) = s.finish(&mut key(), &mut out) else {
         panic!("expected BufferTooSmall");
     };
-    let mut big = vec![0u8; required];
-    assert_eq!(s.finish(&mut key(), &mut big), Ok(required));
+    assert_eq!(required, s.required_len(&key()));
+}
+
+fn rsa_2048() -> rsa::PrivateKey {
+    use rsa::pkcs8::DecodePrivateKey;
+    rsa::PrivateKey::from_pkcs8_pem(RSA_2048_PEM).unwrap()
+}
+
+const RSA_2048_PEM: &str = include_str!("../data/device-test-rsa2048.pem");
+
+#[test]
+fn a_too_small_buffer_can_be_retried_without_cloning_the_signer() {
+    // finish works by reference: a buffer that is too small costs no
+    // signature and leaves the signer as it was, so the caller retries
+    // with the size the error names.
+    let whole = sign_chunks(&request(), &[MSG]).unwrap();
+    let mut s = Signer::new(&request()).unwrap();
+    s.update(MSG).unwrap();
+    let mut small = [0u8; 100];
+    let Err(Error::BufferTooSmall { required }) = s.finish(&mut key(), &mut small) else {
+        panic!("expected BufferTooSmall");
+    };
+    let mut out = vec![0u8; required];
+    assert_eq!(s.finish(&mut key(), &mut out), Ok(required));
+    assert_eq!(std::str::from_utf8(&out).unwrap(), whole);
+    // Once finish was called the message is closed.
+    assert_eq!(s.update(b"more body\r\n"), Err(Error::OutOfOrder));
+    assert_eq!(s.body(b"more body\r\n"), Err(Error::OutOfOrder));
+
+    // With RSA the key is not touched until the field fits: no blinding
+    // randomness is drawn for the refused attempt.
+    let rsa = rsa_2048();
+    let mut rng = CountingRng::new(11);
+    let mut req = request();
+    req.algorithm = SigningAlgorithm::RsaSha256;
+    let mut s = Signer::new(&req).unwrap();
+    s.update(MSG).unwrap();
+    let mut small = [0u8; 400];
+    let mut key = RsaSha256Signer::new(&rsa, &mut rng).unwrap();
+    let Err(Error::BufferTooSmall { required }) = s.finish(&mut key, &mut small) else {
+        panic!("expected BufferTooSmall");
+    };
+    assert_eq!(rng.drawn, 0);
+    let mut key = RsaSha256Signer::new(&rsa, &mut rng).unwrap();
+    let mut out = vec![0u8; required];
+    assert_eq!(s.finish(&mut key, &mut out), Ok(required));
+    assert!(rng.drawn > 0);
+}
+
+#[test]
+fn required_len_is_enough_for_the_field() {
+    // For each request style, at every split point of the message and for
+    // both key types, the field written takes exactly required_len bytes
+    // (asked before finishing, without signing).
+    let mut styles = Vec::new();
+    styles.push(request());
+    let mut r = request();
+    r.canonicalization = Canonicalization::SIMPLE;
+    r.identity = Some("alice@mail.example.com");
+    r.expiration = Some(1_700_086_400);
+    r.body_length = BodyLength::Whole;
+    r.copied_headers = true;
+    styles.push(r);
+    let mut r = request();
+    r.body_length = BodyLength::Limit(7);
+    r.headers = HeaderSelection::Exact(&["from", "subject", "date", "x-other"]);
+    styles.push(r);
+    let mut r = request();
+    r.timestamp = None;
+    r.copied_headers = true;
+    r.headers = HeaderSelection::Oversign(&["from", "to", "subject", "date", "x-other"]);
+    styles.push(r);
+
+    let rsa_key = rsa_2048();
+    let mut rsa = RsaSha256Signer::new(&rsa_key, CountingRng::new(5)).unwrap();
+    for style in &styles {
+        for algorithm in [SigningAlgorithm::Ed25519Sha256, SigningAlgorithm::RsaSha256] {
+            let mut req = *style;
+            req.algorithm = algorithm;
+            let sizes = at_every_split(MSG, |chunks| {
+                let mut s = Signer::new(&req).unwrap();
+                for c in chunks {
+                    s.update(c).unwrap();
+                }
+                let required = match algorithm {
+                    SigningAlgorithm::RsaSha256 => s.required_len(&rsa),
+                    _ => s.required_len(&key()),
+                };
+                // Ed25519 signs at every split; RSA (slow in a debug
+                // build) once, below, as the sizes are all equal.
+                if algorithm == SigningAlgorithm::Ed25519Sha256 {
+                    let mut out = vec![0u8; required];
+                    assert_eq!(s.finish(&mut key(), &mut out), Ok(required));
+                }
+                required
+            });
+            let mut s = Signer::new(&req).unwrap();
+            s.update(MSG).unwrap();
+            let mut out = vec![0u8; sizes];
+            let n = match algorithm {
+                SigningAlgorithm::RsaSha256 => s.finish(&mut rsa, &mut out),
+                _ => s.finish(&mut key(), &mut out),
+            };
+            assert_eq!(n, Ok(sizes), "{req:?}");
+        }
+    }
 }
 
 #[test]

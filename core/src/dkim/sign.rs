@@ -1,23 +1,31 @@
-//! Signing: one message in, one DKIM-Signature field out (RFC 6376 §5).
+//! Signing: one message in, one DKIM-Signature field out (RFC 6376 §5),
+//! or one per key with [`MultiSigner`] (the body hashed once per
+//! distinct body canonicalization and `l=`).
 //!
 //! ```text
 //! SignRequest ─► MessageSigner::new
 //!   update(raw chunk)*            or  header_field(field)* end_of_headers() body(chunk)*
+//!   required_len(&key) ─► bytes the field needs (optional)
 //!   finish(&mut impl DigestSigner, &mut out) ─► "DKIM-Signature: v=1; a=...; b=..."
 //! ```
+//!
+//! `finish` takes the signer by reference: a buffer that is too small
+//! costs no signature, and the error names the size to retry with.
 //!
 //! The signer keeps only the header fields its `h=` list names, up to the
 //! capacities `HEADER_BYTES` and `HEADER_FIELDS`, and the body hasher's
 //! O(1) state. It refuses a message with no From field or with several
 //! (security case 1; RFC 6376 §8.15).
 
-use crate::canon::body_hash::{BodyHasher, BodyInterest};
+use crate::canon::body_hash::BodyInterest;
 use crate::canon::{Canonicalization, HeaderCanonicalizer, canonicalize_header};
 use crate::crypto::{DigestSigner, SigningAlgorithm};
 use crate::error::Error;
-use crate::header::{FieldSink, HeaderSplitter, HeaderStore, names_match};
-use base64ct::{Base64, Encoding};
+use crate::header::{HeaderStore, names_match};
 use sha2::{Digest, Sha256};
+
+mod multi;
+pub use multi::MultiSigner;
 
 /// The header fields signed by default, each oversigned once (DESIGN.md;
 /// security case 23; RFC 6376 §8.15).
@@ -159,56 +167,14 @@ impl NameList {
     }
 }
 
-/// The header side of a signer: the fields it keeps and its From count.
-#[derive(Debug, Clone)]
-struct Intake<const B: usize, const F: usize> {
-    store: HeaderStore<B, F>,
-    wanted: NameList,
-    from_count: u32,
-}
-
-impl<const B: usize, const F: usize> FieldSink for Intake<B, F> {
-    fn begin_field(&mut self, name: &[u8]) -> Result<bool, Error> {
-        if names_match(name, b"from") {
-            self.from_count = self.from_count.saturating_add(1);
-        }
-        if self.wanted.contains(name) {
-            self.store.begin()?;
-            Ok(true)
-        } else {
-            Ok(false)
-        }
-    }
-
-    fn field_bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.store.extend(bytes)
-    }
-
-    fn end_field(&mut self) -> Result<(), Error> {
-        self.store.end();
-        Ok(())
-    }
-}
-
-/// Streaming DKIM signer for one message.
+/// Streaming DKIM signer for one message and one key: a
+/// [`MultiSigner`] with one request.
 ///
 /// `HEADER_BYTES` and `HEADER_FIELDS` bound the header fields it keeps
 /// (only those its `h=` list names).
 #[derive(Debug, Clone)]
 pub struct MessageSigner<const HEADER_BYTES: usize, const HEADER_FIELDS: usize> {
-    domain: heapless::Vec<u8, DOMAIN_CAP>,
-    selector: heapless::Vec<u8, SELECTOR_CAP>,
-    identity: Option<heapless::Vec<u8, IDENTITY_CAP>>,
-    algorithm: SigningAlgorithm,
-    canon: Canonicalization,
-    oversign: bool,
-    timestamp: Option<u64>,
-    expiration: Option<u64>,
-    body_length: BodyLength,
-    copied_headers: bool,
-    splitter: HeaderSplitter,
-    intake: Intake<HEADER_BYTES, HEADER_FIELDS>,
-    body: BodyHasher,
+    inner: MultiSigner<HEADER_BYTES, HEADER_FIELDS, 1, 1>,
 }
 
 /// Is `s` a domain name in the `d=` / `s=` syntax (RFC 6376 §3.5,
@@ -244,239 +210,58 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize>
 {
     /// Check the request and start a message.
     pub fn new(req: &SignRequest<'_>) -> Result<Self, Error> {
-        if !is_domain_syntax(req.domain) {
-            return Err(Error::InvalidTagValue { tag: "d" });
-        }
-        if !is_domain_syntax(req.selector) {
-            return Err(Error::InvalidTagValue { tag: "s" });
-        }
-        let identity = match req.identity {
-            None => None,
-            Some(i) => {
-                // §3.5: [local-part] "@" domain, the domain within d=. The
-                // local part is kept to characters that need no encoding.
-                let (local, dom) = i
-                    .rsplit_once('@')
-                    .ok_or(Error::InvalidTagValue { tag: "i" })?;
-                let local_ok = local
-                    .bytes()
-                    .all(|b| (0x21..=0x7e).contains(&b) && b != b';' && b != b'=');
-                if !local_ok
-                    || !is_domain_syntax(dom)
-                    || !is_same_or_subdomain(dom.as_bytes(), req.domain.as_bytes())
-                {
-                    return Err(Error::InvalidTagValue { tag: "i" });
-                }
-                Some(copy_into(i, "i")?)
-            }
-        };
-        if let (Some(t), Some(x)) = (req.timestamp, req.expiration)
-            && x <= t
-        {
-            return Err(Error::ExpirationBeforeTimestamp);
-        }
-        let (names, oversign) = match req.headers {
-            HeaderSelection::Oversign(n) => (n, true),
-            HeaderSelection::Exact(n) => (n, false),
-        };
-        let mut wanted = NameList::new();
-        for n in names {
-            wanted.push(n)?;
-        }
-        // §5.4: From MUST be signed.
-        if !wanted.contains(b"from") {
-            if oversign {
-                wanted.push("from")?;
-            } else {
-                return Err(Error::InvalidTagValue { tag: "h" });
-            }
-        }
-        let limit = match req.body_length {
-            BodyLength::Limit(n) => Some(n),
-            _ => None,
-        };
         Ok(MessageSigner {
-            domain: copy_into(req.domain, "d")?,
-            selector: copy_into(req.selector, "s")?,
-            identity,
-            algorithm: req.algorithm,
-            canon: req.canonicalization,
-            oversign,
-            timestamp: req.timestamp,
-            expiration: req.expiration,
-            body_length: req.body_length,
-            copied_headers: req.copied_headers,
-            splitter: HeaderSplitter::new(),
-            intake: Intake {
-                store: HeaderStore::new(),
-                wanted,
-                from_count: 0,
-            },
-            body: BodyHasher::new(req.canonicalization.body, limit),
+            inner: MultiSigner::new(core::slice::from_ref(req))?,
         })
     }
 
     /// Feed the next chunk of the raw message (header block, blank line,
     /// body), split anywhere.
     pub fn update(&mut self, raw: &[u8]) -> Result<BodyInterest, Error> {
-        if self.splitter.is_done() {
-            return Ok(self.body.update(raw));
-        }
-        match self.splitter.push(raw, &mut self.intake)? {
-            Some(n) => Ok(self.body.update(raw.get(n..).unwrap_or_default())),
-            None => Ok(BodyInterest::More),
-        }
+        self.inner.update(raw)
     }
 
     /// Feed one whole header field, as a milter receives it: `Name:value`
     /// with folding CRLFs, without the final CRLF.
     pub fn header_field(&mut self, raw_field: &[u8]) -> Result<(), Error> {
-        self.splitter.push_field(raw_field, &mut self.intake)
+        self.inner.header_field(raw_field)
     }
 
     /// The header block is complete (a milter's end-of-headers).
     pub fn end_of_headers(&mut self) -> Result<(), Error> {
-        self.splitter.push_end_of_headers(&mut self.intake)
+        self.inner.end_of_headers()
     }
 
     /// Feed the next chunk of body. Once it returns
     /// [`BodyInterest::Done`], the rest of the body cannot change the
     /// signature and need not be sent.
     pub fn body(&mut self, chunk: &[u8]) -> Result<BodyInterest, Error> {
-        if !self.splitter.is_done() {
-            return Err(Error::OutOfOrder);
-        }
-        Ok(self.body.update(chunk))
+        self.inner.body(chunk)
     }
 
-    /// The `h=` list this message is signed with: each wanted name once
-    /// per instance present, plus once more when oversigning.
-    fn h_names(&self) -> impl Iterator<Item = &[u8]> + Clone + '_ {
-        self.intake.wanted.iter().flat_map(move |name| {
-            let times = if self.oversign {
-                self.intake.store.count(name).saturating_add(1)
-            } else {
-                1
-            };
-            core::iter::repeat_n(name, times)
-        })
+    /// The exact size of the field [`finish`](Self::finish) writes when
+    /// signing with `key`, for the message fed so far, computed without
+    /// signing (only `key`'s signature length is used). Ask it after the
+    /// last input.
+    pub fn required_len<K: DigestSigner + ?Sized>(&self, key: &K) -> usize {
+        self.inner.first_required_len(key.signature_len())
     }
 
     /// Finish the message and sign it with `key`. The complete field,
     /// `DKIM-Signature: ...` without a final CRLF, is written to `out`;
     /// its length is returned.
+    ///
+    /// It works by reference: on [`Error::BufferTooSmall`] nothing was
+    /// signed and the signer is unchanged, so call it again with
+    /// `required` bytes (or size `out` with
+    /// [`required_len`](Self::required_len) first). From the first call
+    /// on, the message takes no more input ([`Error::OutOfOrder`]).
     pub fn finish<K: DigestSigner + ?Sized>(
-        mut self,
+        &mut self,
         key: &mut K,
         out: &mut [u8],
     ) -> Result<usize, Error> {
-        self.splitter.finish(&mut self.intake)?;
-        match self.intake.from_count {
-            0 => return Err(Error::NoFromField),
-            1 => {}
-            _ => return Err(Error::MultipleFromFields),
-        }
-        if key.algorithm() != self.algorithm {
-            return Err(Error::AlgorithmMismatch);
-        }
-        let sig_len = key.signature_len();
-        if sig_len > SIGNATURE_CAP {
-            return Err(Error::Key);
-        }
-        let body = self.body.clone().finish();
-
-        // The field with an empty b= (§3.7), then the header hash.
-        let mut w = FieldWriter::new(out);
-        self.write_unsigned_field(&mut w, &body.digest, body.hashed_len)?;
-        let unsigned_len = w.len;
-        // Dry-run the b= value to know the full size before signing.
-        let b64_len = sig_len.div_ceil(3).saturating_mul(4);
-        let required = w.clone_counts().folded_run(b64_len);
-        if required > w.capacity() {
-            return Err(Error::BufferTooSmall { required });
-        }
-        let unsigned = w
-            .buf
-            .get(..unsigned_len)
-            .ok_or(Error::BufferTooSmall { required })?;
-        let digest = header_hash(
-            &self.intake.store,
-            self.canon.header,
-            self.h_names(),
-            &[unsigned],
-        );
-
-        let mut sig = [0u8; SIGNATURE_CAP];
-        let n = key.sign_digest(&digest, &mut sig)?;
-        let sig = sig.get(..n).ok_or(Error::Key)?;
-        let mut b64 = [0u8; SIGNATURE_CAP.div_ceil(3) * 4];
-        let b64 = Base64::encode(sig, &mut b64).map_err(|_| Error::Key)?;
-        w.folded(b64.as_bytes());
-        if w.len > w.capacity() {
-            return Err(Error::BufferTooSmall { required: w.len });
-        }
-        Ok(w.len)
-    }
-
-    fn write_unsigned_field(
-        &self,
-        w: &mut FieldWriter<'_>,
-        bh: &[u8; 32],
-        hashed_len: u64,
-    ) -> Result<(), Error> {
-        let mut num = [0u8; 20];
-        w.put(b"DKIM-Signature:");
-        w.unit(&[b"v=1;"]);
-        w.unit(&[b"a=", self.algorithm.as_str().as_bytes(), b";"]);
-        w.unit(&[
-            b"c=",
-            self.canon.header.as_str().as_bytes(),
-            b"/",
-            self.canon.body.as_str().as_bytes(),
-            b";",
-        ]);
-        w.unit(&[b"d=", &self.domain, b";"]);
-        w.unit(&[b"s=", &self.selector, b";"]);
-        if let Some(i) = &self.identity {
-            w.unit(&[b"i=", i, b";"]);
-        }
-        if self.body_length != BodyLength::Omit {
-            w.unit(&[b"l=", format_u64(hashed_len, &mut num), b";"]);
-        }
-        if let Some(t) = self.timestamp {
-            w.unit(&[b"t=", format_u64(t, &mut num), b";"]);
-        }
-        if let Some(x) = self.expiration {
-            w.unit(&[b"x=", format_u64(x, &mut num), b";"]);
-        }
-        // h=, folded between names.
-        w.unit(&[b"h="]);
-        for (i, name) in self.h_names().enumerate() {
-            let sep: &[u8] = if i > 0 { b":" } else { b"" };
-            w.glued(&[sep, name]);
-        }
-        w.put(b";");
-        if self.copied_headers {
-            w.unit(&[b"z="]);
-            for (i, field) in self
-                .intake
-                .store
-                .select(self.h_names())
-                .flatten()
-                .enumerate()
-            {
-                if i > 0 {
-                    w.glued(&[b"|"]);
-                }
-                w.quoted_printable(field);
-            }
-            w.put(b";");
-        }
-        let mut b64 = [0u8; 44];
-        let bh = Base64::encode(bh, &mut b64).map_err(|_| Error::Key)?;
-        w.unit(&[b"bh=", bh.as_bytes(), b";"]);
-        w.unit(&[b"b="]);
-        Ok(())
+        self.inner.finish(0, key, out)
     }
 }
 
@@ -510,14 +295,14 @@ pub(crate) struct FieldWriter<'b> {
 
 /// The counters of a [`FieldWriter`], to measure without writing.
 #[derive(Clone, Copy)]
-struct Counts {
+pub(crate) struct Counts {
     len: usize,
     line: usize,
 }
 
 impl Counts {
     /// The length after a run of `n` bytes that may fold anywhere.
-    fn folded_run(mut self, n: usize) -> usize {
+    pub(crate) fn folded_run(mut self, n: usize) -> usize {
         for _ in 0..n {
             if self.line >= FOLD_WIDTH {
                 self.len = self.len.saturating_add(3);
@@ -539,11 +324,11 @@ impl<'b> FieldWriter<'b> {
         }
     }
 
-    fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.buf.len()
     }
 
-    fn clone_counts(&self) -> Counts {
+    pub(crate) fn clone_counts(&self) -> Counts {
         Counts {
             len: self.len,
             line: self.line,

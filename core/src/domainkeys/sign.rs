@@ -45,6 +45,8 @@ pub struct DkSigner {
     pub(super) intake: DkIntake,
     pub(super) body: BodyCanonicalizer,
     pub(super) headers_done: bool,
+    /// `finish` was called: the message takes no more input.
+    pub(super) closed: bool,
 }
 
 pub(super) fn copy_name(s: &str, tag: &'static str) -> Result<heapless::String<253>, Error> {
@@ -86,11 +88,15 @@ impl DkSigner {
             intake: DkIntake::new(req.canonicalization, only, listed),
             body: BodyCanonicalizer::domainkeys(req.canonicalization),
             headers_done: false,
+            closed: false,
         })
     }
 
     /// Feed the next chunk of the raw message, split anywhere.
     pub fn update(&mut self, raw: &[u8]) -> Result<(), Error> {
+        if self.closed {
+            return Err(Error::OutOfOrder);
+        }
         if self.headers_done {
             self.body.update(raw, &mut self.intake.hash);
             return Ok(());
@@ -124,7 +130,7 @@ impl DkSigner {
 
     /// Feed the next chunk of body.
     pub fn body(&mut self, chunk: &[u8]) -> Result<(), Error> {
-        if !self.headers_done {
+        if self.closed || !self.headers_done {
             return Err(Error::OutOfOrder);
         }
         self.body.update(chunk, &mut self.intake.hash);
@@ -158,47 +164,77 @@ impl DkSigner {
         Ok(())
     }
 
+    /// The exact size of the field [`finish`](Self::finish) writes when
+    /// signing with `key`, for the message fed so far, computed without
+    /// signing (only `key`'s signature length is used). Ask it after the
+    /// last input.
+    pub fn required_len<K: Sha1DigestSigner + ?Sized>(&self, key: &K) -> usize {
+        let mut w = FieldWriter::new(&mut []);
+        self.write_unsigned_field(&mut w);
+        w.clone_counts()
+            .folded_run(key.signature_len().div_ceil(3).saturating_mul(4))
+    }
+
     /// Finish the message and sign it. The complete field,
     /// `DomainKey-Signature: ...` without a final CRLF, is written to
     /// `out`; its length is returned.
+    ///
+    /// It works by reference: on [`Error::BufferTooSmall`] nothing was
+    /// signed and the signer is unchanged, so call it again with
+    /// `required` bytes (or size `out` with
+    /// [`required_len`](Self::required_len) first). From the first call
+    /// on, the message takes no more input ([`Error::OutOfOrder`]).
     pub fn finish<K: Sha1DigestSigner + ?Sized>(
-        mut self,
+        &mut self,
         key: &mut K,
         out: &mut [u8],
     ) -> Result<usize, Error> {
+        self.closed = true;
         if !self.headers_done {
             self.splitter.finish(&mut self.intake)?;
             self.headers_ended();
         }
         self.check_sender()?;
-        if key.signature_len() > SIGNATURE_CAP {
+        let sig_len = key.signature_len();
+        if sig_len > SIGNATURE_CAP {
             return Err(Error::Key);
         }
-        let DkSigner {
-            domain,
-            selector,
-            canon,
-            listed,
-            mut intake,
-            body,
-            ..
-        } = self;
-        body.finish(&mut intake.hash);
-        let digest: [u8; 20] = intake.hash.finalize().into();
+        let mut w = FieldWriter::new(out);
+        self.write_unsigned_field(&mut w);
+        // Measure the b= value before signing.
+        let required = w
+            .clone_counts()
+            .folded_run(sig_len.div_ceil(3).saturating_mul(4));
+        if required > w.capacity() {
+            return Err(Error::BufferTooSmall { required });
+        }
+        // The hash of a copy, so that a retry finds the signer unchanged.
+        let mut hash = self.intake.hash.clone();
+        self.body.clone().finish(&mut hash);
+        let digest: [u8; 20] = hash.finalize().into();
         let mut sig = [0u8; SIGNATURE_CAP];
         let n = key.sign_sha1_digest(&digest, &mut sig)?;
         let sig = sig.get(..n).ok_or(Error::Key)?;
         let mut b64 = [0u8; SIGNATURE_CAP.div_ceil(3) * 4];
         let b64 = Base64::encode(sig, &mut b64).map_err(|_| Error::Key)?;
+        w.folded(b64.as_bytes());
+        if w.len > w.capacity() {
+            return Err(Error::BufferTooSmall { required: w.len });
+        }
+        Ok(w.len)
+    }
 
-        let mut w = FieldWriter::new(out);
+    /// The field up to and including `b=`, without its value.
+    fn write_unsigned_field(&self, w: &mut FieldWriter<'_>) {
         w.put(b"DomainKey-Signature:");
         w.unit(&[b"a=rsa-sha1;"]);
         w.unit(&[b"q=dns;"]);
-        w.unit(&[b"c=", canon.as_str().as_bytes(), b";"]);
-        w.unit(&[b"s=", selector.as_bytes(), b";"]);
-        w.unit(&[b"d=", domain.as_bytes(), b";"]);
-        if listed && let Some(names) = &intake.hashed_names {
+        w.unit(&[b"c=", self.canon.as_str().as_bytes(), b";"]);
+        w.unit(&[b"s=", self.selector.as_bytes(), b";"]);
+        w.unit(&[b"d=", self.domain.as_bytes(), b";"]);
+        if self.listed
+            && let Some(names) = &self.intake.hashed_names
+        {
             // Start h= on a new line unless the whole list fits this one.
             let total = names
                 .iter()
@@ -216,10 +252,5 @@ impl DkSigner {
             w.put(b";");
         }
         w.unit(&[b"b="]);
-        w.folded(b64.as_bytes());
-        if w.len > w.buf.len() {
-            return Err(Error::BufferTooSmall { required: w.len });
-        }
-        Ok(w.len)
     }
 }

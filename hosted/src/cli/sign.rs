@@ -223,7 +223,8 @@ pub fn run(args: &SignArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot sign: {e}"))
     })?;
     let mut key_signer = KeySigner::new(&key).map_err(|e| format!("cannot use the key: {e}"))?;
-    let field = finish_into_field(|buf| signer.clone().finish(&mut key_signer, buf))?;
+    let required = signer.required_len(&key_signer);
+    let field = finish_into_field(required, |buf| signer.finish(&mut key_signer, buf))?;
     write_signed(args, &field, replay)
 }
 
@@ -263,20 +264,14 @@ pub(crate) fn read_message(
     }
 }
 
-/// The signature field `finish` writes, in a buffer grown to the size it
-/// asks for when 4 KiB is not enough (`finish` is called again then).
+/// The signature field `finish` writes, in a buffer of the size the
+/// signer asked for beforehand (`required_len`), so nothing is guessed.
 pub(crate) fn finish_into_field(
-    mut finish: impl FnMut(&mut [u8]) -> Result<usize, mass_core::Error>,
+    required: usize,
+    finish: impl FnOnce(&mut [u8]) -> Result<usize, mass_core::Error>,
 ) -> Result<Vec<u8>, String> {
-    let mut field = vec![0u8; 4096];
-    let n = match finish(&mut field) {
-        Ok(n) => n,
-        Err(mass_core::Error::BufferTooSmall { required }) => {
-            field.resize(required, 0);
-            finish(&mut field).map_err(|e| format!("cannot sign: {e}"))?
-        }
-        Err(e) => return Err(format!("cannot sign: {e}")),
-    };
+    let mut field = vec![0u8; required];
+    let n = finish(&mut field).map_err(|e| format!("cannot sign: {e}"))?;
     field.truncate(n);
     Ok(field)
 }

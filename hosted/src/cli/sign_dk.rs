@@ -69,6 +69,7 @@ pub fn run(args: &SignArgs) -> Result<(), String> {
     let replay = read_message(args, |c| signer.update(c).map_err(sign_err))?;
     let mut key_signer = RsaSha256Signer::new(&**rsa_key, getrandom::SysRng)
         .map_err(|e| format!("cannot use the key: {e}"))?;
-    let field = finish_into_field(|buf| signer.clone().finish(&mut key_signer, buf))?;
+    let required = signer.required_len(&key_signer);
+    let field = finish_into_field(required, |buf| signer.finish(&mut key_signer, buf))?;
     write_signed(args, &field, replay)
 }

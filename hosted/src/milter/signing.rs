@@ -1,7 +1,11 @@
 //! Signing one message with every key of its From domain, streamed into
-//! core's [`MessageSigner`] (RFC 6376 §5): header fields one at a time at
+//! core's [`MultiSigner`] (RFC 6376 §5): header fields one at a time at
 //! EOH, then body chunks as the MTA sends them. Nothing here
-//! canonicalizes or hashes; the whole message is never held.
+//! canonicalizes or hashes; the whole message is never held. One
+//! `MultiSigner` takes the DKIM keys (up to [`KEYS_PER_SIGNER`] of them),
+//! so the body is canonicalized and hashed once per distinct body
+//! canonicalization and `l=`, not once per key: `--dev` signs with
+//! RSA-2048 and Ed25519 over one body hash.
 //!
 //! Keys whose `[[key]]` has `schemes = [..., "domainkeys"]` also feed a
 //! core [`DkSigner`] (RFC 4870, `c=nofws`, `h=` naming the default signed
@@ -13,7 +17,7 @@ use std::sync::Arc;
 
 use mass_core::canon::DkCanon;
 use mass_core::domainkeys::{DkSignRequest, DkSigner};
-use mass_core::{BodyInterest, MessageSigner, RsaSha256Signer, SignRequest};
+use mass_core::{BodyInterest, MultiSigner, RsaSha256Signer, SignRequest};
 
 use crate::config::{KeyConfig, Scheme};
 
@@ -31,11 +35,14 @@ const DK_SIGNED_HEADERS: [&str; 9] = mass_core::dkim::sign::DEFAULT_SIGNED_HEADE
 const HEADER_BYTES: usize = 32 * 1024;
 /// The most kept header fields.
 const HEADER_FIELDS: usize = 64;
-/// Room for one DKIM-Signature field: an RSA-8192 signature (1,368
-/// base64 bytes) with a full `h=` list and its folding fits.
-const FIELD_ROOM: usize = 8 * 1024;
+/// The most DKIM keys one [`MultiSigner`] takes; a domain with more keys
+/// gets another signer for the rest.
+const KEYS_PER_SIGNER: usize = 4;
+/// Room for a distinct body hash per key (the milter signs every key
+/// relaxed/relaxed without `l=` today, which needs one).
+const BODIES_PER_SIGNER: usize = KEYS_PER_SIGNER;
 
-type Signer = MessageSigner<HEADER_BYTES, HEADER_FIELDS>;
+type Signer = MultiSigner<HEADER_BYTES, HEADER_FIELDS, KEYS_PER_SIGNER, BODIES_PER_SIGNER>;
 
 /// One finished signature, ready for `SMFIR_INSHEADER`.
 #[derive(Debug)]
@@ -49,15 +56,17 @@ pub struct Signature {
     pub value: String,
 }
 
+/// One signer for up to [`KEYS_PER_SIGNER`] DKIM keys: `keys[i]` signs its
+/// signature `i`.
 #[derive(Debug)]
 struct Running {
-    key: Arc<SigningKey>,
+    keys: Vec<Arc<SigningKey>>,
     signer: Box<Signer>,
     body_done: bool,
 }
 
-/// The signers for one message, one per key and scheme, and the keys a
-/// signing device holds.
+/// The signers for one message (the DKIM keys share one, DomainKeys has
+/// one per key), and the keys a signing device holds.
 #[derive(Debug)]
 pub struct SignJob {
     running: Vec<Running>,
@@ -94,6 +103,12 @@ fn describe(key: &SigningKey, e: mass_core::Error) -> String {
     format!("{}: {e}", key.label())
 }
 
+/// An error that concerns every key of a signer.
+fn describe_all(keys: &[Arc<SigningKey>], e: mass_core::Error) -> String {
+    let labels: Vec<String> = keys.iter().map(|k| k.label()).collect();
+    format!("{}: {e}", labels.join(", "))
+}
+
 impl SignJob {
     /// Start signing with `keys` (all for the From domain) and feed the
     /// header fields. `now` is `t=`; `ttl` adds `x=` that much later.
@@ -107,18 +122,26 @@ impl SignJob {
         now: u64,
         ttl: Option<u64>,
     ) -> Result<SignJob, String> {
-        let mut running = Vec::with_capacity(keys.len());
-        for key in keys {
-            let mut req = SignRequest::new(&key.domain, &key.selector, key.material.algorithm());
-            req.timestamp = Some(now);
-            req.expiration = ttl.map(|t| now.saturating_add(t));
-            let mut signer = Box::new(Signer::new(&req).map_err(|e| describe(&key, e))?);
+        let mut running = Vec::with_capacity(keys.len().div_ceil(KEYS_PER_SIGNER));
+        for keys in keys.chunks(KEYS_PER_SIGNER) {
+            let requests: Vec<SignRequest<'_>> = keys
+                .iter()
+                .map(|key| {
+                    let mut req =
+                        SignRequest::new(&key.domain, &key.selector, key.material.algorithm());
+                    req.timestamp = Some(now);
+                    req.expiration = ttl.map(|t| now.saturating_add(t));
+                    req
+                })
+                .collect();
+            let fail = |e| describe_all(keys, e);
+            let mut signer = Box::new(Signer::new(&requests).map_err(fail)?);
             for (_, field) in headers.fields() {
-                signer.header_field(field).map_err(|e| describe(&key, e))?;
+                signer.header_field(field).map_err(fail)?;
             }
-            signer.end_of_headers().map_err(|e| describe(&key, e))?;
+            signer.end_of_headers().map_err(fail)?;
             running.push(Running {
-                key,
+                keys: keys.to_vec(),
                 signer,
                 body_done: false,
             });
@@ -178,7 +201,7 @@ impl SignJob {
         }
         let mut wants_more = !self.domainkeys.is_empty() || self.device.is_some();
         for r in self.running.iter_mut().filter(|r| !r.body_done) {
-            match r.signer.body(chunk).map_err(|e| describe(&r.key, e))? {
+            match r.signer.body(chunk).map_err(|e| describe_all(&r.keys, e))? {
                 BodyInterest::Done => r.body_done = true,
                 _ => wants_more = true,
             }
@@ -196,8 +219,8 @@ impl SignJob {
             (true, Some(signed)) => signed?,
             (true, None) => return Err("the signing device was not asked to sign".into()),
         };
-        let mut out =
-            Vec::with_capacity(self.running.len() + self.domainkeys.len() + from_device.len());
+        let dkim_count: usize = self.running.iter().map(|r| r.keys.len()).sum();
+        let mut out = Vec::with_capacity(dkim_count + self.domainkeys.len() + from_device.len());
         for (key, signer) in self.domainkeys {
             match finish_domainkeys(&key, *signer) {
                 Ok(value) => out.push(Signature {
@@ -208,25 +231,32 @@ impl SignJob {
                 Err(why) => skip_domainkeys(&key, &why),
             }
         }
-        for r in self.running {
-            let mut buf = vec![0u8; FIELD_ROOM];
-            let mut key = KeySigner::new(&r.key);
-            let n = r
-                .signer
-                .finish(&mut key, &mut buf)
-                .map_err(|e| describe(&r.key, e))?;
-            let field = buf.get(..n).unwrap_or_default();
-            let field = std::str::from_utf8(field)
-                .map_err(|_| format!("{}: signature field is not UTF-8", r.key.label()))?;
-            let (name, value) = field
-                .split_once(':')
-                .ok_or_else(|| format!("{}: signature field has no colon", r.key.label()))?;
-            debug_assert!(name.eq_ignore_ascii_case("DKIM-Signature"));
-            out.push(Signature {
-                name: "DKIM-Signature",
-                label: r.key.label(),
-                value: value.replace("\r\n", "\n"),
-            });
+        for mut r in self.running {
+            for (i, key) in r.keys.iter().enumerate() {
+                let mut signer = KeySigner::new(key);
+                // The exact size, asked before signing: nothing is guessed.
+                let room = r
+                    .signer
+                    .required_len(i, &signer)
+                    .map_err(|e| describe(key, e))?;
+                let mut buf = vec![0u8; room];
+                let n = r
+                    .signer
+                    .finish(i, &mut signer, &mut buf)
+                    .map_err(|e| describe(key, e))?;
+                let field = buf.get(..n).unwrap_or_default();
+                let field = std::str::from_utf8(field)
+                    .map_err(|_| format!("{}: signature field is not UTF-8", key.label()))?;
+                let (name, value) = field
+                    .split_once(':')
+                    .ok_or_else(|| format!("{}: signature field has no colon", key.label()))?;
+                debug_assert!(name.eq_ignore_ascii_case("DKIM-Signature"));
+                out.push(Signature {
+                    name: "DKIM-Signature",
+                    label: key.label(),
+                    value: value.replace("\r\n", "\n"),
+                });
+            }
         }
         out.extend(from_device);
         Ok(out)
@@ -243,13 +273,13 @@ fn skip_domainkeys(key: &SigningKey, why: &str) {
 
 /// Sign with rsa-sha1 (blinded, through core's [`RsaSha256Signer`]) and
 /// return the field value after the colon, folded with LF + space.
-fn finish_domainkeys(key: &SigningKey, signer: DkSigner) -> Result<String, String> {
+fn finish_domainkeys(key: &SigningKey, mut signer: DkSigner) -> Result<String, String> {
     let KeyMaterial::Rsa(rsa_key) = &key.material else {
         return Err("DomainKeys needs an RSA key".into());
     };
     let mut sha1_signer =
         RsaSha256Signer::new(&**rsa_key, getrandom::SysRng).map_err(|e| e.to_string())?;
-    let mut buf = vec![0u8; FIELD_ROOM];
+    let mut buf = vec![0u8; signer.required_len(&sha1_signer)];
     let n = signer
         .finish(&mut sha1_signer, &mut buf)
         .map_err(|e| e.to_string())?;
