@@ -22,6 +22,7 @@ use crate::canon::{Canonicalization, HeaderCanonicalizer, canonicalize_header};
 use crate::crypto::{DigestSigner, SigningAlgorithm};
 use crate::error::Error;
 use crate::header::{HeaderStore, names_match};
+use crate::syntax::dns_name::{check_dns_name, is_same_or_subdomain};
 use sha2::{Digest, Sha256};
 
 mod multi;
@@ -177,28 +178,10 @@ pub struct MessageSigner<const HEADER_BYTES: usize, const HEADER_FIELDS: usize> 
     inner: MultiSigner<HEADER_BYTES, HEADER_FIELDS, 1, 1>,
 }
 
-/// Is `s` a domain name in the `d=` / `s=` syntax (RFC 6376 §3.5,
-/// RFC 5321 sub-domain): dot-separated labels of letters, digits and
-/// hyphens, no empty label?
+/// Is `s` a domain name in the `d=` / `s=` syntax (RFC 6376 §3.5), as
+/// [`check_dns_name`] checks it?
 fn is_domain_syntax(s: &str) -> bool {
-    crate::dkim::signature_field::check_dns_name(s.as_bytes()).is_ok()
-}
-
-/// Is `sub` equal to `domain` or a subdomain of it, on label boundaries
-/// (security case 8)?
-pub fn is_same_or_subdomain(sub: &[u8], domain: &[u8]) -> bool {
-    if sub.eq_ignore_ascii_case(domain) {
-        return true;
-    }
-    match sub.len().checked_sub(domain.len()) {
-        Some(cut) if cut > 0 => {
-            sub.get(cut.saturating_sub(1)) == Some(&b'.')
-                && sub
-                    .get(cut..)
-                    .is_some_and(|tail| tail.eq_ignore_ascii_case(domain))
-        }
-        _ => false,
-    }
+    check_dns_name(s.as_bytes()).is_ok()
 }
 
 fn copy_into<const N: usize>(s: &str, tag: &'static str) -> Result<heapless::Vec<u8, N>, Error> {

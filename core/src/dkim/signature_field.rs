@@ -16,7 +16,8 @@
 use core::fmt;
 
 use crate::canon::Canonicalization;
-use crate::dkim::sign::is_same_or_subdomain;
+use crate::syntax::dns_name::{NameError, check_dns_name, is_same_or_subdomain};
+use crate::syntax::field_name::is_field_name;
 use crate::syntax::tag_list::{Base64Error, Span, TagListError, decode_base64, parse_tag_list};
 
 /// Largest decoded `b=` accepted: an RSA-8192 signature (RFC 8301 §3.2).
@@ -169,77 +170,6 @@ impl SignatureTag {
             SignatureTag::Z => "z",
         }
     }
-}
-
-/// Why a domain name (`d=`, the domain of `i=`) or selector (`s=`) was
-/// refused.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum NameError {
-    /// The name is empty, or has an empty label (`a..b`, a leading or
-    /// trailing dot).
-    EmptyLabel,
-    /// A NUL byte (CK A3: `s=attack.com.\0.any`).
-    Nul,
-    /// A byte other than ALPHA, DIGIT, `-` and `_`: `(`, quotes, `;`, `@`,
-    /// spaces and the like (CK A4).
-    ForbiddenByte,
-    /// A non-ASCII byte (U-labels are not accepted; RFC 6376 §3.5 wants
-    /// A-labels).
-    NonAscii,
-    /// A label starts or ends with `-`.
-    HyphenAtLabelEdge,
-    /// A label longer than 63 bytes, or a name longer than 253 (RFC 1035
-    /// §2.3.4).
-    TooLong,
-}
-
-impl fmt::Display for NameError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            NameError::EmptyLabel => "empty label",
-            NameError::Nul => "NUL byte",
-            NameError::ForbiddenByte => "byte not allowed in a domain name",
-            NameError::NonAscii => "non-ASCII byte (U-label)",
-            NameError::HyphenAtLabelEdge => "label starts or ends with '-'",
-            NameError::TooLong => "name or label too long",
-        })
-    }
-}
-
-impl core::error::Error for NameError {}
-
-/// Check a domain name or selector as DKIM uses it in a DNS query name
-/// (`selector._domainkey.domain`, RFC 6376 §3.6.2.1): dot-separated labels
-/// of ALPHA, DIGIT, `-` (not at a label's edge) and `_`, ASCII only,
-/// labels of 1 to 63 bytes, at most 253 bytes in all. Nothing else can get
-/// into a query name or be echoed into Authentication-Results.
-pub fn check_dns_name(name: &[u8]) -> Result<(), NameError> {
-    if name.len() > 253 {
-        return Err(NameError::TooLong);
-    }
-    for label in name.split(|&b| b == b'.') {
-        if label.is_empty() {
-            return Err(NameError::EmptyLabel);
-        }
-        if label.len() > 63 {
-            return Err(NameError::TooLong);
-        }
-        for &b in label {
-            match b {
-                0 => return Err(NameError::Nul),
-                0x80..=0xff => return Err(NameError::NonAscii),
-                b'-' | b'_' => {}
-                b if b.is_ascii_alphanumeric() => {}
-                _ => return Err(NameError::ForbiddenByte),
-            }
-        }
-        if label.first() == Some(&b'-') || label.last() == Some(&b'-') {
-            return Err(NameError::HyphenAtLabelEdge);
-        }
-    }
-    Ok(())
 }
 
 /// Why a DKIM-Signature field was rejected.
@@ -429,7 +359,7 @@ impl<'a> DkimSignature<'a> {
             if count >= MAX_SIGNED_HEADERS {
                 return Err(E::TooManySignedHeaders);
             }
-            if name.is_empty() || !name.bytes().all(is_ftext) {
+            if !is_field_name(name.as_bytes()) {
                 return Err(E::BadSignedHeaderName);
             }
             from_signed |= name.eq_ignore_ascii_case("from");
@@ -572,11 +502,6 @@ fn is_fws_byte(c: char) -> bool {
 /// Items of a colon-separated list with FWS around each trimmed.
 fn split_colon_list(s: &str) -> impl Iterator<Item = &str> + Clone {
     s.split(':').map(|item| item.trim_matches(is_fws_byte))
-}
-
-/// RFC 5322 §3.6.8 ftext: printable ASCII except `:`.
-fn is_ftext(b: u8) -> bool {
-    (33..=126).contains(&b) && b != b':'
 }
 
 fn parse_algorithm(v: &str) -> Result<SignatureAlgorithm, SignatureFieldError> {

@@ -45,12 +45,13 @@ use crate::canon::{BodyCanonicalizer, DkCanon, Sink, canonicalize_dk_header_piec
 use crate::crypto::Sha1DigestSigner;
 use crate::dkim::key_record::{KeyRecord, KeyRecordError};
 use crate::dkim::public_key::{PublicKeyError, RsaKey, WEAK_RSA_MODULUS_BITS, load_rsa};
-use crate::dkim::sign::is_same_or_subdomain;
 use crate::dkim::sign::{FOLD_WIDTH, FieldWriter};
-use crate::dkim::signature_field::{NameError, check_dns_name};
 use crate::dkim::verify::{KeyAnswer, KeyState, NoKeyReason, Verdict, best_of};
 use crate::error::Error;
 use crate::header::{FieldSink, HeaderSplitter, field_value, names_match};
+use crate::syntax::dns_name::{NameError, check_dns_name, is_same_or_subdomain};
+// `is_ftext` for the signer's h= names.
+use crate::syntax::field_name::{is_field_name, is_ftext};
 use crate::syntax::tag_list::{Base64Error, TagListError, decode_base64, parse_tag_list};
 
 /// The most names an `h=` list may hold (signer and verifier).

@@ -160,7 +160,7 @@ impl<'a> DkSignature<'a> {
         if let Some(h) = headers {
             let mut count = 0usize;
             for name in split_names(h) {
-                if name.is_empty() || !name.bytes().all(is_ftext) {
+                if !is_field_name(name.as_bytes()) {
                     return Err(E::BadHeaderName);
                 }
                 count = count.saturating_add(1);
@@ -202,11 +202,6 @@ impl<'a> DkSignature<'a> {
 pub(super) fn split_names(h: &str) -> impl Iterator<Item = &str> {
     h.split(':')
         .map(|n| n.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n')))
-}
-
-/// RFC 5322 §3.6.8 ftext: printable ASCII except `:`.
-pub(super) fn is_ftext(b: u8) -> bool {
-    (33..=126).contains(&b) && b != b':'
 }
 
 /// A bounded list of header field names.

@@ -8,6 +8,7 @@
 //! cost nothing however long they are.
 
 use crate::error::Error;
+use crate::syntax::field_name::is_ftext;
 
 const CR: u8 = b'\r';
 const LF: u8 = b'\n';
@@ -79,11 +80,6 @@ fn has_unfolded_crlf(field: &[u8]) -> bool {
         .windows(3)
         .any(|w| w.starts_with(b"\r\n") && !matches!(w.get(2), Some(b' ' | b'\t')))
         || field.ends_with(b"\r\n")
-}
-
-/// Is `b` allowed in a field name (RFC 5322 §3.6.8 ftext)?
-fn is_ftext(b: u8) -> bool {
-    (33..=126).contains(&b) && b != b':'
 }
 
 impl HeaderSplitter {

@@ -8,6 +8,7 @@ use crate::dkim::key_record::{KeyRecordError, KeyUseError};
 use crate::dkim::public_key::PublicKeyError;
 use crate::dkim::signature_field::{SignatureAlgorithm, SignatureFieldError};
 use crate::header::{HeaderStore, field_value};
+use crate::syntax::dns_name::check_dns_name;
 use crate::syntax::tag_list::TagIter;
 
 /// A signature's result, RFC 8601 §2.7.1.
@@ -256,14 +257,10 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
             // first syntax error, each checked before it is shown.
             for tag in TagIter::new(field_value(raw)).map_while(Result::ok) {
                 match tag.name {
-                    "d" if crate::dkim::signature_field::check_dns_name(tag.value.as_bytes())
-                        .is_ok() =>
-                    {
+                    "d" if check_dns_name(tag.value.as_bytes()).is_ok() => {
                         result.domain = Some(tag.value);
                     }
-                    "s" if crate::dkim::signature_field::check_dns_name(tag.value.as_bytes())
-                        .is_ok() =>
-                    {
+                    "s" if check_dns_name(tag.value.as_bytes()).is_ok() => {
                         result.selector = Some(tag.value);
                     }
                     "a" => {
