@@ -4,6 +4,7 @@ mod common;
 mod device;
 mod dkim_keys;
 mod rfc6376_appendix_a;
+mod rfc6376_multi_signing;
 mod rfc6376_signing;
 mod rfc6376_verify;
 mod rfc8463;
