@@ -259,9 +259,14 @@ impl core::error::Error for DeviceError {}
 /// 1 header byte capacity, 2 header field capacity, 3 malformed header field,
 /// 4 out of order, 5 no From, 6 several From, 7 unparsable From, 8 From
 /// domain mismatch, 9 invalid tag value, 10 header list capacity, 11 buffer
-/// too small, 12 `x=` before `t=`, 13 algorithm mismatch, 14 key; 255 other.
+/// too small, 12 `x=` before `t=`, 13 algorithm mismatch, 14 key, 15 several
+/// Sender, 16 signatures capacity, 17 body hashes capacity, 18 no such
+/// signature. 255 is never sent: it stays free for "unknown" on a host.
+///
+/// The match names every [`Error`] variant and has no `_` arm: inside this
+/// crate `#[non_exhaustive]` does not apply, so a new variant fails the
+/// build here until it has a byte of its own.
 pub fn signer_error_detail(e: &Error) -> u8 {
-    #[allow(unreachable_patterns)]
     match e {
         Error::HeaderBytesCapacity { .. } => 1,
         Error::HeaderFieldsCapacity { .. } => 2,
@@ -277,7 +282,10 @@ pub fn signer_error_detail(e: &Error) -> u8 {
         Error::ExpirationBeforeTimestamp => 12,
         Error::AlgorithmMismatch => 13,
         Error::Key => 14,
-        _ => 255,
+        Error::MultipleSenderFields => 15,
+        Error::SignaturesCapacity { .. } => 16,
+        Error::BodyHashesCapacity { .. } => 17,
+        Error::NoSuchSignature => 18,
     }
 }
 

@@ -188,3 +188,23 @@ fn seal_matches_encode() {
     let m = seal_frame(3, Kind::Signature, payload.len(), &mut b).unwrap();
     assert_eq!(a[..n], b[..m]);
 }
+
+#[test]
+fn signer_error_details_are_pinned() {
+    // The bytes are wire format: a device and a host of different versions
+    // must agree on them, so they never move.
+    let pinned = [
+        (Error::HeaderBytesCapacity { limit: 1 }, 1),
+        (Error::OutOfOrder, 4),
+        (Error::MultipleFromFields, 6),
+        (Error::BufferTooSmall { required: 9 }, 11),
+        (Error::Key, 14),
+        (Error::MultipleSenderFields, 15),
+        (Error::NoSuchSignature, 18),
+    ];
+    for (e, detail) in pinned {
+        assert_eq!(signer_error_detail(&e), detail, "{e:?}");
+        let d = DeviceError::from(e);
+        assert_eq!((d.code, d.detail), (ErrorCode::Sign, detail));
+    }
+}
