@@ -4,6 +4,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`cli`] | one module per `mass` subcommand, and their shared input and output |
+//! | [`clock`] | the one wall-clock read: Unix seconds or a typed error, never 0 |
 //! | [`keys`] | key material: loading, permissions, signing, DNS records |
 //! | [`dns`] | the one key lookup (DNS or a zone file) for every protocol |
 //! | [`auth_results`] | Authentication-Results fields (RFC 8601) and JSON reports |
@@ -16,6 +17,7 @@
 pub mod auth_results;
 pub mod batv;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod device;
 pub mod dns;

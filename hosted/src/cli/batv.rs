@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use mass_core::batv::{self as core_batv, CheckPolicy, KeyNumber, KeyRing, TagError};
 
 use crate::batv::*;
+use crate::clock::Clock;
 
 /// `mass batv`: sign or check BATV `prvs=` envelope sender tags.
 #[derive(clap::Args, Debug)]
@@ -82,16 +83,20 @@ pub fn run(args: &BatvArgs) -> ExitCode {
     }
 }
 
-fn now_or(now: Option<u64>) -> u64 {
-    now.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
+/// `--now`, or the system clock read once. A clock that cannot be read is
+/// a usage error (exit 2), never day 0.
+fn now(what: &str, given: Option<u64>) -> Result<u64, ExitCode> {
+    Clock::System.now_or(given).map_err(|e| {
+        eprintln!("mass batv {what}: {e}; give the time with --now");
+        ExitCode::from(EXIT_USAGE)
     })
 }
 
 fn sign_command(a: &SignArgs) -> ExitCode {
+    let now = match now("sign", a.secret.now) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
     let secret = match read_secret_file(&a.secret.secret_file, a.secret.insecure_secret_file) {
         Ok(s) => s,
         Err(e) => {
@@ -106,7 +111,7 @@ fn sign_command(a: &SignArgs) -> ExitCode {
     let params = core_batv::TagParams {
         key,
         validity_days: a.days,
-        now: now_or(a.secret.now),
+        now,
     };
     let address = strip_angle_brackets(&a.address);
     match tag_address(address, &secret, &params) {
@@ -128,6 +133,10 @@ fn sign_command(a: &SignArgs) -> ExitCode {
 }
 
 fn check_command(a: &CheckArgs) -> ExitCode {
+    let now = match now("check", a.secret.now) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
     let secret = match read_secret_file(&a.secret.secret_file, a.secret.insecure_secret_file) {
         Ok(s) => s,
         Err(e) => {
@@ -141,7 +150,7 @@ fn check_command(a: &CheckArgs) -> ExitCode {
     };
     let address = strip_angle_brackets(&a.address);
     let ring = KeyRing::all(&secret);
-    match core_batv::check(address.as_bytes(), &ring, now_or(a.secret.now), &policy) {
+    match core_batv::check(address.as_bytes(), &ring, now, &policy) {
         Ok(c) => {
             println!("{}", String::from_utf8_lossy(c.original));
             ExitCode::from(EXIT_VALID)

@@ -215,19 +215,11 @@ fn open_input(path: Option<&Path>) -> Result<Box<dyn Read>, VerifyCliError> {
     }
 }
 
-fn now() -> Result<u64, VerifyCliError> {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .map_err(|_| VerifyCliError::Input("the system clock is before 1970".into()))
-}
-
 async fn run_async(args: &VerifyArgs) -> Result<MessageReport, VerifyCliError> {
     let settings = VerifySettings {
-        now: match args.now {
-            Some(t) => t,
-            None => now()?,
-        },
+        now: crate::clock::Clock::System
+            .now_or(args.now)
+            .map_err(|e| VerifyCliError::Input(format!("{e}; give the time with --now")))?,
         max_signatures: usize::from(args.max_signatures),
     };
     // The key source is set up before the input is read, so that a bad

@@ -266,15 +266,18 @@ mod tests {
         let config = Config::parse(text, "test", &dir).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         let policy = config.batv_policy.clone().unwrap();
-        let shared = Arc::new(super::super::Shared::new(super::super::State {
-            config,
-            keys: Vec::new(),
-            key_source: Arc::new(super::super::KeySources::Zone(Default::default())),
-            device: None,
-        }));
+        let shared = Arc::new(super::super::Shared::with_clock(
+            super::super::State {
+                config,
+                keys: Vec::new(),
+                key_source: Arc::new(super::super::KeySources::Zone(Default::default())),
+                device: None,
+            },
+            crate::clock::Clock::Fixed(NOW),
+        ));
 
         let MailFromDecision::Rewrite(valid) =
-            outgoing_mail_from(&policy, "<ann@example.com>", super::super::now())
+            outgoing_mail_from(&policy, "<ann@example.com>", NOW)
         else {
             panic!()
         };

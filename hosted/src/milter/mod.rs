@@ -17,18 +17,10 @@ mod verifying;
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::SigningKey;
-
-/// Unix seconds now: `t=`, BATV days, and the verifier's clock.
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 /// A loaded configuration with its keys: what one message is handled with.
 #[derive(Debug)]
@@ -109,18 +101,32 @@ impl State {
     }
 }
 
-/// What every connection shares: the current state, swapped on SIGHUP.
+/// What every connection shares: the current state, swapped on SIGHUP,
+/// and the clock each message reads once when it starts (its `now` for
+/// `t=`, `x=`, the verifier and BATV).
 #[derive(Debug)]
 pub struct Shared {
     state: RwLock<Arc<State>>,
+    clock: Clock,
 }
 
 impl Shared {
-    /// Shared state starting from `state`.
+    /// Shared state starting from `state`, on the system clock.
     pub fn new(state: State) -> Self {
+        Shared::with_clock(state, Clock::System)
+    }
+
+    /// Shared state starting from `state`, on `clock` (tests pin the time).
+    pub fn with_clock(state: State, clock: Clock) -> Self {
         Shared {
             state: RwLock::new(Arc::new(state)),
+            clock,
         }
+    }
+
+    /// The clock messages read.
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// The state new messages use. A message keeps the state it started

@@ -18,6 +18,7 @@ use super::device_signing::DeviceJob;
 use super::headers::{HeaderBuf, from_domain};
 use super::signing::SignJob;
 use super::verifying::VerifyJob;
+use crate::clock::ClockError;
 use crate::config::{OnError, OnRefuse};
 
 /// Actions we ask for: header changes for signing and verifying, envelope
@@ -62,10 +63,17 @@ enum Phase {
     Refused(&'static str),
     /// Signing failed; `on_error` applies.
     Failed(String),
+    /// The clock could not be read when the message started: it is neither
+    /// signed nor verified (never at time 0); `on_error` applies.
+    NoClock(ClockError),
 }
 
 struct Message {
     started: Instant,
+    /// Unix seconds, read from the clock once when the message started:
+    /// `t=` and `x=`, the verifier's time and BATV days all use it. A
+    /// clock failure is kept, and the message gets `on_error`.
+    now: Result<u64, ClockError>,
     state: Arc<State>,
     headers: HeaderBuf,
     phase: Phase,
@@ -144,6 +152,7 @@ impl Session {
         let shared = &self.shared;
         self.message.get_or_insert_with(|| Message {
             started: Instant::now(),
+            now: shared.clock().now(),
             state: shared.current(),
             headers: HeaderBuf::default(),
             phase: Phase::Headers,
@@ -202,8 +211,13 @@ impl Session {
                 let queue_id = self.queue_id.clone().unwrap_or_else(|| "-".into());
                 let m = self.message();
                 let policy = m.state.config.batv_policy.clone();
-                let now = super::now();
-                match m.batv.rcpt(policy.as_deref(), args.first(), now, &queue_id) {
+                // Without a clock no tag can be checked; the message gets
+                // `on_error` at its end.
+                let refusal = match m.now {
+                    Ok(now) => m.batv.rcpt(policy.as_deref(), args.first(), now, &queue_id),
+                    Err(_) => None,
+                };
+                match refusal {
                     Some(refusal) => self.reply(command, Reply::SmtpCode(&refusal), out),
                     None => self.reply(command, Reply::Continue, out),
                 }
@@ -320,6 +334,13 @@ impl Session {
             return;
         }
         let state = m.state.clone();
+        let now = match m.now {
+            Ok(now) => now,
+            Err(e) => {
+                m.phase = Phase::NoClock(e);
+                return;
+            }
+        };
         m.phase = if internal {
             match from_domain(&m.headers) {
                 Err(why) => Phase::Refused(why),
@@ -339,11 +360,10 @@ impl Session {
                         _ => Vec::new(),
                     };
                     if keys.is_empty() && device_keys.is_empty() {
-                        Phase::Verifying(Box::new(VerifyJob::start(&state, &m.headers)))
+                        Phase::Verifying(Box::new(VerifyJob::start(&state, &m.headers, now)))
                     } else if m.headers.overflowed() {
                         Phase::Failed("header section above max_header_bytes".into())
                     } else {
-                        let now = super::now();
                         let (keys, dk_keys) =
                             super::signing::split_schemes(&state.config.keys, keys);
                         let device = match (&state.device, &state.config.device) {
@@ -373,7 +393,7 @@ impl Session {
                 }
             }
         } else {
-            Phase::Verifying(Box::new(VerifyJob::start(&state, &m.headers)))
+            Phase::Verifying(Box::new(VerifyJob::start(&state, &m.headers, now)))
         };
     }
 
@@ -393,7 +413,7 @@ impl Session {
                 }
             },
             Phase::Verifying(job) => job.body(chunk),
-            Phase::Headers | Phase::Refused(_) | Phase::Failed(_) => false,
+            Phase::Headers | Phase::Refused(_) | Phase::Failed(_) | Phase::NoClock(_) => false,
         }
     }
 
@@ -407,8 +427,9 @@ impl Session {
         };
         let state = m.state.clone();
         let batv_policy = state.config.batv_policy.as_deref();
-        m.batv
-            .end_of_message(batv_policy, super::now(), &queue_id, out);
+        if let Ok(now) = m.now {
+            m.batv.end_of_message(batv_policy, now, &queue_id, out);
+        }
         let ms = m.started.elapsed().as_secs_f64() * 1000.0;
         let on_error = |out: &mut Vec<u8>, why: &str| match state.config.on_error {
             OnError::Tempfail => {
@@ -457,6 +478,29 @@ impl Session {
                 Err(why) => on_error(out, &why),
             },
             Phase::Failed(why) => on_error(out, &why),
+            Phase::NoClock(e) => match state.config.on_error {
+                OnError::Tempfail => {
+                    tracing::error!(
+                        queue_id,
+                        action = "tempfail",
+                        reason = %e,
+                        ms,
+                        "no clock: message neither signed nor verified"
+                    );
+                    Reply::SmtpCode("451 4.3.0 Temporary local problem, try again later")
+                        .encode(out);
+                }
+                OnError::Accept => {
+                    tracing::error!(
+                        queue_id,
+                        action = "accept-unhandled",
+                        reason = %e,
+                        ms,
+                        "no clock: message neither signed nor verified"
+                    );
+                    Reply::Continue.encode(out);
+                }
+            },
             Phase::Refused(why) => match state.config.on_refuse {
                 OnRefuse::Accept => {
                     tracing::info!(

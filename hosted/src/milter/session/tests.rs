@@ -1,4 +1,5 @@
 use super::*;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::{SigningKey, parse_pem};
 use crate::milter::codec::{Decoder, encode_command};
@@ -12,7 +13,14 @@ MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
 const ZONE: &[u8] = b"brisbane._domainkey.football.example.com. IN TXT \
     \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n";
 
+/// RFC 8463 Appendix A.3's `t=`: the time every test message starts at.
+const NOW: u64 = 1_528_637_909;
+
 fn shared(extra: &str) -> Arc<super::super::Shared> {
+    shared_on(extra, Clock::Fixed(NOW))
+}
+
+fn shared_on(extra: &str, clock: Clock) -> Arc<super::super::Shared> {
     let text = format!(
         "listen = \"inet:127.0.0.1:1\"\nauthserv_id = \"mx.example.net\"\n\
          internal_networks = [\"10.0.0.0/8\"]\nsigning_daemons = [\"ORIGINATING\"]\n\
@@ -25,14 +33,17 @@ fn shared(extra: &str) -> Arc<super::super::Shared> {
         parse_pem(ED25519_PEM).unwrap(),
     )
     .unwrap();
-    Arc::new(super::super::Shared::new(State {
-        keys: vec![Arc::new(key)],
-        key_source: Arc::new(super::super::KeySources::Zone(
-            crate::dns::ZoneKeySource::parse(ZONE).unwrap(),
-        )),
-        device: config_device(&config),
-        config,
-    }))
+    Arc::new(super::super::Shared::with_clock(
+        State {
+            keys: vec![Arc::new(key)],
+            key_source: Arc::new(super::super::KeySources::Zone(
+                crate::dns::ZoneKeySource::parse(ZONE).unwrap(),
+            )),
+            device: config_device(&config),
+            config,
+        },
+        clock,
+    ))
 }
 
 fn config_device(config: &Config) -> Option<Arc<crate::device::Device>> {
@@ -119,8 +130,19 @@ fn tag<'a>(value: &'a str, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// The whole DKIM-Signature value the session inserts for the
+/// conversation below, at `t=NOW`: Ed25519 is deterministic, so with a fixed
+/// key and a fixed clock every byte, `b=` included, is known. (That it
+/// verifies against RFC 8463's brisbane key is
+/// `verify_mode_passes_our_signature_and_fails_a_tampered_body`'s job.)
+const PINNED_SIGNATURE: &str = " v=1; a=ed25519-sha256; c=relaxed/relaxed;\n \
+    d=football.example.com; s=brisbane; t=1528637909; h=from:from:to:cc:subject\n \
+    :subject:date:reply-to:message-id:mime-version:content-type;\n \
+    bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=; b=foyLgo9E2VDqgxzXx3EBcYvySh\n \
+    v24Qt5dRV9+wnxwV+5V1d/fJOdEX6jg5DE6de8dn+o5V/0sBHq2TsKzXL1DA==";
+
 #[test]
-fn internal_mail_is_signed_the_same_at_every_split_point() {
+fn internal_mail_gets_the_same_whole_signature_at_every_split_point() {
     let shared = shared("");
     let body = b"Hi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n";
     let input = conversation(
@@ -128,7 +150,6 @@ fn internal_mail_is_signed_the_same_at_every_split_point() {
         b" Joe SixPack <joe@football.example.com>",
         body,
     );
-    let mut first_bh = None;
     for at in 0..=input.len() {
         let replies = run(&shared, &input, at);
         let codes: Vec<u8> = replies.iter().map(|r| r.0).collect();
@@ -144,14 +165,53 @@ fn internal_mail_is_signed_the_same_at_every_split_point() {
         assert_eq!(tag(value, "d"), "football.example.com");
         assert_eq!(tag(value, "s"), "brisbane");
         assert_eq!(tag(value, "a"), "ed25519-sha256");
+        assert_eq!(tag(value, "t"), NOW.to_string());
         let bh = tag(value, "bh").replace(['\n', '\t', ' '], "");
         // RFC 8463 Appendix A: the relaxed body hash of this body.
         assert_eq!(bh, "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=");
-        if let Some(first) = &first_bh {
-            assert_eq!(first, &bh);
-        }
-        first_bh = Some(bh);
+        // The field is NUL-terminated on the wire.
+        assert_eq!(value, format!("{PINNED_SIGNATURE}\0"), "split at {at}");
     }
+}
+
+/// A clock that reads before 1970 used to become `t=0`: the message was
+/// signed as if sent in 1970. Now the message gets `on_error`, and nothing
+/// is inserted.
+#[test]
+fn a_clock_failure_tempfails_instead_of_signing_with_t_zero() {
+    let broken = Clock::Reading(std::time::UNIX_EPOCH - std::time::Duration::from_secs(1));
+    let input = conversation(b"10.1.2.3", b" joe@football.example.com", b"Hi.\r\n");
+    for (on_error, want) in [("tempfail", b'y'), ("accept", b'c')] {
+        let shared = shared_on(&format!("on_error = \"{on_error}\"\n"), broken);
+        let replies = run(&shared, &input, 0);
+        let codes: Vec<u8> = replies.iter().map(|r| r.0).collect();
+        assert!(
+            !codes.contains(&b'i'),
+            "{on_error}: nothing inserted: {replies:?}"
+        );
+        assert_eq!(codes.last(), Some(&want), "{on_error}: {codes:?}");
+        if want == b'y' {
+            assert!(replies.last().unwrap().1.starts_with(b"451 4.3.0"));
+        }
+    }
+}
+
+/// Verify mode needs the time too (`x=`, a `t=` in the future): with a
+/// broken clock the message gets `on_error` instead of a verdict against
+/// 1970.
+#[test]
+fn a_clock_failure_never_verifies_against_time_zero() {
+    let broken = Clock::Reading(std::time::UNIX_EPOCH - std::time::Duration::from_secs(1));
+    let shared = shared_on("", broken);
+    let input = conversation(b"192.0.2.1", b" joe@football.example.com", b"x\r\n");
+    let replies = run(&shared, &input, 0);
+    let codes: Vec<u8> = replies.iter().map(|r| r.0).collect();
+    assert!(
+        !codes.contains(&b'i'),
+        "no Authentication-Results: {replies:?}"
+    );
+    assert_eq!(codes.last(), Some(&b'y'), "{codes:?}");
+    assert!(replies.last().unwrap().1.starts_with(b"451 4.3.0"));
 }
 
 #[test]
