@@ -252,3 +252,52 @@ fn signing_64_mib_streams_in_under_16_mib() {
     assert!(kib < 16 * 1024, "peak RSS {kib} KiB");
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("DKIM-Signature: "));
 }
+
+/// One word, two spellings: the key names `mass keygen` takes work for
+/// `mass sign --algorithm` too, and give the a= of the key's algorithm.
+#[test]
+fn sign_accepts_keygen_algorithm_names() {
+    let dir = tempdir("algnames");
+    keygen(&dir, "rsa-2048", "r1");
+    keygen(&dir, "ed25519", "e1");
+    let msg = dir.join("m.eml");
+    std::fs::write(
+        &msg,
+        b"From: a@example.com\r\nSubject: names\r\n\r\nbody\r\n",
+    )
+    .unwrap();
+    let sign = |selector: &str, algorithm: &str| {
+        mass()
+            .args(["sign", "--header-only", "--algorithm", algorithm])
+            .args(["--domain", "example.com", "--selector", selector, "--key"])
+            .arg(dir.join(format!("{selector}.example.com.pem")))
+            .arg(&msg)
+            .output()
+            .unwrap()
+    };
+    for (selector, algorithm, a) in [
+        ("r1", "rsa-2048", "a=rsa-sha256;"),
+        ("r1", "rsa-sha256", "a=rsa-sha256;"),
+        ("e1", "ed25519", "a=ed25519-sha256;"),
+        ("e1", "ed25519-sha256", "a=ed25519-sha256;"),
+    ] {
+        let out = sign(selector, algorithm);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "--algorithm {algorithm}: {err}");
+        let field = String::from_utf8(out.stdout).unwrap();
+        assert!(field.starts_with("DKIM-Signature: v=1; "), "{field}");
+        assert!(field.contains(a), "--algorithm {algorithm}: {field}");
+    }
+    // A key-size name that is not the key's size is refused, and says why.
+    let out = sign("r1", "rsa-3072");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rsa-3072") && err.contains("2048"), "{err}");
+    // An unknown name is refused with the list of valid spellings.
+    let out = sign("e1", "ed448");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for name in ["rsa-2048", "rsa-sha256", "ed25519", "ed25519-sha256"] {
+        assert!(err.contains(name), "{name} not listed in: {err}");
+    }
+}

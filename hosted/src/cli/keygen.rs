@@ -10,24 +10,26 @@ use zeroize::Zeroizing;
 use crate::keys::KeyMaterial;
 use crate::keys::record::dns_record;
 
-/// Key algorithms `mass keygen` makes.
+/// Key algorithms `mass keygen` makes. `mass sign --algorithm` takes these
+/// names too; here the a= names are accepted as well (rsa-sha256 makes the
+/// default RSA-2048 key), so one word works in both commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum KeyAlgorithm {
-    /// RSA with a 2048-bit modulus (rsa-sha256).
-    #[value(name = "rsa-2048")]
+    /// RSA with a 2048-bit modulus; signs a=rsa-sha256. Also spelled rsa-sha256.
+    #[value(name = "rsa-2048", alias = "rsa-sha256")]
     Rsa2048,
-    /// RSA with a 3072-bit modulus (rsa-sha256).
+    /// RSA with a 3072-bit modulus; signs a=rsa-sha256.
     #[value(name = "rsa-3072")]
     Rsa3072,
-    /// Ed25519 (ed25519-sha256, RFC 8463).
-    #[value(name = "ed25519")]
+    /// Ed25519 (RFC 8463); signs a=ed25519-sha256. Also spelled ed25519-sha256.
+    #[value(name = "ed25519", alias = "ed25519-sha256")]
     Ed25519,
 }
 
 /// `mass keygen` arguments.
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
-    /// The key algorithm.
+    /// The key algorithm (`mass sign --algorithm` takes these names too).
     #[arg(long, value_enum, default_value = "rsa-2048")]
     pub algorithm: KeyAlgorithm,
     /// The signing domain (d=).

@@ -9,13 +9,11 @@ use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use mass_core::canon::normalize::LineEndings;
-use mass_core::{
-    BodyLength, Canon, Canonicalization, HeaderSelection, MessageSigner, SignRequest,
-    SigningAlgorithm,
-};
+use mass_core::{BodyLength, Canon, Canonicalization, HeaderSelection, MessageSigner, SignRequest};
 
+use crate::clock::Clock;
 use crate::keys::record::{KeySigner, key_algorithm};
 use crate::keys::{KeyMaterial, load_key};
 
@@ -40,9 +38,12 @@ pub struct SignArgs {
     /// The selector (s=).
     #[arg(long)]
     pub selector: String,
-    /// rsa-sha256 or ed25519-sha256; by default the key's own.
-    #[arg(long)]
-    pub algorithm: Option<String>,
+    /// The algorithm, by its a= name or by the name `mass keygen` gives
+    /// the key; by default the key's own. A key-size name (rsa-2048,
+    /// rsa-3072, rsa-4096) must match the key's size: another size is
+    /// refused, not treated as any RSA key.
+    #[arg(long, value_enum)]
+    pub algorithm: Option<AlgorithmName>,
     /// dkim (default) writes a DKIM-Signature; domainkeys writes a legacy
     /// DomainKey-Signature (RFC 4870, rsa-sha1, RSA keys only).
     #[arg(long, default_value = "dkim")]
@@ -83,6 +84,100 @@ pub struct SignArgs {
     pub insecure_key_permissions: bool,
     /// The message; `-` or nothing for standard input.
     pub input: Option<PathBuf>,
+}
+
+/// What `--algorithm` may name: the `a=` value, or the key as `mass keygen`
+/// names it, so that one word can be copied from one command to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlgorithmName {
+    /// a=rsa-sha256 with any RSA key (DKIM).
+    #[value(name = "rsa-sha256")]
+    RsaSha256,
+    /// A 2048-bit RSA key: a=rsa-sha256 (DKIM), a=rsa-sha1 (DomainKeys).
+    #[value(name = "rsa-2048")]
+    Rsa2048,
+    /// A 3072-bit RSA key: a=rsa-sha256 (DKIM), a=rsa-sha1 (DomainKeys).
+    #[value(name = "rsa-3072")]
+    Rsa3072,
+    /// A 4096-bit RSA key: a=rsa-sha256 (DKIM), a=rsa-sha1 (DomainKeys).
+    #[value(name = "rsa-4096")]
+    Rsa4096,
+    /// Any RSA key: a=rsa-sha256 (DKIM), a=rsa-sha1 (DomainKeys).
+    #[value(name = "rsa")]
+    Rsa,
+    /// a=ed25519-sha256 (RFC 8463), with an Ed25519 key.
+    #[value(name = "ed25519-sha256")]
+    Ed25519Sha256,
+    /// An Ed25519 key: a=ed25519-sha256.
+    #[value(name = "ed25519")]
+    Ed25519,
+    /// a=rsa-sha1 with any RSA key: --scheme domainkeys only.
+    #[value(name = "rsa-sha1")]
+    RsaSha1,
+}
+
+/// The key types an [`AlgorithmName`] can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyFamily {
+    Rsa,
+    Ed25519,
+}
+
+impl AlgorithmName {
+    /// The name as the user wrote it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlgorithmName::RsaSha256 => "rsa-sha256",
+            AlgorithmName::Rsa2048 => "rsa-2048",
+            AlgorithmName::Rsa3072 => "rsa-3072",
+            AlgorithmName::Rsa4096 => "rsa-4096",
+            AlgorithmName::Rsa => "rsa",
+            AlgorithmName::Ed25519Sha256 => "ed25519-sha256",
+            AlgorithmName::Ed25519 => "ed25519",
+            AlgorithmName::RsaSha1 => "rsa-sha1",
+        }
+    }
+
+    fn family(self) -> KeyFamily {
+        match self {
+            AlgorithmName::Ed25519Sha256 | AlgorithmName::Ed25519 => KeyFamily::Ed25519,
+            _ => KeyFamily::Rsa,
+        }
+    }
+
+    /// The RSA modulus size the name asks for, if it names one.
+    fn rsa_bits(self) -> Option<u32> {
+        match self {
+            AlgorithmName::Rsa2048 => Some(2048),
+            AlgorithmName::Rsa3072 => Some(3072),
+            AlgorithmName::Rsa4096 => Some(4096),
+            _ => None,
+        }
+    }
+
+    /// Check that `key` is the key this name asks for (its type, and its
+    /// size for a key-size name). `path` names the key file in the error.
+    pub fn check_key(self, key: &KeyMaterial, path: &Path) -> Result<(), String> {
+        let (family, bits) = match key {
+            KeyMaterial::Rsa(k) => {
+                use rsa::traits::PublicKeyParts;
+                (KeyFamily::Rsa, Some(k.n().bit_width()))
+            }
+            KeyMaterial::Ed25519(_) => (KeyFamily::Ed25519, None),
+        };
+        let holds = match bits {
+            Some(b) => format!("a {b}-bit RSA key"),
+            None => "an Ed25519 key".to_string(),
+        };
+        if family != self.family() || self.rsa_bits().is_some_and(|want| Some(want) != bits) {
+            return Err(format!(
+                "--algorithm {} does not fit {}, which holds {holds}",
+                self.as_str(),
+                path.display()
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Parse `--canon`.
@@ -155,34 +250,20 @@ pub fn run(args: &SignArgs) -> Result<(), String> {
         "domainkeys" => return crate::cli::sign_dk::run(args),
         other => return Err(format!("--scheme `{other}`: expected dkim or domainkeys")),
     }
-    let key = read_key(&args.key, args.insecure_key_permissions)?;
-    let algorithm = key_algorithm(&key);
-    if let Some(a) = &args.algorithm {
-        let wanted = match a.as_str() {
-            "rsa-sha256" | "rsa" => SigningAlgorithm::RsaSha256,
-            "ed25519-sha256" | "ed25519" => SigningAlgorithm::Ed25519Sha256,
-            other => {
-                return Err(format!(
-                    "--algorithm `{other}`: expected rsa-sha256 or ed25519-sha256"
-                ));
-            }
-        };
-        if wanted != algorithm {
-            return Err(format!(
-                "--algorithm {} does not fit the key in {} ({})",
-                wanted.as_str(),
-                args.key.display(),
-                algorithm.as_str()
-            ));
-        }
+    if args.algorithm == Some(AlgorithmName::RsaSha1) {
+        return Err(
+            "--algorithm rsa-sha1 is for --scheme domainkeys; DKIM signs RSA keys with rsa-sha256 (RFC 8301)"
+                .into(),
+        );
     }
-    let now = match args.now {
-        Some(t) => t,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_err(|_| "the system clock is before 1970".to_string())?
-            .as_secs(),
-    };
+    let key = read_key(&args.key, args.insecure_key_permissions)?;
+    if let Some(name) = args.algorithm {
+        name.check_key(&key, &args.key)?;
+    }
+    let algorithm = key_algorithm(&key);
+    let now = Clock::System
+        .now_or(args.now)
+        .map_err(|e| format!("{e}; give the signing time with --now"))?;
     let names: Vec<&str> = match &args.headers {
         Some(h) => h
             .split(':')
@@ -245,7 +326,9 @@ pub(crate) fn read_message(
             let mut spool = if args.header_only {
                 None
             } else {
-                Some(io::BufWriter::new(spool_file()?))
+                Some(io::BufWriter::new(
+                    spool_file().map_err(|e| e.to_string())?,
+                ))
             };
             stream(stdin.lock(), |c| {
                 if let Some(s) = spool.as_mut() {

@@ -9,7 +9,9 @@ use mass_core::RsaSha256Signer;
 use mass_core::canon::DkCanon;
 use mass_core::domainkeys::{DkSignRequest, DkSigner};
 
-use crate::cli::sign::{SignArgs, finish_into_field, read_key, read_message, write_signed};
+use crate::cli::sign::{
+    AlgorithmName, SignArgs, finish_into_field, read_key, read_message, write_signed,
+};
 use crate::keys::KeyMaterial;
 
 /// Parse `--canon` for DomainKeys: `simple` (the default) or `nofws`.
@@ -34,15 +36,26 @@ pub fn run(args: &SignArgs) -> Result<(), String> {
             return Err(format!("{flag} has no meaning for --scheme domainkeys"));
         }
     }
-    if let Some(a) = args.algorithm.as_deref()
-        && !matches!(a, "rsa-sha1" | "rsa")
+    if let Some(a) = args.algorithm
+        && !matches!(
+            a,
+            AlgorithmName::RsaSha1
+                | AlgorithmName::Rsa
+                | AlgorithmName::Rsa2048
+                | AlgorithmName::Rsa3072
+                | AlgorithmName::Rsa4096
+        )
     {
         return Err(format!(
-            "--algorithm `{a}`: DomainKeys signs with rsa-sha1 only"
+            "--algorithm {}: DomainKeys signs with rsa-sha1 only (rsa-sha1, rsa, or an RSA key size such as rsa-2048)",
+            a.as_str()
         ));
     }
     let canon = parse_dk_canon(args.canon.as_deref())?;
     let key = read_key(&args.key, args.insecure_key_permissions)?;
+    if let Some(a) = args.algorithm {
+        a.check_key(&key, &args.key)?;
+    }
     let KeyMaterial::Rsa(rsa_key) = &key else {
         return Err(format!(
             "{}: DomainKeys needs an RSA key",
