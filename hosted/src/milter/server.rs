@@ -35,9 +35,6 @@ use super::session::{Flow, Session};
 use super::{Shared, State};
 use crate::config::Listen;
 
-/// Size of each connection's read buffer.
-const READ_CHUNK: usize = 64 * 1024;
-
 /// The two connection pools.
 struct Caps {
     /// Connections that have not finished option negotiation.
@@ -357,7 +354,6 @@ async fn connection<S: MilterSocket>(
     let mut running_permit: Option<OwnedSemaphorePermit> = None;
     let mut decoder = Decoder::new(max_packet);
     let mut session = Session::new(shared, peer.to_string());
-    let mut buf = vec![0u8; READ_CHUNK];
     let mut out = Vec::with_capacity(1024);
     let mut packet_started = Instant::now();
     loop {
@@ -417,8 +413,14 @@ async fn connection<S: MilterSocket>(
             Instant::now() + wait
         };
         let was_between_packets = !decoder.in_packet();
+        // Read straight into the decoder. Its room is empty only while a
+        // whole packet waits undecoded, and the loop above decodes them all.
+        let room = decoder.spare();
+        if room.is_empty() {
+            return Err("internal error: the milter decoder has no room".into());
+        }
         let n = tokio::select! {
-            r = timeout_at(deadline, stream.read(&mut buf)) => match r {
+            r = timeout_at(deadline, stream.read(room)) => match r {
                 Ok(Ok(n)) => n,
                 Ok(Err(e)) => return Err(format!("read: {e}")),
                 Err(_) => {
@@ -441,7 +443,7 @@ async fn connection<S: MilterSocket>(
         if was_between_packets {
             packet_started = Instant::now();
         }
-        decoder.feed(buf.get(..n).unwrap_or_default());
+        decoder.commit(n);
         let _ = &waiting_permit;
     }
 }

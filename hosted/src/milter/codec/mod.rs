@@ -15,15 +15,16 @@
 //! Data flow, with no I/O in this module:
 //!
 //! ```text
-//! socket bytes ──► Decoder::feed ──► Decoder::decode ──► Command<'_>
-//!                                                          │
-//! socket write ◄── Vec<u8> ◄── Reply::encode ◄── (caller decides)
+//! socket.read(Decoder::spare) ─► Decoder::commit ─► Decoder::decode ─► Command<'_>
+//!                                                                        │
+//! socket write ◄── Vec<u8> ◄── Reply::encode ◄── (caller decides) ◄──────┘
 //! ```
 //!
 //! The decoder checks a packet's length before it keeps any of its data: a
 //! length of 0, one above the configured maximum (0xFFFFFFFF among them) or
 //! an unknown command byte is a [`CodecError`], and the caller closes the
-//! connection. The buffer only ever holds bytes that actually arrived, so a
+//! connection. The buffer grows only when it is full of bytes that actually
+//! arrived, and never past one packet of the largest length accepted, so a
 //! peer that claims 4 GiB and sends nothing costs nothing.
 
 use std::fmt;

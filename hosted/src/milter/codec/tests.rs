@@ -145,14 +145,16 @@ fn huge_length_fails_at_once_without_allocating() {
                 max: DEFAULT_MAX_PACKET
             })
         );
-        assert!(d.buf.capacity() < 64, "kept room for the claim");
+        assert!(d.buf.capacity() <= FIRST_ROOM, "kept room for the claim");
     }
-    // The maximum itself is fine (and waits for its data).
+    // The maximum itself is fine (and waits for its data, without room
+    // kept for it).
     let mut d = Decoder::new(DEFAULT_MAX_PACKET);
     d.feed(&DEFAULT_MAX_PACKET.to_be_bytes());
     d.feed(b"B");
     assert_eq!(d.decode(), Ok(None));
-    assert!(d.buf.capacity() < 64);
+    assert!(d.buf.capacity() <= FIRST_ROOM);
+    assert!(d.spare().len() <= FIRST_ROOM);
 }
 
 #[test]
@@ -262,5 +264,74 @@ fn buffer_is_compacted() {
         d.feed(&p);
         assert!(matches!(d.decode(), Ok(Some(Command::Body(_)))));
     }
-    assert!(d.buf.len() <= 2 * p.len());
+    assert!(d.buf.len() <= FIRST_ROOM, "{}", d.buf.len());
+}
+
+/// Copy `bytes` into the decoder the way the server reads: into
+/// [`Decoder::spare`], at most `read` bytes at a time, then
+/// [`Decoder::commit`], decoding after each read.
+fn read_into(d: &mut Decoder, mut bytes: &[u8], read: usize, seen: &mut Vec<String>) {
+    while !bytes.is_empty() {
+        let room = d.spare();
+        assert!(!room.is_empty(), "room after every decoded packet");
+        let n = room.len().min(bytes.len()).min(read);
+        room[..n].copy_from_slice(&bytes[..n]);
+        d.commit(n);
+        bytes = &bytes[n..];
+        while let Some(c) = d.decode().unwrap() {
+            seen.push(owned(&c));
+        }
+    }
+}
+
+#[test]
+fn spare_and_commit_decode_the_same_at_every_split_point() {
+    let all = conversation();
+    let whole = decode_all(&[&all]).unwrap();
+    for at in 0..=all.len() {
+        let (a, b) = all.split_at(at);
+        let mut d = Decoder::new(DEFAULT_MAX_PACKET);
+        let mut seen = Vec::new();
+        read_into(&mut d, a, usize::MAX, &mut seen);
+        read_into(&mut d, b, usize::MAX, &mut seen);
+        assert_eq!(seen, whole, "split at {at}");
+        assert_eq!(d.pending(), 0);
+    }
+    // And one byte per read.
+    let mut d = Decoder::new(DEFAULT_MAX_PACKET);
+    let mut seen = Vec::new();
+    read_into(&mut d, &all, 1, &mut seen);
+    assert_eq!(seen, whole);
+}
+
+/// Reads grow the buffer only as bytes arrive, up to one whole packet of
+/// the largest length, never more: a packet of the maximum length read in
+/// small pieces ends with the buffer exactly that full.
+#[test]
+fn spare_grows_to_one_largest_packet_and_no_further() {
+    let max = 10_000u32;
+    let mut p = Vec::new();
+    encode_command(b'B', &vec![b'x'; max as usize - 1], &mut p);
+    assert_eq!(p.len(), 4 + max as usize);
+    let mut d = Decoder::new(max);
+    // The length field alone claims 10 KB: no room is made for it.
+    d.spare()[..4].copy_from_slice(&p[..4]);
+    d.commit(4);
+    assert_eq!(d.decode(), Ok(None));
+    assert_eq!(d.buf.len(), FIRST_ROOM);
+    let mut at = 4;
+    while at < p.len() {
+        let room = d.spare();
+        assert!(!room.is_empty());
+        let n = room.len().min(p.len() - at).min(1000);
+        room[..n].copy_from_slice(&p[at..at + n]);
+        d.commit(n);
+        at += n;
+        assert!(d.buf.len() <= 4 + max as usize, "{}", d.buf.len());
+    }
+    assert_eq!(d.buf.len(), 4 + max as usize);
+    // Full: the packet must be decoded before the next read.
+    assert!(d.spare().is_empty());
+    assert!(matches!(d.decode(), Ok(Some(Command::Body(b))) if b.len() == max as usize - 1));
+    assert_eq!(d.spare().len(), 4 + max as usize);
 }
