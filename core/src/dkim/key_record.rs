@@ -16,7 +16,7 @@ use core::fmt;
 
 use crate::dkim::signature_field::{HashAlgorithm, KeyType, SignatureAlgorithm};
 use crate::syntax::tag_list::{
-    Base64Error, Tag, TagList, TagListError, decode_base64, parse_tag_list,
+    Base64Error, TagList, TagListError, colon_list, decode_base64, parse_tag_list,
 };
 
 /// Largest decoded `p=`: the SubjectPublicKeyInfo DER of an RSA-8192 key is
@@ -207,13 +207,14 @@ impl<'a> KeyRecord<'a> {
                     sha1: false,
                     sha256: false,
                 };
-                for alg in colon_list(h) {
+                for alg in colon_list(h.value) {
                     hashes.sha1 |= alg.eq_ignore_ascii_case("sha1");
                     hashes.sha256 |= alg.eq_ignore_ascii_case("sha256");
                 }
             }
             if let Some(s) = tags.get("s") {
-                email_service = colon_list(s).any(|t| t == "*" || t.eq_ignore_ascii_case("email"));
+                email_service =
+                    colon_list(s.value).any(|t| t == "*" || t.eq_ignore_ascii_case("email"));
             }
         } else {
             granularity = tags.get("g").map(|g| g.value);
@@ -221,7 +222,7 @@ impl<'a> KeyRecord<'a> {
 
         let mut flags = KeyFlags::default();
         if let Some(t) = tags.get("t") {
-            for flag in colon_list(t) {
+            for flag in colon_list(t.value) {
                 flags.testing |= flag.eq_ignore_ascii_case("y");
                 // DomainKeys defines only t=y.
                 flags.strict |= syntax == RecordSyntax::Dkim && flag.eq_ignore_ascii_case("s");
@@ -294,12 +295,6 @@ fn check_version<const N: usize>(tags: &TagList<'_, N>) -> Result<(), KeyRecordE
         }
     }
     Ok(())
-}
-
-fn colon_list<'a>(tag: &Tag<'a>) -> impl Iterator<Item = &'a str> + use<'a> {
-    tag.value
-        .split(':')
-        .map(|item| item.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n')))
 }
 
 #[cfg(test)]

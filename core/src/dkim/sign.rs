@@ -21,7 +21,7 @@ use crate::canon::body_hash::BodyInterest;
 use crate::canon::{Canonicalization, HeaderCanonicalizer, canonicalize_header};
 use crate::crypto::{DigestSigner, SigningAlgorithm};
 use crate::error::Error;
-use crate::header::{HeaderStore, names_match};
+use crate::header::HeaderStore;
 use crate::syntax::dns_name::{check_dns_name, is_same_or_subdomain};
 use sha2::{Digest, Sha256};
 
@@ -129,44 +129,7 @@ const NAMES_MAX: usize = 64;
 const SIGNATURE_CAP: usize = 1024;
 
 /// The names a signer keeps, lower-cased, in request order.
-#[derive(Debug, Clone)]
-struct NameList {
-    bytes: heapless::Vec<u8, NAMES_CAP>,
-    ends: heapless::Vec<u16, NAMES_MAX>,
-}
-
-impl NameList {
-    fn new() -> Self {
-        NameList {
-            bytes: heapless::Vec::new(),
-            ends: heapless::Vec::new(),
-        }
-    }
-
-    fn push(&mut self, name: &str) -> Result<(), Error> {
-        let name = name.trim();
-        if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b) && b != b':') {
-            return Err(Error::InvalidTagValue { tag: "h" });
-        }
-        let full = Error::HeaderListCapacity { limit: NAMES_MAX };
-        for b in name.bytes() {
-            self.bytes.push(b.to_ascii_lowercase()).map_err(|_| full)?;
-        }
-        let end = u16::try_from(self.bytes.len()).map_err(|_| full)?;
-        self.ends.push(end).map_err(|_| full)
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &[u8]> + Clone + '_ {
-        let starts = core::iter::once(0u16).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends.iter().copied())
-            .map(|(s, e)| self.bytes.get(s as usize..e as usize).unwrap_or_default())
-    }
-
-    fn contains(&self, name: &[u8]) -> bool {
-        self.iter().any(|n| names_match(n, name))
-    }
-}
+type NameList = crate::header::names::NameList<NAMES_CAP, NAMES_MAX>;
 
 /// Streaming DKIM signer for one message and one key: a
 /// [`MultiSigner`] with one request.
@@ -261,136 +224,6 @@ fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
         }
     }
     buf.get(i..).unwrap_or_default()
-}
-
-/// Lines of a signature field are folded at this width (RFC 5322 §2.1.1
-/// recommends 78).
-pub(crate) const FOLD_WIDTH: usize = 78;
-
-/// Writes a header field into a caller's buffer, folding at
-/// [`FOLD_WIDTH`]. It keeps counting past the end of the buffer, so the
-/// size required is known even when the buffer is too small.
-pub(crate) struct FieldWriter<'b> {
-    pub(crate) buf: &'b mut [u8],
-    pub(crate) len: usize,
-    pub(crate) line: usize,
-}
-
-/// The counters of a [`FieldWriter`], to measure without writing.
-#[derive(Clone, Copy)]
-pub(crate) struct Counts {
-    len: usize,
-    line: usize,
-}
-
-impl Counts {
-    /// The length after a run of `n` bytes that may fold anywhere.
-    pub(crate) fn folded_run(mut self, n: usize) -> usize {
-        for _ in 0..n {
-            if self.line >= FOLD_WIDTH {
-                self.len = self.len.saturating_add(3);
-                self.line = 1;
-            }
-            self.len = self.len.saturating_add(1);
-            self.line = self.line.saturating_add(1);
-        }
-        self.len
-    }
-}
-
-impl<'b> FieldWriter<'b> {
-    pub(crate) fn new(buf: &'b mut [u8]) -> Self {
-        FieldWriter {
-            buf,
-            len: 0,
-            line: 0,
-        }
-    }
-
-    pub(crate) fn capacity(&self) -> usize {
-        self.buf.len()
-    }
-
-    pub(crate) fn clone_counts(&self) -> Counts {
-        Counts {
-            len: self.len,
-            line: self.line,
-        }
-    }
-
-    pub(crate) fn put(&mut self, bytes: &[u8]) {
-        // Past the end of the buffer nothing is written, only counted.
-        let _ = crate::bytes::copy_at(self.buf, self.len, bytes);
-        self.len = self.len.saturating_add(bytes.len());
-        self.line = self.line.saturating_add(bytes.len());
-    }
-
-    pub(crate) fn fold(&mut self) {
-        self.put(b"\r\n ");
-        self.line = 1;
-    }
-
-    /// A tag, preceded by a space or a fold.
-    pub(crate) fn unit(&mut self, parts: &[&[u8]]) {
-        let n = total_len(parts);
-        if self.line.saturating_add(1).saturating_add(n) > FOLD_WIDTH {
-            self.fold();
-        } else {
-            self.put(b" ");
-        }
-        for p in parts {
-            self.put(p);
-        }
-    }
-
-    /// Part of a value where folding whitespace may stand before it.
-    pub(crate) fn glued(&mut self, parts: &[&[u8]]) {
-        let n = total_len(parts);
-        // Leave room for the ';' that ends the tag.
-        if self.line.saturating_add(n).saturating_add(1) > FOLD_WIDTH {
-            self.fold();
-        }
-        for p in parts {
-            self.put(p);
-        }
-    }
-
-    /// A value that may fold between any two bytes (base64, §3.5 b=).
-    pub(crate) fn folded(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            if self.line >= FOLD_WIDTH {
-                self.fold();
-            }
-            self.put(core::slice::from_ref(b));
-        }
-    }
-
-    /// A header field copied into `z=`, in dkim-quoted-printable (§2.11),
-    /// unfolded, with `|` encoded.
-    fn quoted_printable(&mut self, field: &[u8]) {
-        const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        for &b in field {
-            if b == b'\r' || b == b'\n' {
-                continue;
-            }
-            let safe = matches!(b, 0x21..=0x3a | 0x3c | 0x3e..=0x7e) && b != b'|';
-            if safe {
-                self.glued(&[core::slice::from_ref(&b)]);
-            } else {
-                let enc = [
-                    b'=',
-                    HEX.get((b >> 4) as usize).copied().unwrap_or(b'0'),
-                    HEX.get((b & 15) as usize).copied().unwrap_or(b'0'),
-                ];
-                self.glued(&[&enc]);
-            }
-        }
-    }
-}
-
-/// The summed length of `parts` (saturating: it only decides a fold).
-fn total_len(parts: &[&[u8]]) -> usize {
-    parts.iter().fold(0, |n, p| n.saturating_add(p.len()))
 }
 
 /// Hash the header fields an `h=` list selects, then the signature field

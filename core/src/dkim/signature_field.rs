@@ -18,7 +18,9 @@ use core::fmt;
 use crate::canon::Canonicalization;
 use crate::syntax::dns_name::{NameError, check_dns_name, is_same_or_subdomain};
 use crate::syntax::field_name::is_field_name;
-use crate::syntax::tag_list::{Base64Error, Span, TagListError, decode_base64, parse_tag_list};
+use crate::syntax::tag_list::{
+    Base64Error, Span, TagListError, colon_list, decode_base64, parse_tag_list,
+};
 
 /// Largest decoded `b=` accepted: an RSA-8192 signature (RFC 8301 §3.2).
 pub const MAX_SIGNATURE_BYTES: usize = 1024;
@@ -355,7 +357,7 @@ impl<'a> DkimSignature<'a> {
 
         let signed_headers_raw = need(T::H)?.value;
         let mut from_signed = false;
-        for (count, name) in split_colon_list(signed_headers_raw).enumerate() {
+        for (count, name) in colon_list(signed_headers_raw).enumerate() {
             if count >= MAX_SIGNED_HEADERS {
                 return Err(E::TooManySignedHeaders);
             }
@@ -382,7 +384,7 @@ impl<'a> DkimSignature<'a> {
         };
 
         if let Some(q) = get("q")
-            && !split_colon_list(q.value).any(|m| m.eq_ignore_ascii_case("dns/txt"))
+            && !colon_list(q.value).any(|m| m.eq_ignore_ascii_case("dns/txt"))
         {
             return Err(E::UnsupportedQueryMethod);
         }
@@ -460,7 +462,7 @@ impl<'a> DkimSignature<'a> {
 
     /// The header field names of `h=`, in order, FWS trimmed (§3.5).
     pub fn signed_headers(&self) -> impl Iterator<Item = &'a str> + Clone + use<'a> {
-        split_colon_list(self.signed_headers_raw)
+        colon_list(self.signed_headers_raw)
     }
 
     /// The domain of the signing identity: that of `i=`, or `d=` when there
@@ -493,15 +495,6 @@ fn trim_end_wsp(mut s: &[u8]) -> &[u8] {
         }
     }
     s
-}
-
-fn is_fws_byte(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n')
-}
-
-/// Items of a colon-separated list with FWS around each trimmed.
-fn split_colon_list(s: &str) -> impl Iterator<Item = &str> + Clone {
-    s.split(':').map(|item| item.trim_matches(is_fws_byte))
 }
 
 fn parse_algorithm(v: &str) -> Result<SignatureAlgorithm, SignatureFieldError> {

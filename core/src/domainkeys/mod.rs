@@ -45,19 +45,23 @@ use crate::canon::{BodyCanonicalizer, DkCanon, Sink, canonicalize_dk_header_piec
 use crate::crypto::Sha1DigestSigner;
 use crate::dkim::key_record::{KeyRecord, KeyRecordError};
 use crate::dkim::public_key::{PublicKeyError, RsaKey, WEAK_RSA_MODULUS_BITS, load_rsa};
-use crate::dkim::sign::{FOLD_WIDTH, FieldWriter};
 use crate::dkim::verify::{KeyAnswer, KeyState, NoKeyReason, Verdict, best_of};
 use crate::error::Error;
+use crate::header::names::{NameList, requested_name};
+use crate::header::writer::{FOLD_WIDTH, FieldWriter, base64_len};
 use crate::header::{FieldSink, HeaderSplitter, field_value, names_match};
 use crate::syntax::dns_name::{NameError, check_dns_name, is_same_or_subdomain};
-// `is_ftext` for the signer's h= names.
-use crate::syntax::field_name::{is_field_name, is_ftext};
-use crate::syntax::tag_list::{Base64Error, TagListError, decode_base64, parse_tag_list};
+use crate::syntax::field_name::is_field_name;
+use crate::syntax::tag_list::{
+    Base64Error, TagListError, colon_list, decode_base64, parse_tag_list,
+};
 
 /// The most names an `h=` list may hold (signer and verifier).
 pub const MAX_HEADER_NAMES: usize = 64;
 /// Room for the names of `h=`.
 const NAMES_BYTES: usize = 1024;
+/// A list of header field names, as `h=` has them.
+type Names = NameList<NAMES_BYTES, MAX_HEADER_NAMES>;
 /// The longest Sender or From field kept to find the sending address.
 pub const MAX_ADDRESS_FIELD: usize = 2048;
 /// The longest DomainKey-Signature field a [`DkMessageVerifier`] keeps.

@@ -67,12 +67,9 @@ impl DkSigner {
             Some(list) => {
                 let mut names = Names::new();
                 for name in list.iter().chain(["from", "sender"].iter()) {
-                    let name = name.trim();
-                    if name.is_empty() || !name.bytes().all(is_ftext) {
-                        return Err(Error::InvalidTagValue { tag: "h" });
-                    }
-                    if !names.contains(name.as_bytes()) {
-                        names.push(name.as_bytes())?;
+                    let name = requested_name(name)?;
+                    if !names.contains(name) {
+                        names.push(name)?;
                     }
                 }
                 Some(names)
@@ -171,8 +168,7 @@ impl DkSigner {
     pub fn required_len<K: Sha1DigestSigner + ?Sized>(&self, key: &K) -> usize {
         let mut w = FieldWriter::new(&mut []);
         self.write_unsigned_field(&mut w);
-        w.clone_counts()
-            .folded_run(key.signature_len().div_ceil(3).saturating_mul(4))
+        w.clone_counts().folded_run(base64_len(key.signature_len()))
     }
 
     /// Finish the message and sign it. The complete field,
@@ -202,9 +198,7 @@ impl DkSigner {
         let mut w = FieldWriter::new(out);
         self.write_unsigned_field(&mut w);
         // Measure the b= value before signing.
-        let required = w
-            .clone_counts()
-            .folded_run(sig_len.div_ceil(3).saturating_mul(4));
+        let required = w.clone_counts().folded_run(base64_len(sig_len));
         if required > w.capacity() {
             return Err(Error::BufferTooSmall { required });
         }

@@ -142,10 +142,7 @@ impl<'a> DkSignature<'a> {
         if !need(DkTag::A)?.eq_ignore_ascii_case("rsa-sha1") {
             return Err(E::UnsupportedAlgorithm);
         }
-        if !need(DkTag::Q)?
-            .split(':')
-            .any(|m| m.trim().eq_ignore_ascii_case("dns"))
-        {
+        if !colon_list(need(DkTag::Q)?).any(|m| m.eq_ignore_ascii_case("dns")) {
             return Err(E::UnsupportedQueryMethod);
         }
         let canonicalization = match tags.get("c") {
@@ -159,7 +156,7 @@ impl<'a> DkSignature<'a> {
         let headers = tags.get("h").map(|h| h.value);
         if let Some(h) = headers {
             let mut count = 0usize;
-            for name in split_names(h) {
+            for name in colon_list(h) {
                 if !is_field_name(name.as_bytes()) {
                     return Err(E::BadHeaderName);
                 }
@@ -195,47 +192,6 @@ impl<'a> DkSignature<'a> {
 
     /// The names of `h=`, in order, whitespace trimmed.
     pub fn header_names(&self) -> impl Iterator<Item = &'a str> + use<'a> {
-        split_names(self.headers.unwrap_or_default()).filter(|n| !n.is_empty())
-    }
-}
-
-pub(super) fn split_names(h: &str) -> impl Iterator<Item = &str> {
-    h.split(':')
-        .map(|n| n.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n')))
-}
-
-/// A bounded list of header field names.
-#[derive(Debug, Clone)]
-pub(super) struct Names {
-    pub(super) bytes: heapless::Vec<u8, NAMES_BYTES>,
-    pub(super) ends: heapless::Vec<u16, MAX_HEADER_NAMES>,
-}
-
-impl Names {
-    pub(super) fn new() -> Self {
-        Names {
-            bytes: heapless::Vec::new(),
-            ends: heapless::Vec::new(),
-        }
-    }
-
-    pub(super) fn push(&mut self, name: &[u8]) -> Result<(), Error> {
-        let full = Error::HeaderListCapacity {
-            limit: MAX_HEADER_NAMES,
-        };
-        self.bytes.extend_from_slice(name).map_err(|_| full)?;
-        let end = u16::try_from(self.bytes.len()).map_err(|_| full)?;
-        self.ends.push(end).map_err(|_| full)
-    }
-
-    pub(super) fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        let starts = core::iter::once(0u16).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends.iter().copied())
-            .map(|(s, e)| self.bytes.get(s as usize..e as usize).unwrap_or_default())
-    }
-
-    pub(super) fn contains(&self, name: &[u8]) -> bool {
-        self.iter().any(|n| names_match(n, name))
+        colon_list(self.headers.unwrap_or_default()).filter(|n| !n.is_empty())
     }
 }

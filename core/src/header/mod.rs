@@ -431,5 +431,8 @@ impl<const BYTES: usize, const FIELDS: usize> HeaderStore<BYTES, FIELDS> {
     }
 }
 
+pub(crate) mod names;
+pub(crate) mod writer;
+
 #[cfg(test)]
 mod tests;

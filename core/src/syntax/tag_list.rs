@@ -363,6 +363,15 @@ pub fn parse_tag_list<const N: usize>(input: &[u8]) -> Result<TagList<'_, N>, Ta
     Ok(TagList { tags })
 }
 
+/// The items of a colon-separated tag value (`h=`, `q=`, and a key
+/// record's `h=`, `s=` and `t=`), each with the FWS around it trimmed.
+/// An empty item stays in the list, for the caller to refuse or skip.
+pub fn colon_list(value: &str) -> impl Iterator<Item = &str> + Clone {
+    value
+        .split(':')
+        .map(|item| item.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n')))
+}
+
 /// Why a base64 tag value could not be decoded.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

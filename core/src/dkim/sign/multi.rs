@@ -28,14 +28,15 @@
 //! is [`Error::OutOfOrder`].
 
 use super::{
-    BodyLength, DOMAIN_CAP, FieldWriter, HeaderSelection, IDENTITY_CAP, NameList, SELECTOR_CAP,
-    SIGNATURE_CAP, SignRequest, copy_into, format_u64, header_hash, is_domain_syntax,
-    is_same_or_subdomain,
+    BodyLength, DOMAIN_CAP, HeaderSelection, IDENTITY_CAP, NameList, SELECTOR_CAP, SIGNATURE_CAP,
+    SignRequest, copy_into, format_u64, header_hash, is_domain_syntax, is_same_or_subdomain,
 };
 use crate::canon::Canonicalization;
 use crate::canon::body_hash::{BodyHash, BodyHasher, BodyInterest};
 use crate::crypto::{DigestSigner, SigningAlgorithm};
 use crate::error::Error;
+use crate::header::names::requested_name;
+use crate::header::writer::{FieldWriter, base64_len};
 use crate::header::{FieldSink, HeaderSplitter, HeaderStore, names_match};
 use base64ct::{Base64, Encoding};
 
@@ -98,12 +99,12 @@ impl Spec {
         };
         let mut wanted = NameList::new();
         for n in names {
-            wanted.push(n)?;
+            wanted.push_lowercase(requested_name(n)?)?;
         }
         // §5.4: From MUST be signed.
         if !wanted.contains(b"from") {
             if oversign {
-                wanted.push("from")?;
+                wanted.push(b"from")?;
             } else {
                 return Err(Error::InvalidTagValue { tag: "h" });
             }
@@ -164,7 +165,7 @@ impl Spec {
         let mut w = FieldWriter::new(&mut []);
         // Encoding a 32-byte hash into its 44-byte room cannot fail.
         let _ = self.write_unsigned_field(store, &mut w, &[0; 32], hashed_len);
-        w.clone_counts().folded_run(b64_len(sig_len))
+        w.clone_counts().folded_run(base64_len(sig_len))
     }
 
     /// Write the field for `body` into `out` and sign it with `key`.
@@ -187,7 +188,7 @@ impl Spec {
         self.write_unsigned_field(store, &mut w, &body.digest, body.hashed_len)?;
         let unsigned_len = w.len;
         // Dry-run the b= value to know the full size before signing.
-        let required = w.clone_counts().folded_run(b64_len(sig_len));
+        let required = w.clone_counts().folded_run(base64_len(sig_len));
         if required > w.capacity() {
             return Err(Error::BufferTooSmall { required });
         }
@@ -264,11 +265,6 @@ impl Spec {
         w.unit(&[b"b="]);
         Ok(())
     }
-}
-
-/// The base64 length of a signature of `sig_len` bytes.
-fn b64_len(sig_len: usize) -> usize {
-    sig_len.div_ceil(3).saturating_mul(4)
 }
 
 /// The header side, borrowed for one push: keeps the fields any request
