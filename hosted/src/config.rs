@@ -296,6 +296,11 @@ pub struct Config {
     /// Each key lookup gives up (temperror) after this many seconds.
     #[serde(default = "default_dns_timeout", deserialize_with = "secs_de")]
     pub dns_timeout: Duration,
+    /// Ask only this name server (`IP:PORT`, UDP then TCP for truncated
+    /// answers) instead of the system's resolvers: a local validating
+    /// resolver, or a test server.
+    #[serde(default)]
+    pub dns_server: Option<std::net::SocketAddr>,
     /// Signature expiry (`x=`), seconds after `t=`; none by default.
     #[serde(default)]
     pub signature_ttl: Option<u64>,

@@ -11,8 +11,9 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-/// An unlinked, private temporary file.
-pub fn spool_file() -> Result<File, String> {
+/// An unlinked, private temporary file. The error keeps the operating
+/// system's kind (a full disk is `StorageFull`) and names the directory.
+pub fn spool_file() -> io::Result<File> {
     let dir = std::env::temp_dir();
     for n in 0..100u32 {
         let path = dir.join(format!("mass-{}-{n}.spool", std::process::id()));
@@ -28,14 +29,20 @@ pub fn spool_file() -> Result<File, String> {
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
-                return Err(format!(
-                    "cannot create a spool file in {}: {e}",
-                    dir.display()
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot create a spool file in {}: {e}", dir.display()),
                 ));
             }
         }
     }
-    Err("cannot create a spool file".into())
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "cannot create a spool file in {}: 100 names taken",
+            dir.display()
+        ),
+    ))
 }
 
 /// Bytes kept in memory up to a limit, then in a [`spool_file`].
@@ -75,7 +82,7 @@ impl Spool {
     /// would be passed.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         if self.file.is_none() && self.memory.len() + bytes.len() > self.memory_limit {
-            let mut file = spool_file().map_err(io::Error::other)?;
+            let mut file = spool_file()?;
             file.write_all(&self.memory)?;
             self.memory = Vec::new();
             self.file = Some(file);

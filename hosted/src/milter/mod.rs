@@ -82,8 +82,13 @@ impl State {
                     .map_err(|e| format!("key_zone_file {}: {e}", zone.display()))?,
             ),
             None => KeySources::Dns(Box::new(
-                crate::dns::DnsKeySource::system(config.dns_timeout)
-                    .map_err(|e| format!("DNS resolver: {e}"))?,
+                match config.dns_server {
+                    Some(server) => {
+                        crate::dns::DnsKeySource::with_server(server, config.dns_timeout)
+                    }
+                    None => crate::dns::DnsKeySource::system(config.dns_timeout),
+                }
+                .map_err(|e| format!("DNS resolver: {e}"))?,
             )),
         };
         let device = config.device.as_ref().map(|dc| {
