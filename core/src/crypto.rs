@@ -124,6 +124,28 @@ impl<R: rand_core::TryCryptoRng> RsaSha256Signer<rsa::PrivateKey, R> {
 }
 
 #[cfg(feature = "rsa")]
+impl<K: Borrow<rsa::PrivateKey>, R: rand_core::TryCryptoRng> RsaSha256Signer<K, R> {
+    /// RSASSA-PKCS1-v1_5 over `digest` into `out`, for both hashes. The
+    /// blinded path, `sign_with_rng`, is the only one: the RNG-less one
+    /// skips blinding.
+    fn sign_blinded(
+        &mut self,
+        padding: rsa::Pkcs1v15Sign,
+        digest: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let sig = self
+            .key
+            .borrow()
+            .sign_with_rng(&mut self.rng, padding, digest)
+            .map_err(|_| Error::Key)?;
+        crate::bytes::copy_at(out, 0, &sig).ok_or(Error::BufferTooSmall {
+            required: sig.len(),
+        })
+    }
+}
+
+#[cfg(feature = "rsa")]
 impl<K: Borrow<rsa::PrivateKey>, R> RsaSha256Signer<K, R> {
     /// The modulus size in bits.
     pub fn bits(&self) -> usize {
@@ -144,16 +166,7 @@ impl<K: Borrow<rsa::PrivateKey>, R: rand_core::TryCryptoRng> DigestSigner
     }
 
     fn sign_digest(&mut self, digest: &[u8; 32], out: &mut [u8]) -> Result<usize, Error> {
-        let padding = rsa::Pkcs1v15Sign::new::<Sha256>();
-        // The blinded path: `sign_with_rng`, never the RNG-less one.
-        let sig = self
-            .key
-            .borrow()
-            .sign_with_rng(&mut self.rng, padding, digest)
-            .map_err(|_| Error::Key)?;
-        crate::bytes::copy_at(out, 0, &sig).ok_or(Error::BufferTooSmall {
-            required: sig.len(),
-        })
+        self.sign_blinded(rsa::Pkcs1v15Sign::new::<Sha256>(), digest, out)
     }
 }
 
@@ -189,16 +202,7 @@ impl<K: Borrow<rsa::PrivateKey>, R: rand_core::TryCryptoRng> Sha1DigestSigner
     }
 
     fn sign_sha1_digest(&mut self, digest: &[u8; 20], out: &mut [u8]) -> Result<usize, Error> {
-        let padding = rsa::Pkcs1v15Sign::new::<sha1::Sha1>();
-        // Blinded, as for rsa-sha256: `sign_with_rng` only.
-        let sig = self
-            .key
-            .borrow()
-            .sign_with_rng(&mut self.rng, padding, digest)
-            .map_err(|_| Error::Key)?;
-        crate::bytes::copy_at(out, 0, &sig).ok_or(Error::BufferTooSmall {
-            required: sig.len(),
-        })
+        self.sign_blinded(rsa::Pkcs1v15Sign::new::<sha1::Sha1>(), digest, out)
     }
 }
 

@@ -103,7 +103,7 @@ pub mod header;
 pub mod link;
 pub mod syntax;
 #[cfg(test)]
-mod test_rng;
+mod test_support;
 
 pub use canon::body_hash::BodyInterest;
 pub use canon::{Canon, Canonicalization};

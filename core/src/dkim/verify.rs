@@ -277,6 +277,20 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
     /// The keys still to be looked up, one per distinct name (at most
     /// `max_signatures`). Empty until the header block has ended.
     pub fn key_requests(&self) -> impl Iterator<Item = KeyRequest<'_>> + '_ {
+        self.waiting()
+            .enumerate()
+            .filter(move |(n, req)| {
+                // Only the first slot wanting a given name asks for it.
+                !self
+                    .waiting()
+                    .take(*n)
+                    .any(|earlier| same_key_name(&earlier, req))
+            })
+            .map(|(_, req)| req)
+    }
+
+    /// The request of every slot still waiting for its key, in slot order.
+    fn waiting(&self) -> impl Iterator<Item = KeyRequest<'_>> + '_ {
         self.slots
             .iter()
             .enumerate()
@@ -288,25 +302,6 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
                 } => self.request_for(id, *field),
                 _ => None,
             })
-            .enumerate()
-            .filter(move |(n, req)| {
-                // Only the first slot wanting a given name asks for it.
-                !self
-                    .slots
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(id, slot)| match slot {
-                        Slot::Pending {
-                            key: KeyState::Wanted,
-                            field,
-                            ..
-                        } => self.request_for(id, *field),
-                        _ => None,
-                    })
-                    .take(*n)
-                    .any(|earlier| same_key_name(&earlier, req))
-            })
-            .map(|(_, req)| req)
     }
 
     /// Answer a key request. The answer also serves every other signature

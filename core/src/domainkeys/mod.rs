@@ -38,7 +38,6 @@
 
 use core::fmt;
 
-use base64ct::{Base64, Encoding};
 use sha1::{Digest, Sha1};
 
 use crate::canon::{BodyCanonicalizer, DkCanon, Sink, canonicalize_dk_header_piece};
@@ -48,7 +47,7 @@ use crate::dkim::public_key::{PublicKeyError, RsaKey, WEAK_RSA_MODULUS_BITS, loa
 use crate::dkim::verify::{KeyAnswer, KeyState, NoKeyReason, Verdict, best_of};
 use crate::error::Error;
 use crate::header::names::{NameList, requested_name};
-use crate::header::writer::{FOLD_WIDTH, FieldWriter, base64_len};
+use crate::header::writer::{FOLD_WIDTH, FieldWriter};
 use crate::header::{FieldSink, HeaderSplitter, field_value, names_match};
 use crate::syntax::dns_name::{NameError, check_dns_name, is_same_or_subdomain};
 use crate::syntax::field_name::is_field_name;

@@ -168,7 +168,7 @@ impl DkSigner {
     pub fn required_len<K: Sha1DigestSigner + ?Sized>(&self, key: &K) -> usize {
         let mut w = FieldWriter::new(&mut []);
         self.write_unsigned_field(&mut w);
-        w.clone_counts().folded_run(base64_len(key.signature_len()))
+        w.len_with_signature(key.signature_len())
     }
 
     /// Finish the message and sign it. The complete field,
@@ -198,24 +198,14 @@ impl DkSigner {
         let mut w = FieldWriter::new(out);
         self.write_unsigned_field(&mut w);
         // Measure the b= value before signing.
-        let required = w.clone_counts().folded_run(base64_len(sig_len));
-        if required > w.capacity() {
-            return Err(Error::BufferTooSmall { required });
-        }
+        w.room_for_signature(sig_len)?;
         // The hash of a copy, so that a retry finds the signer unchanged.
         let mut hash = self.intake.hash.clone();
         self.body.clone().finish(&mut hash);
         let digest: [u8; 20] = hash.finalize().into();
         let mut sig = [0u8; SIGNATURE_CAP];
         let n = key.sign_sha1_digest(&digest, &mut sig)?;
-        let sig = sig.get(..n).ok_or(Error::Key)?;
-        let mut b64 = [0u8; SIGNATURE_CAP.div_ceil(3) * 4];
-        let b64 = Base64::encode(sig, &mut b64).map_err(|_| Error::Key)?;
-        w.folded(b64.as_bytes());
-        if w.len > w.capacity() {
-            return Err(Error::BufferTooSmall { required: w.len });
-        }
-        Ok(w.len)
+        w.end_with_signature(sig.get(..n).ok_or(Error::Key)?)
     }
 
     /// The field up to and including `b=`, without its value.

@@ -8,13 +8,13 @@ use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 
-use base64ct::{Base64, Encoding};
-use rand_core::SeedableRng;
-use rsa::pkcs8::EncodePublicKey;
 use rsa::traits::PublicKeyParts;
 
 use super::*;
 use crate::crypto::RsaSha256Signer;
+use crate::test_support::{
+    RFC8463_RSA_PEM_BODY, WEAK_RSA_PEM_BODY, b64, rng, rsa_p_value, rsa_private,
+};
 
 type Verifier = DkMessageVerifier<4>;
 
@@ -28,61 +28,12 @@ Body  line one.  \r\n\
 \r\n\
 \r\n";
 
-fn b64(bytes: &[u8]) -> String {
-    let mut buf = vec![0u8; bytes.len().div_ceil(3) * 4];
-    Base64::encode(bytes, &mut buf).unwrap().to_string()
-}
-
-fn unb64(text: &str) -> Vec<u8> {
-    let mut out = vec![0u8; text.len()];
-    let n = crate::syntax::tag_list::decode_base64(text.as_bytes(), &mut out).unwrap();
-    out.truncate(n);
-    out
-}
-
-fn rng(seed: u8) -> chacha20::ChaCha20Rng {
-    chacha20::ChaCha20Rng::from_seed([seed; 32])
-}
-
-/// RFC 8463 §A.1, the RSA-1024 key (PKCS#1).
-const RSA_PEM_BODY: &str = "MIICXQIBAAKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQi
-Y/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqM
-KrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB
-AoGAH0cxOhFZDgzXWhDhnAJDw5s4roOXN4OhjiXa8W7Y3rhX3FJqmJSPuC8N9vQm
-6SVbaLAE4SG5mLMueHlh4KXffEpuLEiNp9Ss3O4YfLiQpbRqE7Tm5SxKjvvQoZZe
-zHorimOaChRL2it47iuWxzxSiRMv4c+j70GiWdxXnxe4UoECQQDzJB/0U58W7RZy
-6enGVj2kWF732CoWFZWzi1FicudrBFoy63QwcowpoCazKtvZGMNlPWnC7x/6o8Gc
-uSe0ga2xAkEA8C7PipPm1/1fTRQvj1o/dDmZp243044ZNyxjg+/OPN0oWCbXIGxy
-WvmZbXriOWoSALJTjExEgraHEgnXssuk7QJBALl5ICsYMu6hMxO73gnfNayNgPxd
-WFV6Z7ULnKyV7HSVYF0hgYOHjeYe9gaMtiJYoo0zGN+L3AAtNP9huqkWlzECQE1a
-licIeVlo1e+qJ6Mgqr0Q7Aa7falZ448ccbSFYEPD6oFxiOl9Y9se9iYHZKKfIcst
-o7DUw1/hz2Ck4N5JrgUCQQCyKveNvjzkkd8HjYs0SwM0fPjK16//5qDZ2UiDGnOe
-uEzxBDAr518Z8VFbR41in3W4Y3yCDgQlLlcETrS+zYcL";
-
-/// A 512-bit RSA key (`openssl genrsa 512`), PKCS#1.
-const WEAK_RSA_PEM_BODY: &str = "MIIBPAIBAAJBANxqiplbSTUG+q9oCDyo9/FkNrTU6cwOgvmA4Bn867qsI/YOxHo/
-7gbLQ9v489AnZR8gNLLH8xvVjj9mY1SMmZECAwEAAQJAVQagWpI1Rkhf8cQe0U+Y
-/bxbwhwT6Ex8x8SoLj47rPE9Q/1+mZ7cBuC9ks/km7UzKUB+m3XH5GkriM/x+hcS
-8QIhAPQgWqbUkRaBqC1+eD/mVUt36dcKb9etWstYyoAj6zgNAiEA5yL4AYFgPvtf
-aiIwYK4g+W/tSWAUbikYJJvIHunwYpUCIQCsB1iaE1SiTX+bf3FxZfhZFAkeVeZ2
-T1yZytn37lfEyQIhAMr7aLVZuv5Un1yDndypzwd/hfFUUVzU9gDgVgTgCV1pAiEA
-lSZ7Xgt48Fq8O4Wn4n2W1+oUSH1l/+RWYp+Igu2I9ww=";
-
-fn rsa_private(pem_body: &str) -> rsa::PrivateKey {
-    use rsa::pkcs1::DecodeRsaPrivateKey;
-    rsa::PrivateKey::from_pkcs1_der(&unb64(pem_body)).unwrap()
-}
-
 fn key() -> rsa::PrivateKey {
-    rsa_private(RSA_PEM_BODY)
-}
-
-fn p_value(key: &rsa::PrivateKey) -> String {
-    b64(key.to_public_key().to_public_key_der().unwrap().as_bytes())
+    rsa_private(RFC8463_RSA_PEM_BODY)
 }
 
 fn record(extra: &str) -> String {
-    format!("{extra}k=rsa; p={}", p_value(&key()))
+    format!("{extra}k=rsa; p={}", rsa_p_value(&key()))
 }
 
 /// An RSA-SHA1 signer with no size floor (for the weak-key test).
@@ -635,12 +586,12 @@ fn key_record_rules_k_t_and_revocation() {
         [(Verdict::Fail, DkReason::KeyRevoked)]
     );
     // A DKIM record (v=DKIM1) is the same key record and serves.
-    let dkim = format!("v=DKIM1; k=rsa; p={}", p_value(&key()));
+    let dkim = format!("v=DKIM1; k=rsa; p={}", rsa_p_value(&key()));
     assert_eq!(verify_with(&signed, &[&dkim]), [PASS]);
     // A bad record first, a good one second: the good one is used.
     assert_eq!(verify_with(&signed, &["p=!!", &record("")]), [PASS]);
     // The wrong key.
-    let other = format!("p={}", p_value(&rsa_private(WEAK_RSA_PEM_BODY)));
+    let other = format!("p={}", rsa_p_value(&rsa_private(WEAK_RSA_PEM_BODY)));
     assert_eq!(
         verify_with(&signed, &[&other]),
         [(Verdict::Fail, DkReason::SignatureMismatch)]
@@ -680,7 +631,7 @@ fn weak_key_is_policy() {
     let mut out = vec![0u8; 2048];
     let n = signer.finish(&mut AnyRsa(weak.clone()), &mut out).unwrap();
     let signed = prepend(&out[..n], MSG);
-    let rec = format!("p={}", p_value(&weak));
+    let rec = format!("p={}", rsa_p_value(&weak));
     assert_eq!(
         verify_with(&signed, &[&rec]),
         [(Verdict::Policy, DkReason::WeakKey { bits: 512 })]
@@ -741,7 +692,7 @@ fn mailbox_parsing() {
 #[test]
 fn random_fields_never_panic() {
     let good = try_sign(&request(DkCanon::Nofws), MSG).unwrap();
-    let mut rng = crate::test_rng::XorShift::new(0xd0_6e75);
+    let mut rng = crate::test_support::XorShift::new(0xd0_6e75);
     let mut buf = good.clone();
     for _ in 0..3_000 {
         buf.copy_from_slice(&good);

@@ -2,6 +2,10 @@
 //! into a caller's buffer, folded at [`FOLD_WIDTH`] (RFC 5322 §2.1.1,
 //! §2.2.3), measuring the size needed even when the buffer is too small.
 
+use base64ct::{Base64, Encoding};
+
+use crate::error::Error;
+
 /// Lines of a signature field are folded at this width (RFC 5322 §2.1.1
 /// recommends 78).
 pub(crate) const FOLD_WIDTH: usize = 78;
@@ -109,6 +113,37 @@ impl<'b> FieldWriter<'b> {
         }
     }
 
+    /// The whole field's length once a `b=` value for a signature of
+    /// `sig_len` bytes ends it.
+    pub(crate) fn len_with_signature(&self, sig_len: usize) -> usize {
+        self.clone_counts().folded_run(base64_len(sig_len))
+    }
+
+    /// Will the field fit once a signature of `sig_len` bytes ends it? Ask
+    /// before signing, so that a buffer too small costs no signature.
+    pub(crate) fn room_for_signature(&self, sig_len: usize) -> Result<(), Error> {
+        let required = self.len_with_signature(sig_len);
+        if required > self.capacity() {
+            return Err(Error::BufferTooSmall { required });
+        }
+        Ok(())
+    }
+
+    /// End the field with `signature` as the folded base64 value of `b=`
+    /// (RFC 6376 §3.5; RFC 4870 §3.3); return the field's length.
+    pub(crate) fn end_with_signature(mut self, signature: &[u8]) -> Result<usize, Error> {
+        // Three bytes at a time: no buffer for the whole value.
+        for chunk in signature.chunks(3) {
+            let mut quad = [0u8; 4];
+            let b64 = Base64::encode(chunk, &mut quad).map_err(|_| Error::Key)?;
+            self.folded(b64.as_bytes());
+        }
+        if self.len > self.capacity() {
+            return Err(Error::BufferTooSmall { required: self.len });
+        }
+        Ok(self.len)
+    }
+
     /// A header field copied into `z=`, in dkim-quoted-printable (RFC 6376
     /// §2.11), unfolded, with `|` encoded.
     pub(crate) fn quoted_printable(&mut self, field: &[u8]) {
@@ -133,7 +168,7 @@ impl<'b> FieldWriter<'b> {
 }
 
 /// The length of a signature of `n` bytes in base64 (`b=`).
-pub(crate) fn base64_len(n: usize) -> usize {
+fn base64_len(n: usize) -> usize {
     n.div_ceil(3).saturating_mul(4)
 }
 

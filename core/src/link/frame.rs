@@ -12,22 +12,11 @@ pub fn encode_frame(
     let total = FRAME_HEADER_LEN
         .saturating_add(payload.len())
         .saturating_add(FRAME_TRAILER_LEN);
-    let len = u16::try_from(payload.len()).map_err(|_| EncodeError { needed: total })?;
     if payload.len() > MAX_PAYLOAD || out.len() < total {
         return Err(EncodeError { needed: total });
     }
-    let mut w = Writer::new(out);
-    w.bytes(&MAGIC)?;
-    w.u8(seq)?;
-    w.u8(kind.to_u8())?;
-    w.u16(len)?;
-    w.bytes(payload)?;
-    let crc = {
-        let body = w.written().get(2..).unwrap_or(&[]);
-        crc32(body)
-    };
-    w.u32(crc)?;
-    Ok(w.len())
+    crate::bytes::copy_at(out, FRAME_HEADER_LEN, payload).ok_or(EncodeError { needed: total })?;
+    seal_frame(seq, kind, payload.len(), out)
 }
 
 /// Fill in the header and CRC of a frame whose payload was written in place at

@@ -196,7 +196,7 @@ fn every_prefix_and_random_bytes_are_handled_without_panic() {
             let _ = KeyRecord::parse_domainkeys(&record[..end]);
         }
     }
-    let mut rng = crate::test_rng::XorShift::new(0x5eed_0002);
+    let mut rng = crate::test_support::XorShift::new(0x5eed_0002);
     let mut buf = [0u8; 300];
     for _ in 0..4_000 {
         let base = [RFC8463_ED25519_RECORD, RFC8463_RSA_RECORD][rng.below(2)];

@@ -200,7 +200,7 @@ fn every_prefix_and_random_changes_are_handled_without_panic() {
     for end in 0..spki.len() {
         assert!(load_rsa(&spki[..end]).is_err());
     }
-    let mut rng = crate::test_rng::XorShift::new(0x5eed_0003);
+    let mut rng = crate::test_support::XorShift::new(0x5eed_0003);
     let mut buf = spki.clone();
     for _ in 0..3_000 {
         buf.copy_from_slice(&spki);

@@ -36,7 +36,7 @@ use crate::canon::body_hash::{BodyHash, BodyHasher, BodyInterest};
 use crate::crypto::{DigestSigner, SigningAlgorithm};
 use crate::error::Error;
 use crate::header::names::requested_name;
-use crate::header::writer::{FieldWriter, base64_len};
+use crate::header::writer::FieldWriter;
 use crate::header::{FieldSink, HeaderSplitter, HeaderStore, names_match};
 use base64ct::{Base64, Encoding};
 
@@ -165,7 +165,7 @@ impl Spec {
         let mut w = FieldWriter::new(&mut []);
         // Encoding a 32-byte hash into its 44-byte room cannot fail.
         let _ = self.write_unsigned_field(store, &mut w, &[0; 32], hashed_len);
-        w.clone_counts().folded_run(base64_len(sig_len))
+        w.len_with_signature(sig_len)
     }
 
     /// Write the field for `body` into `out` and sign it with `key`.
@@ -187,27 +187,16 @@ impl Spec {
         let mut w = FieldWriter::new(out);
         self.write_unsigned_field(store, &mut w, &body.digest, body.hashed_len)?;
         let unsigned_len = w.len;
-        // Dry-run the b= value to know the full size before signing.
-        let required = w.clone_counts().folded_run(base64_len(sig_len));
-        if required > w.capacity() {
-            return Err(Error::BufferTooSmall { required });
-        }
-        let unsigned = w
-            .buf
-            .get(..unsigned_len)
-            .ok_or(Error::BufferTooSmall { required })?;
+        // Measure the b= value before signing.
+        w.room_for_signature(sig_len)?;
+        let unsigned = w.buf.get(..unsigned_len).ok_or(Error::BufferTooSmall {
+            required: unsigned_len,
+        })?;
         let digest = header_hash(store, self.canon.header, self.h_names(store), &[unsigned]);
 
         let mut sig = [0u8; SIGNATURE_CAP];
         let n = key.sign_digest(&digest, &mut sig)?;
-        let sig = sig.get(..n).ok_or(Error::Key)?;
-        let mut b64 = [0u8; SIGNATURE_CAP.div_ceil(3) * 4];
-        let b64 = Base64::encode(sig, &mut b64).map_err(|_| Error::Key)?;
-        w.folded(b64.as_bytes());
-        if w.len > w.capacity() {
-            return Err(Error::BufferTooSmall { required: w.len });
-        }
-        Ok(w.len)
+        w.end_with_signature(sig.get(..n).ok_or(Error::Key)?)
     }
 
     fn write_unsigned_field<const B: usize, const F: usize>(

@@ -545,7 +545,7 @@ fn every_prefix_is_handled_without_panic() {
 
 #[test]
 fn random_changes_and_random_bytes_are_handled_without_panic() {
-    let mut rng = crate::test_rng::XorShift::new(0x5eed_0001);
+    let mut rng = crate::test_support::XorShift::new(0x5eed_0001);
     let mut buf = [0u8; 600];
     for _ in 0..4_000 {
         let base = [RFC6376_3_5, RFC6376_A_2, RFC8463_ED25519, RFC8463_RSA][rng.below(4)];

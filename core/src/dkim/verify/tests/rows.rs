@@ -676,7 +676,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> usize {
 fn random_changes_to_a_signed_message_never_panic() {
     let signed = ed_signed(MSG, |_| {});
     let record = ed_record();
-    let mut rng = crate::test_rng::XorShift::new(0x5eed_0004);
+    let mut rng = crate::test_support::XorShift::new(0x5eed_0004);
     for _ in 0..300 {
         let mut m = signed.clone();
         for _ in 0..=rng.below(6) {
