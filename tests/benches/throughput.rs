@@ -6,7 +6,8 @@
 
 use mass_core::canon::body_hash::BodyHasher;
 use mass_core::{
-    Canon, Ed25519Signer, MessageSigner, RsaSha256Signer, SignRequest, SigningAlgorithm,
+    Canon, DigestSigner, Ed25519Signer, MessageSigner, MultiSigner, RsaSha256Signer, SignRequest,
+    SigningAlgorithm,
 };
 use sha2::{Digest, Sha256};
 use std::hint::black_box;
@@ -22,6 +23,11 @@ const ROUNDS: usize = 5;
 /// alternating with base64 attachment lines of 76 characters, which is
 /// what most of the bytes of real mail are.
 fn mail_body() -> Vec<u8> {
+    mail_body_of(BODY_LEN)
+}
+
+/// The first `len` bytes of that body.
+fn mail_body_of(len: usize) -> Vec<u8> {
     let words = [
         "the",
         "quick",
@@ -45,7 +51,7 @@ fn mail_body() -> Vec<u8> {
         "regards.",
     ];
     let b64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::with_capacity(BODY_LEN + 1024);
+    let mut out = Vec::with_capacity(len + 1024);
     let mut x: u32 = 1;
     let mut next = || {
         x ^= x << 13;
@@ -53,7 +59,7 @@ fn mail_body() -> Vec<u8> {
         x ^= x << 5;
         x
     };
-    while out.len() < BODY_LEN {
+    while out.len() < len {
         // A paragraph of 8 lines of text.
         for _ in 0..8 {
             let mut line = 0;
@@ -77,7 +83,7 @@ fn mail_body() -> Vec<u8> {
             out.extend_from_slice(b"\r\n");
         }
     }
-    out.truncate(BODY_LEN);
+    out.truncate(len);
     out
 }
 
@@ -147,7 +153,8 @@ fn sign_rate(msg: &[u8], key: &mut dyn mass_core::DigestSigner, secs: f64) -> f6
     while (thread_cpu_time() - start).as_secs_f64() < secs {
         let mut s = MessageSigner::<8192, 64>::new(&req).expect("request");
         s.update(msg).expect("message");
-        black_box(s.finish(key, &mut out).expect("sign"));
+        let room = s.required_len(&*key);
+        black_box(s.finish(key, &mut out[..room]).expect("sign"));
         n += 1;
     }
     n as f64 / (thread_cpu_time() - start).as_secs_f64()
@@ -185,6 +192,143 @@ fn signed_message(msg: &[u8], key: &mut dyn mass_core::DigestSigner) -> Vec<u8> 
     signed.extend_from_slice(b"\r\n");
     signed.extend_from_slice(msg);
     signed
+}
+
+/// A message of `len` bytes: the bench headers, then mail-like body.
+fn message_of(len: usize) -> Vec<u8> {
+    let mut m = b"From: Alice <alice@example.com>\r\nTo: bob@example.net\r\nSubject: benchmark\r\n\
+Date: Sat, 28 Nov 2026 10:00:00 +0000\r\nMessage-ID: <bench@example.com>\r\n\r\n"
+        .to_vec();
+    let body = mail_body_of(len - m.len());
+    m.extend_from_slice(&body);
+    m
+}
+
+/// Two DKIM keys for one message, as `mass serve --dev` signs it.
+struct DualKeys {
+    rsa: RsaSha256Signer<rsa::PrivateKey, chacha20::ChaCha20Rng>,
+    ed: Ed25519Signer,
+}
+
+impl DualKeys {
+    fn requests(&self) -> [SignRequest<'static>; 2] {
+        let mut rsa = SignRequest::new("example.com", "rsa", SigningAlgorithm::RsaSha256);
+        rsa.timestamp = Some(1_764_000_000);
+        let mut ed = SignRequest::new("example.com", "ed", SigningAlgorithm::Ed25519Sha256);
+        ed.timestamp = Some(1_764_000_000);
+        [rsa, ed]
+    }
+}
+
+/// The old way: one single-key signer per key, each fed the whole
+/// message (the body canonicalized and hashed twice).
+fn sign_dual_separate(msg: &[u8], keys: &mut DualKeys, out: &mut [u8]) -> usize {
+    let reqs = keys.requests();
+    let mut signers = reqs.map(|r| Box::new(MessageSigner::<8192, 64>::new(&r).expect("request")));
+    for chunk in msg.chunks(CHUNK) {
+        for s in signers.iter_mut() {
+            s.update(chunk).expect("message");
+        }
+    }
+    let keys: [&mut dyn DigestSigner; 2] = [&mut keys.rsa, &mut keys.ed];
+    let mut total = 0;
+    for (s, key) in signers.iter_mut().zip(keys) {
+        let room = s.required_len(&*key);
+        total += s.finish(key, &mut out[..room]).expect("sign");
+    }
+    total
+}
+
+/// The new way: one MultiSigner for both keys (one body hash).
+fn sign_dual_shared(msg: &[u8], keys: &mut DualKeys, out: &mut [u8]) -> usize {
+    let reqs = keys.requests();
+    let mut s = Box::new(MultiSigner::<8192, 64, 2, 2>::new(&reqs).expect("request"));
+    for chunk in msg.chunks(CHUNK) {
+        s.update(chunk).expect("message");
+    }
+    let keys: [&mut dyn DigestSigner; 2] = [&mut keys.rsa, &mut keys.ed];
+    let mut total = 0;
+    for (i, key) in keys.into_iter().enumerate() {
+        let room = s.required_len(i, &*key).expect("index");
+        total += s.finish(i, key, &mut out[..room]).expect("sign");
+    }
+    total
+}
+
+/// Messages per second `f` signs, over about `secs` of CPU time.
+fn rate(secs: f64, mut f: impl FnMut()) -> f64 {
+    let start = thread_cpu_time();
+    let mut n = 0u64;
+    while (thread_cpu_time() - start).as_secs_f64() < secs {
+        f();
+        n += 1;
+    }
+    n as f64 / (thread_cpu_time() - start).as_secs_f64()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len().is_multiple_of(2) {
+        (v[mid - 1] + v[mid]) / 2.0
+    } else {
+        v[mid]
+    }
+}
+
+/// Dual-key signing (RSA-2048 + Ed25519, relaxed/relaxed, both keys on
+/// the same in-memory signers) of `msg`: separate signers against one
+/// MultiSigner, interleaved round by round; the median of `rounds`.
+fn dual_key_figures(name: &str, msg: &[u8], keys: &mut DualKeys, rounds: usize, secs: f64) {
+    let mut out = vec![0u8; 4096];
+    // The two ways write the same fields.
+    let n_sep = sign_dual_separate(msg, keys, &mut out);
+    let n_shared = sign_dual_shared(msg, keys, &mut out);
+    assert_eq!(n_sep, n_shared, "both ways write fields of one size");
+    let (mut sep, mut shared, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        // Alternate which goes first, so drift hits both alike.
+        let (a, b) = if round.is_multiple_of(2) {
+            let a = rate(secs, || {
+                black_box(sign_dual_separate(black_box(msg), keys, &mut out));
+            });
+            let b = rate(secs, || {
+                black_box(sign_dual_shared(black_box(msg), keys, &mut out));
+            });
+            (a, b)
+        } else {
+            let b = rate(secs, || {
+                black_box(sign_dual_shared(black_box(msg), keys, &mut out));
+            });
+            let a = rate(secs, || {
+                black_box(sign_dual_separate(black_box(msg), keys, &mut out));
+            });
+            (a, b)
+        };
+        sep.push(a);
+        shared.push(b);
+        ratio.push(b / a);
+    }
+    let spread = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo, hi)
+    };
+    let (slo, shi) = spread(&sep);
+    let (hlo, hhi) = spread(&shared);
+    let (rlo, rhi) = spread(&ratio);
+    println!(
+        "sign_dual_{name}_separate {:.1} msg/s (median of {rounds}; {slo:.1}..{shi:.1})",
+        median(&mut sep)
+    );
+    println!(
+        "sign_dual_{name}_shared {:.1} msg/s (median of {rounds}; {hlo:.1}..{hhi:.1})",
+        median(&mut shared)
+    );
+    println!(
+        "ratio_dual_{name}_shared_vs_separate {:.3} x (median of {rounds}; {rlo:.3}..{rhi:.3})",
+        median(&mut ratio)
+    );
 }
 
 fn main() {
@@ -278,6 +422,17 @@ fn main() {
             "sign_rsa2048_4k {:.0} msg/s",
             sign_rate(&msg, &mut rsa, 3.0)
         );
+    }
+
+    if want("sign_dual") {
+        let mut rng = <chacha20::ChaCha20Rng as rand_core::SeedableRng>::from_seed([3u8; 32]);
+        let rsa_key = rsa::PrivateKey::new(&mut rng, 2048).expect("keygen");
+        let mut keys = DualKeys {
+            rsa: RsaSha256Signer::new(rsa_key, rng).expect("key"),
+            ed: Ed25519Signer::from_seed(&[9u8; 32]),
+        };
+        dual_key_figures("4k", &four_kib_message(), &mut keys, 7, 1.0);
+        dual_key_figures("1m", &message_of(MIB), &mut keys, 7, 1.5);
     }
 
     if want("verify") {
