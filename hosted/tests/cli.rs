@@ -2,19 +2,13 @@
 //! of streaming a large message.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-fn mass() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mass"))
-}
+mod support;
+use support::{ScratchDir, mass};
 
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("mass-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    dir
+fn tempdir(name: &str) -> ScratchDir {
+    ScratchDir::new("cli", name)
 }
 
 fn keygen(dir: &std::path::Path, alg: &str, selector: &str) -> String {

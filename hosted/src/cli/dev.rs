@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::keygen::{KeyAlgorithm, generate, to_pkcs8_pem};
+use crate::cli::CliError;
+use crate::cli::keygen::{KeyAlgorithm, check_name, generate, write_key_file};
 use crate::keys::load_key;
 use crate::keys::record::dns_record;
 
@@ -14,22 +15,16 @@ pub const DEV_LISTEN: &str = "inet:127.0.0.1:8891";
 
 /// Make (or reuse) the development directory `dir` for `domain`; print the
 /// DNS records and Postfix lines; return the config file to serve.
-pub fn prepare(dir: &Path, domain: &str) -> Result<PathBuf, String> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    let valid = !domain.is_empty()
-        && domain
-            .split('.')
-            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
-    if !valid {
-        return Err(format!("--domain `{domain}` is not a valid domain name"));
-    }
+pub fn prepare(dir: &Path, domain: &str) -> Result<PathBuf, CliError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    check_name("domain", domain)?;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+        .map_err(CliError::io(dir))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+        .map_err(CliError::io(dir))?;
     let keys = [
         ("dev-rsa", KeyAlgorithm::Rsa2048),
         ("dev-ed25519", KeyAlgorithm::Ed25519),
@@ -39,18 +34,11 @@ pub fn prepare(dir: &Path, domain: &str) -> Result<PathBuf, String> {
         let path = dir.join(format!("{selector}.{domain}.pem"));
         if !path.exists() {
             let key = generate(algorithm)?;
-            let pem = to_pkcs8_pem(&key)?;
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true).mode(0o600);
-            let mut f = opts
-                .open(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            std::io::Write::write_all(&mut f, pem.as_bytes())
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            write_key_file(&path, &key.to_pkcs8_pem()?, false)?;
             eprintln!("mass serve --dev: made {}", path.display());
         }
-        let key = load_key(&path).map_err(|e| e.to_string())?;
-        records.push(dns_record(selector, domain, &key).map_err(|e| e.to_string())?);
+        let key = load_key(&path)?;
+        records.push(dns_record(selector, domain, &key)?);
     }
     let config = dir.join("mass.toml");
     if !config.exists() {
@@ -65,7 +53,7 @@ pub fn prepare(dir: &Path, domain: &str) -> Result<PathBuf, String> {
              [[key]]\ndomain = \"{domain}\"\nselector = \"dev-rsa\"\nfile = \"dev-rsa.{domain}.pem\"\n\n\
              [[key]]\ndomain = \"{domain}\"\nselector = \"dev-ed25519\"\nfile = \"dev-ed25519.{domain}.pem\"\n"
         );
-        std::fs::write(&config, text).map_err(|e| format!("{}: {e}", config.display()))?;
+        std::fs::write(&config, text).map_err(CliError::io(&config))?;
     }
     println!("; Publish these DNS records:");
     for r in &records {

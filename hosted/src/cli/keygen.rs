@@ -2,13 +2,13 @@
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use zeroize::Zeroizing;
 
-use crate::keys::KeyMaterial;
+use crate::cli::CliError;
 use crate::keys::record::dns_record;
+use crate::keys::{KeyError, KeyMaterial};
 
 /// Key algorithms `mass keygen` makes. `mass sign --algorithm` takes these
 /// names too; here the a= names are accepted as well (rsa-sha256 makes the
@@ -47,90 +47,62 @@ pub struct KeygenArgs {
 }
 
 /// Make a key of `algorithm`.
-pub fn generate(algorithm: KeyAlgorithm) -> Result<KeyMaterial, String> {
-    let mut rng = getrandom::SysRng;
-    Ok(match algorithm {
-        KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 => {
-            let bits = if algorithm == KeyAlgorithm::Rsa2048 {
-                2048
-            } else {
-                3072
-            };
-            let key = rsa::PrivateKey::new(&mut rng, bits)
-                .map_err(|e| format!("RSA key generation failed: {e}"))?;
-            KeyMaterial::Rsa(Box::new(key))
-        }
-        KeyAlgorithm::Ed25519 => {
-            let mut seed = Zeroizing::new([0u8; 32]);
-            getrandom::fill(&mut seed[..]).map_err(|e| format!("no randomness: {e}"))?;
-            KeyMaterial::Ed25519(Box::new(ed25519_dalek::SigningKey::from_bytes(&seed)))
-        }
-    })
+pub fn generate(algorithm: KeyAlgorithm) -> Result<KeyMaterial, KeyError> {
+    match algorithm {
+        KeyAlgorithm::Rsa2048 => KeyMaterial::generate_rsa(2048),
+        KeyAlgorithm::Rsa3072 => KeyMaterial::generate_rsa(3072),
+        KeyAlgorithm::Ed25519 => KeyMaterial::generate_ed25519(),
+    }
 }
 
-/// The PKCS#8 PEM form of a key.
-pub fn to_pkcs8_pem(key: &KeyMaterial) -> Result<Zeroizing<String>, String> {
-    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-    let pem = match key {
-        KeyMaterial::Rsa(k) => k.to_pkcs8_pem(LineEnding::LF),
-        KeyMaterial::Ed25519(k) => k.to_pkcs8_pem(LineEnding::LF),
+/// Check `--domain` and `--selector`: names that go into the key's DNS
+/// name (core's one DNS-name check).
+pub fn check_name(what: &str, v: &str) -> Result<(), CliError> {
+    mass_core::syntax::dns_name::check_dns_name(v.trim_end_matches('.').as_bytes())
+        .map_err(|e| CliError::Usage(format!("--{what} `{v}` is not a valid domain name: {e}")))
+}
+
+/// Write `pem` to a new file at `path`, mode 0600 (`force`: replace one).
+pub fn write_key_file(path: &Path, pem: &str, force: bool) -> Result<(), CliError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).mode(0o600);
+    if force {
+        opts.create(true).truncate(true);
+    } else {
+        opts.create_new(true);
     }
-    .map_err(|e| format!("cannot encode the key: {e}"))?;
-    Ok(Zeroizing::new(pem.as_str().to_owned()))
+    let mut file = opts.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            CliError::Usage(format!(
+                "{}: {e} (use --force to replace it)",
+                path.display()
+            ))
+        } else {
+            CliError::io(path)(e)
+        }
+    })?;
+    // The mode of an existing file is not changed by open(): set it.
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(CliError::io(path))?;
+    file.write_all(pem.as_bytes()).map_err(CliError::io(path))?;
+    file.sync_all().map_err(CliError::io(path))
 }
 
 /// Run `mass keygen`: write the key file, print the DNS record.
-pub fn run(args: &KeygenArgs) -> Result<(), String> {
-    for (what, v) in [("domain", &args.domain), ("selector", &args.selector)] {
-        let ok = !v.is_empty()
-            && v.split('.').all(|l| {
-                !l.is_empty()
-                    && l.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            });
-        if !ok {
-            return Err(format!("--{what} `{v}` is not a valid domain name"));
-        }
-    }
+pub fn run(args: &KeygenArgs) -> Result<(), CliError> {
+    check_name("domain", &args.domain)?;
+    check_name("selector", &args.selector)?;
     let key = generate(args.algorithm)?;
-    let pem = to_pkcs8_pem(&key)?;
-    std::fs::create_dir_all(&args.out_dir)
-        .map_err(|e| format!("{}: {e}", args.out_dir.display()))?;
+    let pem = key.to_pkcs8_pem()?;
+    std::fs::create_dir_all(&args.out_dir).map_err(CliError::io(&args.out_dir))?;
     let path = args.out_dir.join(format!(
         "{}.{}.pem",
         args.selector,
         args.domain.trim_end_matches('.')
     ));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).mode(0o600);
-    if args.force {
-        opts.create(true).truncate(true);
-    } else {
-        opts.create_new(true);
-    }
-    let mut file = opts.open(&path).map_err(|e| {
-        format!(
-            "{}: {e}{}",
-            path.display(),
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                " (use --force to replace it)"
-            } else {
-                ""
-            }
-        )
-    })?;
-    // The mode of an existing file is not changed by open(): set it.
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    file.write_all(pem.as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    file.sync_all()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    println!(
-        "{}",
-        dns_record(&args.selector, &args.domain, &key).map_err(|e| e.to_string())?
-    );
+    write_key_file(&path, &pem, args.force)?;
+    println!("{}", dns_record(&args.selector, &args.domain, &key)?);
     eprintln!("mass keygen: wrote {}", path.display());
     Ok(())
 }

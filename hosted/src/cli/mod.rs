@@ -3,14 +3,16 @@
 pub mod batv;
 pub mod dev;
 pub mod device;
+pub mod io;
 pub mod keygen;
 pub mod sign;
-pub mod sign_dk;
 pub mod verify;
 
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::clock::ClockError;
+use crate::config::KeyFileError;
 use crate::device::{DeviceAddrError, DeviceError};
 use crate::keys::KeyError;
 
@@ -36,6 +38,18 @@ pub enum CliError {
     Runtime(std::io::Error),
     /// An argument that the command cannot use.
     Usage(String),
+    /// The message could not be read.
+    Read(std::io::Error),
+    /// The output could not be written.
+    Write(std::io::Error),
+    /// Standard input could not be spooled for writing out again.
+    Spool(std::io::Error),
+    /// A key file that is not safe to use.
+    KeyFile(KeyFileError),
+    /// The message cannot be signed (core's reason).
+    Sign(mass_core::Error),
+    /// The clock cannot be read; `--now` gives the time instead.
+    Clock(ClockError),
 }
 
 impl CliError {
@@ -58,11 +72,36 @@ impl fmt::Display for CliError {
             CliError::Randomness => f.write_str("the operating system gave no randomness"),
             CliError::Runtime(e) => write!(f, "cannot start the runtime: {e}"),
             CliError::Usage(why) => f.write_str(why),
+            CliError::Read(e) => write!(f, "read error: {e}"),
+            CliError::Write(e) => write!(f, "write error: {e}"),
+            CliError::Spool(e) => write!(f, "spool: {e}"),
+            CliError::KeyFile(e) => e.fmt(f),
+            CliError::Sign(e) => write!(f, "cannot sign: {e}"),
+            CliError::Clock(e) => write!(f, "{e}; give the time with --now"),
         }
     }
 }
 
 impl std::error::Error for CliError {}
+
+impl From<std::io::Error> for CliError {
+    /// A read error: the one `io::stream` passes on.
+    fn from(e: std::io::Error) -> Self {
+        CliError::Read(e)
+    }
+}
+
+impl From<KeyFileError> for CliError {
+    fn from(e: KeyFileError) -> Self {
+        CliError::KeyFile(e)
+    }
+}
+
+impl From<ClockError> for CliError {
+    fn from(e: ClockError) -> Self {
+        CliError::Clock(e)
+    }
+}
 
 impl From<KeyError> for CliError {
     fn from(e: KeyError) -> Self {

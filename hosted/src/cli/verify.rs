@@ -67,13 +67,19 @@ pub struct VerifyArgs {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum VerifyCliError {
-    /// The message could not be read, or is not one the verifier can take
-    /// (for example its header block passes the cap).
-    Input(String),
+    /// The message file could not be opened.
+    Open(PathBuf, io::Error),
+    /// The message could not be read.
+    Read(io::Error),
+    /// The message is not one the verifier can take (for example its
+    /// header block passes the cap).
+    Message(mass_core::Error),
+    /// The clock cannot be read; `--now` gives the time instead.
+    Clock(crate::clock::ClockError),
     /// The zone file could not be read or parsed.
     Zone(PathBuf, dns::ZoneReadError),
     /// The async runtime for key lookups could not be started.
-    Runtime(String),
+    Runtime(io::Error),
     /// Writing the result failed.
     Output(io::Error),
 }
@@ -81,7 +87,10 @@ pub enum VerifyCliError {
 impl fmt::Display for VerifyCliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Input(e) => write!(f, "{e}"),
+            Self::Open(path, e) => write!(f, "{}: {e}", path.display()),
+            Self::Read(e) => write!(f, "read error: {e}"),
+            Self::Message(e) => write!(f, "cannot verify this message: {e}"),
+            Self::Clock(e) => write!(f, "{e}; give the time with --now"),
             Self::Zone(path, e) => write!(f, "{}: {e}", path.display()),
             Self::Runtime(e) => write!(f, "cannot start the runtime: {e}"),
             Self::Output(e) => write!(f, "cannot write the result: {e}"),
@@ -90,6 +99,13 @@ impl fmt::Display for VerifyCliError {
 }
 
 impl std::error::Error for VerifyCliError {}
+
+impl From<io::Error> for VerifyCliError {
+    /// A read error: the one `io::stream` passes on.
+    fn from(e: io::Error) -> Self {
+        VerifyCliError::Read(e)
+    }
+}
 
 /// This host's name, for the default authserv-id (RFC 8601 §2.5 suggests the
 /// host name of the verifier).
@@ -159,31 +175,22 @@ pub async fn verify_reader<K: KeySource>(
     let mut verifier = Box::new(HostMessageVerifier::new(options));
     // DomainKeys (RFC 4870) runs beside it over the same chunks.
     let mut domainkeys = crate::auth_results::domainkeys::new_verifier();
-    crate::cli::sign::stream(input, |chunk| {
-        domainkeys
-            .update(chunk)
-            .map_err(|e| format!("cannot verify this message: {e}"))?;
+    crate::cli::io::stream(input, |chunk| {
+        domainkeys.update(chunk).map_err(VerifyCliError::Message)?;
         verifier
             .update(chunk)
             .map(drop)
-            .map_err(|e| format!("cannot verify this message: {e}"))
-    })
-    .map_err(VerifyCliError::Input)?;
-    verifier
-        .end_of_input()
-        .map_err(|e| VerifyCliError::Input(format!("cannot verify this message: {e}")))?;
-    domainkeys
-        .end_of_input()
-        .map_err(|e| VerifyCliError::Input(format!("cannot verify this message: {e}")))?;
+            .map_err(VerifyCliError::Message)
+    })?;
+    verifier.end_of_input().map_err(VerifyCliError::Message)?;
+    domainkeys.end_of_input().map_err(VerifyCliError::Message)?;
     // The one key lookup the milter uses too: DKIM's and DomainKeys' names
     // side by side, each once.
     dns::provide_keys(vec![&mut *verifier, &mut *domainkeys], keys).await;
-    let domainkeys = crate::auth_results::domainkeys::reports(domainkeys)
-        .map_err(|e| VerifyCliError::Input(format!("cannot verify this message: {e}")))?;
+    let domainkeys =
+        crate::auth_results::domainkeys::reports(domainkeys).map_err(VerifyCliError::Message)?;
 
-    let verification = verifier
-        .finish()
-        .map_err(|e| VerifyCliError::Input(format!("cannot verify this message: {e}")))?;
+    let verification = verifier.finish().map_err(VerifyCliError::Message)?;
     let results = auth_results::signature_results(&verification);
     Ok(MessageReport {
         results,
@@ -201,7 +208,7 @@ pub fn verify_message<K: KeySource>(
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| VerifyCliError::Runtime(e.to_string()))?
+        .map_err(VerifyCliError::Runtime)?
         .block_on(verify_reader(input, keys, settings))
 }
 
@@ -211,7 +218,7 @@ fn open_input(path: Option<&Path>) -> Result<Box<dyn Read>, VerifyCliError> {
         Some(p) if p == Path::new("-") => Ok(Box::new(io::stdin().lock())),
         Some(p) => std::fs::File::open(p)
             .map(|f| Box::new(f) as Box<dyn Read>)
-            .map_err(|e| VerifyCliError::Input(format!("{}: {e}", p.display()))),
+            .map_err(|e| VerifyCliError::Open(p.to_path_buf(), e)),
     }
 }
 
@@ -219,7 +226,7 @@ async fn run_async(args: &VerifyArgs) -> Result<MessageReport, VerifyCliError> {
     let settings = VerifySettings {
         now: crate::clock::Clock::System
             .now_or(args.now)
-            .map_err(|e| VerifyCliError::Input(format!("{e}; give the time with --now")))?,
+            .map_err(VerifyCliError::Clock)?,
         max_signatures: usize::from(args.max_signatures),
     };
     // The key source is set up before the input is read, so that a bad
@@ -261,7 +268,7 @@ fn run_inner(args: &VerifyArgs) -> Result<bool, VerifyCliError> {
     let report = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| VerifyCliError::Runtime(e.to_string()))?
+        .map_err(VerifyCliError::Runtime)?
         .block_on(run_async(args))?;
     let authserv_id = args.authserv_id.clone().unwrap_or_else(host_name);
     let text = if args.json {

@@ -145,19 +145,8 @@ pub fn key_record_name(selector: &str, domain: &str) -> Result<String, LookupErr
 /// a dot. Anything else (NUL, spaces, `(`, quotes, U-labels) is refused.
 pub fn check_domain_name(name: &str) -> Result<(), LookupError> {
     let bare = name.strip_suffix('.').unwrap_or(name);
-    if bare.is_empty() || bare.len() > 253 {
-        return Err(LookupError::InvalidName);
-    }
-    for label in bare.split('.') {
-        let ok_len = (1..=63).contains(&label.len());
-        let ok_bytes = label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !ok_len || !ok_bytes {
-            return Err(LookupError::InvalidName);
-        }
-    }
-    Ok(())
+    mass_core::syntax::dns_name::check_dns_name(bare.as_bytes())
+        .map_err(|_| LookupError::InvalidName)
 }
 
 /// The form names are compared in: ASCII lower case, no final dot.

@@ -49,6 +49,32 @@ impl KeyMaterial {
     pub fn algorithm_name(&self) -> &'static str {
         self.algorithm().as_str()
     }
+
+    /// A new RSA key of `bits` from the operating system's RNG.
+    pub fn generate_rsa(bits: usize) -> Result<KeyMaterial, KeyError> {
+        let key = rsa::PrivateKey::new(&mut getrandom::SysRng, bits).map_err(KeyError::Generate)?;
+        Ok(KeyMaterial::Rsa(Box::new(key)))
+    }
+
+    /// A new Ed25519 key from the operating system's RNG.
+    pub fn generate_ed25519() -> Result<KeyMaterial, KeyError> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut seed[..]).map_err(|_| KeyError::Randomness)?;
+        Ok(KeyMaterial::Ed25519(Box::new(
+            ed25519_dalek::SigningKey::from_bytes(&seed),
+        )))
+    }
+
+    /// The PKCS#8 PEM form, as `mass keygen` writes it.
+    pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, KeyError> {
+        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+        let pem = match self {
+            KeyMaterial::Rsa(k) => k.to_pkcs8_pem(LineEnding::LF),
+            KeyMaterial::Ed25519(k) => k.to_pkcs8_pem(LineEnding::LF),
+        }
+        .map_err(|_| KeyError::EncodePrivate)?;
+        Ok(Zeroizing::new(pem.as_str().to_owned()))
+    }
 }
 
 /// RSA signing through the system OpenSSL: about 9 times the rsa crate's
@@ -128,14 +154,13 @@ impl DigestSigner for KeySigner<'_> {
     ) -> Result<usize, mass_core::Error> {
         let sig: Vec<u8> = match &self.key.material {
             #[cfg(feature = "openssl")]
-            KeyMaterial::Rsa(_) => self
+            KeyMaterial::Rsa(_) if self.key.openssl.is_some() => self
                 .key
                 .openssl
                 .as_ref()
                 .ok_or(mass_core::Error::Key)?
                 .sign_digest(digest)
                 .map_err(|_| mass_core::Error::Key)?,
-            #[cfg(not(feature = "openssl"))]
             KeyMaterial::Rsa(k) => {
                 let padding = rsa::Pkcs1v15Sign::new::<sha2::Sha256>();
                 k.sign_with_rng(&mut getrandom::SysRng, padding, digest)
@@ -171,7 +196,21 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
-    /// A key for `domain` and `selector`.
+    /// A key for one signature, as `mass sign` uses it: RSA through the
+    /// rsa crate's blinded `sign_with_rng`, without loading OpenSSL (which
+    /// costs a one-off process more memory than the signature saves time).
+    pub fn for_one_signature(domain: String, selector: String, material: KeyMaterial) -> Self {
+        SigningKey {
+            domain,
+            selector,
+            material,
+            #[cfg(feature = "openssl")]
+            openssl: None,
+        }
+    }
+
+    /// A key for `domain` and `selector`, for many signatures: RSA goes
+    /// through OpenSSL when the `openssl` feature is on.
     pub fn new(domain: String, selector: String, material: KeyMaterial) -> Result<Self, KeyError> {
         #[cfg(feature = "openssl")]
         let openssl = match &material {
@@ -228,6 +267,10 @@ pub enum KeyError {
     EncodePrivate,
     /// OpenSSL refused the key.
     Openssl(String),
+    /// RSA key generation failed.
+    Generate(rsa::Error),
+    /// The operating system gave no randomness.
+    Randomness,
 }
 
 impl fmt::Display for KeyError {
@@ -252,6 +295,8 @@ impl fmt::Display for KeyError {
             KeyError::EncodePublic => f.write_str("cannot encode the public key"),
             KeyError::EncodePrivate => f.write_str("cannot re-encode the private key"),
             KeyError::Openssl(e) => write!(f, "OpenSSL cannot use the RSA key: {e}"),
+            KeyError::Generate(e) => write!(f, "RSA key generation failed: {e}"),
+            KeyError::Randomness => f.write_str("the operating system gave no randomness"),
         }
     }
 }
