@@ -9,6 +9,9 @@ pub struct HeaderBuf {
     /// (start, end of name, end) of each field in `bytes`.
     spans: Vec<(usize, usize, usize)>,
     overflowed: bool,
+    /// Authentication-Results fields dropped past the limit: counted, not
+    /// kept, so that they can still be deleted (security case 7).
+    auth_results_dropped: usize,
 }
 
 impl HeaderBuf {
@@ -20,6 +23,9 @@ impl HeaderBuf {
     pub fn push(&mut self, name: &[u8], value: &[u8], leading_space_kept: bool, limit: usize) {
         if self.overflowed || self.bytes.len() + name.len() + value.len() * 2 + 2 > limit {
             self.overflowed = true;
+            if crate::auth_results::is_authentication_results(name) {
+                self.auth_results_dropped = self.auth_results_dropped.saturating_add(1);
+            }
             return;
         }
         let start = self.bytes.len();
@@ -43,6 +49,13 @@ impl HeaderBuf {
     /// True when fields were dropped for lack of room.
     pub fn overflowed(&self) -> bool {
         self.overflowed
+    }
+
+    /// How many Authentication-Results fields were dropped past the limit.
+    /// They come after every kept one (fields are dropped from the first
+    /// that does not fit on), so they are the last of their name.
+    pub fn auth_results_dropped(&self) -> usize {
+        self.auth_results_dropped
     }
 
     /// Each field as (name, whole `Name:value` bytes).

@@ -170,7 +170,17 @@ impl VerifyJob {
         let fields = headers
             .fields()
             .map(|(name, field)| (name, field.get(name.len() + 1..).unwrap_or_default()));
-        let delete_auth_results = auth_results::own_fields_to_delete(fields, id);
+        let mut delete_auth_results = auth_results::own_fields_to_delete(fields, id);
+        // Authentication-Results fields past max_header_bytes were never
+        // read, so whether they claim our authserv-id is unknown: delete
+        // them all, last first, so that a forged result hidden behind
+        // padding cannot reach the reader (security case 7).
+        let kept = headers
+            .fields()
+            .filter(|(name, _)| auth_results::is_authentication_results(name))
+            .count();
+        let unread = (kept + 1..=kept + headers.auth_results_dropped()).rev();
+        delete_auth_results.splice(0..0, unread);
         let mut results = Vec::new();
         let mut broken = self.broken;
         if let (Some(v), None) = (self.verifier, &broken) {

@@ -296,3 +296,27 @@ async fn header_section_over_max_header_bytes_is_a_permerror_not_a_pass() {
     assert_eq!(dkim_verdicts(&value), ["permerror"], "{value}");
     assert!(value.contains("max_header_bytes"), "{value}");
 }
+
+/// Security case 7 past the header cap: a forged Authentication-Results
+/// that claims our authserv-id, hidden behind padding past
+/// max_header_bytes, is never read, and is deleted all the same (with
+/// every other one past the cap), last first; the one before the cap that
+/// claims our id is deleted too, and a foreign one before it is kept.
+#[tokio::test]
+async fn row_07_a_forged_result_past_max_header_bytes_is_deleted() {
+    let state = state(KeySources::Zone(ZoneKeySource::default()));
+    let id = state.config.authserv_id.clone();
+    let message = format!(
+        "Authentication-Results: other.example; dkim=pass\r\n\
+         Authentication-Results: {id}; dkim=pass\r\n\
+         X-Padding: {}\r\n\
+         Authentication-Results: {id}; dkim=pass header.d=forged.example\r\n\
+         Authentication-Results: another.example; none\r\n\
+         From: a@example.test\r\n\r\nHello.\r\n",
+        "x".repeat(4000)
+    );
+    let cut = milter_verify(&state, message.as_bytes(), 2000).await;
+    assert_eq!(cut.delete_auth_results, [4, 3, 2]);
+    let whole = milter_verify(&state, message.as_bytes(), 1 << 20).await;
+    assert_eq!(whole.delete_auth_results, [3, 2]);
+}
