@@ -94,6 +94,19 @@ fn run_test(_args: &[String]) -> Result<(), String> {
         "warnings",
     ]);
     run.cargo(&["test", "--workspace"]);
+    // The Ed25519-only core (no `rsa` feature, no alloc) is linted and
+    // tested on the host too, not only built for the no_std targets.
+    run.cargo(&[
+        "clippy",
+        "--package",
+        "mass-core",
+        "--no-default-features",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run.cargo(&["test", "--package", "mass-core", "--no-default-features"]);
     for target in ["thumbv7m-none-eabi", "x86_64-unknown-none"] {
         if util::ensure_rust_target(target) {
             run.cargo(&["build", "--package", "mass-core", "--target", target]);
