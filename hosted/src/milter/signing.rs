@@ -290,3 +290,6 @@ fn finish_domainkeys(key: &SigningKey, mut signer: DkSigner) -> Result<String, S
         .ok_or_else(|| "signature field has no colon".to_string())?;
     Ok(value.replace("\r\n", "\n"))
 }
+
+#[cfg(test)]
+mod tests;
