@@ -50,19 +50,39 @@ impl fmt::Display for Listen {
     }
 }
 
+/// A `listen` or `internal_networks` value that is not one: the text and
+/// what it lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressError {
+    /// The value as written.
+    pub input: String,
+    /// What is wrong with it.
+    pub why: &'static str,
+}
+
+impl fmt::Display for AddressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`: {}", self.input, self.why)
+    }
+}
+
+impl std::error::Error for AddressError {}
+
 impl FromStr for Listen {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = AddressError;
+    fn from_str(s: &str) -> Result<Self, AddressError> {
+        let bad = |why| AddressError {
+            input: s.to_string(),
+            why,
+        };
         if let Some(path) = s.strip_prefix("unix:").or_else(|| s.strip_prefix("local:")) {
             if path.is_empty() {
-                return Err("unix: needs a socket path".into());
+                return Err(bad("unix: needs a socket path"));
             }
             return Ok(Listen::Unix(PathBuf::from(path)));
         }
         let Some(addr) = s.strip_prefix("inet:").or_else(|| s.strip_prefix("inet6:")) else {
-            return Err(format!(
-                "listen address `{s}` must start with inet: or unix:"
-            ));
+            return Err(bad("a listen address must start with inet: or unix:"));
         };
         // Sendmail's form: PORT@HOST.
         let addr = match addr.split_once('@') {
@@ -72,11 +92,10 @@ impl FromStr for Listen {
         };
         let (host, port) = addr
             .rsplit_once(':')
-            .ok_or_else(|| format!("listen address `{s}` needs a port"))?;
-        port.parse::<u16>()
-            .map_err(|_| format!("bad port `{port}` in `{s}`"))?;
+            .ok_or_else(|| bad("a listen address needs a port"))?;
+        port.parse::<u16>().map_err(|_| bad("bad port"))?;
         if host.is_empty() {
-            return Err(format!("listen address `{s}` needs a host"));
+            return Err(bad("a listen address needs a host"));
         }
         Ok(Listen::Inet(addr))
     }
@@ -116,22 +135,24 @@ impl Network {
 }
 
 impl FromStr for Network {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = AddressError;
+    fn from_str(s: &str) -> Result<Self, AddressError> {
+        let bad = |why| AddressError {
+            input: s.to_string(),
+            why,
+        };
         let (addr, prefix) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("`{s}` is not an IP network"))?;
+        let addr: IpAddr = addr.parse().map_err(|_| bad("not an IP network"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             Some(p) => p
                 .parse::<u8>()
                 .ok()
                 .filter(|&p| p <= max)
-                .ok_or_else(|| format!("bad prefix length in `{s}`"))?,
+                .ok_or_else(|| bad("bad prefix length"))?,
             None => max,
         };
         Ok(Network { addr, prefix })
@@ -163,7 +184,7 @@ pub enum OnRefuse {
 fn from_str_de<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
-    T: FromStr<Err = String>,
+    T: FromStr<Err = AddressError>,
 {
     let s = String::deserialize(d)?;
     s.parse().map_err(de::Error::custom)
@@ -172,7 +193,7 @@ where
 fn vec_from_str_de<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: FromStr<Err = String>,
+    T: FromStr<Err = AddressError>,
 {
     let v = Vec::<String>::deserialize(d)?;
     v.iter()

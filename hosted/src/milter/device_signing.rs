@@ -22,8 +22,9 @@ use mass_core::{SignRequest, SigningAlgorithm};
 use crate::device::{Device, DeviceKey};
 use crate::spool::Spool;
 
+use super::Signature;
 use super::headers::HeaderBuf;
-use super::signing::Signature;
+use crate::device::DeviceError;
 
 /// Body bytes kept in memory per message before the spool moves to a file.
 const SPOOL_IN_MEMORY: usize = 64 * 1024;
@@ -37,9 +38,57 @@ pub struct DeviceJob {
     ttl: Option<u64>,
     max_body: u64,
     spool: Spool,
-    /// A spool write failed: the message cannot be signed.
-    broken: Option<String>,
+    /// The body could not be kept: the message cannot be signed.
+    broken: Option<SpoolFailure>,
 }
+
+/// Why the body could not be kept for the device.
+#[derive(Debug, Clone)]
+pub enum SpoolFailure {
+    /// Over `[signer] max_body` bytes.
+    OverMaxBody(u64),
+    /// Writing the spool failed (a full disk, say).
+    Write(Arc<std::io::Error>),
+}
+
+/// Why the device did not sign a message (`on_error` applies).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DeviceJobError {
+    /// The body could not be kept for the device.
+    Spool(SpoolFailure),
+    /// The spooled body could not be read back.
+    ReadSpool { key: String, error: std::io::Error },
+    /// The device failed, timed out or refused.
+    Device {
+        key: String,
+        addr: String,
+        error: DeviceError,
+    },
+    /// The device returned a field that is not the signature asked for.
+    BadField { key: String, why: String },
+}
+
+impl std::fmt::Display for DeviceJobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceJobError::Spool(SpoolFailure::OverMaxBody(max)) => write!(
+                f,
+                "body over [signer] max_body ({max} bytes) for the signing device"
+            ),
+            DeviceJobError::Spool(SpoolFailure::Write(e)) => {
+                write!(f, "spooling the body for the signing device: {e}")
+            }
+            DeviceJobError::ReadSpool { key, error } => {
+                write!(f, "{key}: reading the spooled body: {error}")
+            }
+            DeviceJobError::Device { key, addr, error } => write!(f, "{key} at {addr}: {error}"),
+            DeviceJobError::BadField { key, why } => write!(f, "{key}: the device returned {why}"),
+        }
+    }
+}
+
+impl std::error::Error for DeviceJobError {}
 
 impl DeviceJob {
     /// Start spooling for `keys` (all for the From domain), at most
@@ -63,30 +112,27 @@ impl DeviceJob {
     }
 
     /// Keep a body chunk for the device.
-    pub fn body(&mut self, chunk: &[u8]) -> Result<(), String> {
+    pub fn body(&mut self, chunk: &[u8]) -> Result<(), DeviceJobError> {
         if let Some(why) = &self.broken {
-            return Err(why.clone());
+            return Err(DeviceJobError::Spool(why.clone()));
         }
         if self.spool.len().saturating_add(chunk.len() as u64) > self.max_body {
-            let why = format!(
-                "body over [signer] max_body ({} bytes) for the signing device",
-                self.max_body
-            );
+            let why = SpoolFailure::OverMaxBody(self.max_body);
             self.broken = Some(why.clone());
-            return Err(why);
+            return Err(DeviceJobError::Spool(why));
         }
         self.spool.write(chunk).map_err(|e| {
-            let why = format!("spooling the body for the signing device: {e}");
+            let why = SpoolFailure::Write(Arc::new(e));
             self.broken = Some(why.clone());
-            why
+            DeviceJobError::Spool(why)
         })
     }
 
     /// Sign with every device key, one after the other; the first failure
     /// fails the message.
-    pub async fn sign(&mut self, headers: &HeaderBuf) -> Result<Vec<Signature>, String> {
+    pub async fn sign(&mut self, headers: &HeaderBuf) -> Result<Vec<Signature>, DeviceJobError> {
         if let Some(why) = &self.broken {
-            return Err(why.clone());
+            return Err(DeviceJobError::Spool(why.clone()));
         }
         // Collected first: a closure over borrowed fields held across the
         // awaits below would keep the future from being Send.
@@ -101,12 +147,19 @@ impl DeviceJob {
             let body = self
                 .spool
                 .chunks()
-                .map_err(|e| format!("{}: reading the spooled body: {e}", key.label()))?;
+                .map_err(|error| DeviceJobError::ReadSpool {
+                    key: key.label(),
+                    error,
+                })?;
             let field = self
                 .device
                 .sign_reading(key.key_id, &req, fields.iter(), body)
                 .await
-                .map_err(|e| format!("{} at {}: {e}", key.label(), self.device.addr()))?;
+                .map_err(|error| DeviceJobError::Device {
+                    key: key.label(),
+                    addr: self.device.addr().to_string(),
+                    error,
+                })?;
             let signature = check_field(key, &field)?;
             tracing::debug!(
                 key = signature.label,
@@ -122,8 +175,11 @@ impl DeviceJob {
 
 /// Check what the device returned before it goes into the message: a
 /// DKIM-Signature that parses, for the domain and selector asked for.
-fn check_field(key: &DeviceKey, field: &[u8]) -> Result<Signature, String> {
-    let bad = |why: &str| format!("{}: the device returned {why}", key.label());
+fn check_field(key: &DeviceKey, field: &[u8]) -> Result<Signature, DeviceJobError> {
+    let bad = |why: &str| DeviceJobError::BadField {
+        key: key.label(),
+        why: why.to_string(),
+    };
     let parsed = DkimSignature::parse_field(field)
         .map_err(|e| bad(&format!("a field that does not parse ({e:?})")))?;
     if !parsed.domain.eq_ignore_ascii_case(&key.domain) || parsed.selector != key.selector {

@@ -57,29 +57,70 @@ impl crate::dns::KeySource for KeySources {
     }
 }
 
+/// Why a configuration cannot be loaded (at start, or on SIGHUP).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The config file itself.
+    Config(crate::config::ConfigError),
+    /// A `[[key]]` file.
+    Key(crate::keys::KeyError),
+    /// `key_zone_file`.
+    Zone(std::path::PathBuf, crate::dns::ZoneReadError),
+    /// The DNS resolver could not be set up.
+    Resolver(String),
+}
+
+impl std::fmt::Display for StateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateError::Config(e) => e.fmt(f),
+            StateError::Key(e) => e.fmt(f),
+            StateError::Zone(path, e) => write!(f, "key_zone_file {}: {e}", path.display()),
+            StateError::Resolver(e) => write!(f, "DNS resolver: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StateError {}
+
+/// One finished signature, ready for `SMFIR_INSHEADER`.
+#[derive(Debug)]
+pub struct Signature {
+    /// `DKIM-Signature` or `DomainKey-Signature`.
+    pub name: &'static str,
+    /// `domain/selector(algorithm)`, for logs.
+    pub label: String,
+    /// The DKIM-Signature value after the colon, folded with LF + tab
+    /// (the MTA writes its own line ends).
+    pub value: String,
+}
+
 impl State {
     /// Read the config file and every key it names. Errors name the line or
     /// the file.
-    pub fn load(path: &Path) -> Result<State, String> {
+    pub fn load(path: &Path) -> Result<State, StateError> {
         State::reload(path, None)
     }
 
     /// [`State::load`], keeping `previous`'s signing device (and its open
     /// link) when `[signer]` still names the same one: a device link such
     /// as QEMU's UART socket serves one connection at a time.
-    pub fn reload(path: &Path, previous: Option<&State>) -> Result<State, String> {
-        let config = Config::load(path).map_err(|e| e.to_string())?;
+    pub fn reload(path: &Path, previous: Option<&State>) -> Result<State, StateError> {
+        let config = Config::load(path).map_err(StateError::Config)?;
         let mut keys = Vec::new();
         for k in &config.keys {
-            let material = crate::keys::load_key(&k.file).map_err(|e| e.to_string())?;
-            let key = SigningKey::new(k.domain.clone(), k.selector.clone(), material)
-                .map_err(|e| format!("key file {}: {e}", k.file.display()))?;
+            let material = crate::keys::load_key(&k.file).map_err(StateError::Key)?;
+            let key =
+                SigningKey::new(k.domain.clone(), k.selector.clone(), material).map_err(|e| {
+                    StateError::Key(crate::keys::KeyError::File(k.file.clone(), Box::new(e)))
+                })?;
             keys.push(Arc::new(key));
         }
         let key_source = match &config.key_zone_file {
             Some(zone) => KeySources::Zone(
                 crate::dns::ZoneKeySource::read(zone)
-                    .map_err(|e| format!("key_zone_file {}: {e}", zone.display()))?,
+                    .map_err(|e| StateError::Zone(zone.clone(), e))?,
             ),
             None => KeySources::Dns(Box::new(
                 match config.dns_server {
@@ -88,7 +129,7 @@ impl State {
                     }
                     None => crate::dns::DnsKeySource::system(config.dns_timeout),
                 }
-                .map_err(|e| format!("DNS resolver: {e}"))?,
+                .map_err(|e| StateError::Resolver(e.to_string()))?,
             )),
         };
         let device = config.device.as_ref().map(|dc| {

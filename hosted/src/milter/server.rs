@@ -30,9 +30,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
 
-use super::codec::{Command, Decoder, Reply};
+use super::codec::{CodecError, Command, Decoder, Reply};
 use super::session::{Flow, Session};
-use super::{Shared, State};
+use super::{Shared, State, StateError};
 use crate::config::Listen;
 
 /// The two connection pools.
@@ -43,8 +43,97 @@ struct Caps {
     running: Arc<Semaphore>,
 }
 
-/// Start-up errors name what failed.
-pub type ServeError = String;
+/// Why `mass serve` could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The configuration or a key.
+    State(StateError),
+    /// The tokio runtime.
+    Runtime(std::io::Error),
+    /// The listening socket.
+    Listen(Listen, std::io::Error),
+    /// A unix socket path taken by something that is not a socket.
+    NotASocket(Listen),
+    /// A signal handler.
+    Signal(&'static str, std::io::Error),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::State(e) => e.fmt(f),
+            ServeError::Runtime(e) => write!(f, "tokio runtime: {e}"),
+            ServeError::Listen(listen, e) => write!(f, "listen {listen}: {e}"),
+            ServeError::NotASocket(listen) => {
+                write!(f, "listen {listen}: the path exists and is not a socket")
+            }
+            ServeError::Signal(name, e) => write!(f, "{name}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+impl From<StateError> for ServeError {
+    fn from(e: StateError) -> Self {
+        ServeError::State(e)
+    }
+}
+
+/// Why one milter connection ended early (logged; the MTA applies its
+/// `milter_default_action`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// Bytes that are not a milter conversation.
+    Protocol(CodecError),
+    /// Reading from the MTA failed.
+    Read(std::io::Error),
+    /// Writing to the MTA failed.
+    Write(std::io::Error),
+    /// No packet within the timeout.
+    Timeout { seconds: f64, in_message: bool },
+    /// `max_connections` negotiated connections are running.
+    TooManyConnections,
+    /// The MTA closed the connection inside a message.
+    ClosedInMessage,
+    /// The decoder held a whole packet it did not decode (a bug).
+    DecoderFull,
+}
+
+impl std::fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectionError::Protocol(e) => write!(f, "protocol error: {e}"),
+            ConnectionError::Read(e) => write!(f, "read: {e}"),
+            ConnectionError::Write(e) => write!(f, "write: {e}"),
+            ConnectionError::Timeout {
+                seconds,
+                in_message,
+            } => write!(
+                f,
+                "read timeout ({seconds}s){}",
+                if *in_message {
+                    " in the middle of a message"
+                } else {
+                    ""
+                }
+            ),
+            ConnectionError::TooManyConnections => {
+                f.write_str("max_connections reached; connection refused")
+            }
+            ConnectionError::ClosedInMessage => {
+                f.write_str("the MTA closed the connection in the middle of a message")
+            }
+            ConnectionError::DecoderFull => {
+                f.write_str("internal error: the milter decoder has no room")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConnectionError {}
 
 /// `mass serve --config FILE`: log to stderr (filter in `MASS_LOG`, default
 /// `info`), run until SIGTERM, exit 2 on a start-up error.
@@ -71,7 +160,7 @@ pub fn run(config_path: &Path) -> Result<(), ServeError> {
         .enable_all()
         .thread_name("mass-serve")
         .build()
-        .map_err(|e| format!("tokio runtime: {e}"))?;
+        .map_err(ServeError::Runtime)?;
     runtime.block_on(serve(config_path.to_path_buf()))
 }
 
@@ -86,7 +175,7 @@ impl Listener {
             Listen::Inet(addr) => {
                 let l = TcpListener::bind(addr.as_str())
                     .await
-                    .map_err(|e| format!("listen {listen}: {e}"))?;
+                    .map_err(|e| ServeError::Listen(listen.clone(), e))?;
                 Ok(Listener::Tcp(l))
             }
             Listen::Unix(path) => {
@@ -94,10 +183,7 @@ impl Listener {
                 if let Ok(meta) = std::fs::symlink_metadata(path)
                     && !meta.file_type().is_socket()
                 {
-                    return Err(format!(
-                        "listen {listen}: {} exists and is not a socket",
-                        path.display()
-                    ));
+                    return Err(ServeError::NotASocket(listen.clone()));
                 }
                 // Bind beside the final name, set the mode, then rename: the
                 // MTA never finds the socket with the wrong mode, and a stale
@@ -106,13 +192,13 @@ impl Listener {
                 staging.push(format!(".{}.new", std::process::id()));
                 let staging = PathBuf::from(staging);
                 let _ = std::fs::remove_file(&staging);
-                let l =
-                    UnixListener::bind(&staging).map_err(|e| format!("listen {listen}: {e}"))?;
+                let l = UnixListener::bind(&staging)
+                    .map_err(|e| ServeError::Listen(listen.clone(), e))?;
                 std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(socket_mode))
                     .and_then(|()| std::fs::rename(&staging, path))
                     .map_err(|e| {
                         let _ = std::fs::remove_file(&staging);
-                        format!("listen {listen}: {e}")
+                        ServeError::Listen(listen.clone(), e)
                     })?;
                 Ok(Listener::Unix(l, path.clone()))
             }
@@ -140,9 +226,9 @@ pub async fn serve(config_path: PathBuf) -> Result<(), ServeError> {
         unnegotiated: Arc::new(Semaphore::new(max.saturating_mul(4))),
         running: Arc::new(Semaphore::new(max)),
     };
-    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM: {e}"))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT: {e}"))?;
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| format!("SIGHUP: {e}"))?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| ServeError::Signal("SIGTERM", e))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| ServeError::Signal("SIGINT", e))?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| ServeError::Signal("SIGHUP", e))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     tracing::info!(
@@ -312,7 +398,7 @@ async fn finish_with_progress<S: MilterSocket>(
     session: &mut Session,
     out: &mut Vec<u8>,
     stream: &mut S,
-) -> Result<(), String> {
+) -> Result<(), ConnectionError> {
     let finish = session.finish_message(out);
     tokio::pin!(finish);
     let mut ticks = tokio::time::interval_at(Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
@@ -324,7 +410,7 @@ async fn finish_with_progress<S: MilterSocket>(
             _ = ticks.tick() => stream
                 .write_all(&progress)
                 .await
-                .map_err(|e| format!("write: {e}"))?,
+                .map_err(ConnectionError::Write)?,
         }
     }
 }
@@ -341,7 +427,7 @@ async fn connection<S: MilterSocket>(
     unnegotiated: OwnedSemaphorePermit,
     running: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
-) -> Result<(), String> {
+) -> Result<(), ConnectionError> {
     let (read_timeout, idle_timeout, max_packet) = {
         let s = shared.current();
         (
@@ -361,7 +447,7 @@ async fn connection<S: MilterSocket>(
             let command = match decoder.decode() {
                 Ok(Some(c)) => c,
                 Ok(None) => break,
-                Err(e) => return Err(format!("protocol error: {e}")),
+                Err(e) => return Err(ConnectionError::Protocol(e)),
             };
             packet_started = Instant::now();
             if running_permit.is_none() && matches!(command, Command::OptNeg { .. }) {
@@ -371,13 +457,13 @@ async fn connection<S: MilterSocket>(
                         waiting_permit = None;
                     }
                     Err(_) => {
-                        return Err("max_connections reached; connection refused".into());
+                        return Err(ConnectionError::TooManyConnections);
                     }
                 }
             }
             let mut flow = session
                 .handle(&command, &mut out)
-                .map_err(|e| format!("protocol error: {e}"))?;
+                .map_err(ConnectionError::Protocol)?;
             if flow == Flow::Finish {
                 finish_with_progress(&mut session, &mut out, &mut stream).await?;
                 flow = Flow::Continue;
@@ -386,7 +472,7 @@ async fn connection<S: MilterSocket>(
                 stream
                     .write_all(&out)
                     .await
-                    .map_err(|e| format!("write: {e}"))?;
+                    .map_err(ConnectionError::Write)?;
                 out.clear();
             }
             if flow == Flow::Close {
@@ -417,25 +503,24 @@ async fn connection<S: MilterSocket>(
         // whole packet waits undecoded, and the loop above decodes them all.
         let room = decoder.spare();
         if room.is_empty() {
-            return Err("internal error: the milter decoder has no room".into());
+            return Err(ConnectionError::DecoderFull);
         }
         let n = tokio::select! {
             r = timeout_at(deadline, stream.read(room)) => match r {
                 Ok(Ok(n)) => n,
-                Ok(Err(e)) => return Err(format!("read: {e}")),
+                Ok(Err(e)) => return Err(ConnectionError::Read(e)),
                 Err(_) => {
-                    return Err(format!(
-                        "read timeout ({}s){}",
-                        wait.as_secs_f64(),
-                        if session.in_message() { " in the middle of a message" } else { "" }
-                    ))
+                    return Err(ConnectionError::Timeout {
+                        seconds: wait.as_secs_f64(),
+                        in_message: session.in_message(),
+                    })
                 }
             },
             _ = shutdown.changed(), if !draining => continue,
         };
         if n == 0 {
             if decoder.in_packet() || session.in_message() {
-                return Err("the MTA closed the connection in the middle of a message".into());
+                return Err(ConnectionError::ClosedInMessage);
             }
             return Ok(());
         }

@@ -16,7 +16,7 @@ use super::State;
 use super::codec::{ClientAddress, CodecError, Command, Negotiated, Reply, action, protocol};
 use super::device_signing::DeviceJob;
 use super::headers::{HeaderBuf, from_domain};
-use super::signing::SignJob;
+use super::signing::{SignError, SignJob};
 use super::verifying::VerifyJob;
 use crate::clock::ClockError;
 use crate::config::{OnError, OnRefuse};
@@ -52,6 +52,24 @@ pub enum Flow {
 }
 
 /// Where a message stands.
+/// Why an internal message cannot be signed.
+#[derive(Debug)]
+enum Failure {
+    /// The header section passed `max_header_bytes`.
+    HeaderTooLarge,
+    /// A signer or the device failed.
+    Sign(SignError),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::HeaderTooLarge => f.write_str("header section above max_header_bytes"),
+            Failure::Sign(e) => e.fmt(f),
+        }
+    }
+}
+
 enum Phase {
     /// Collecting header fields until EOH.
     Headers,
@@ -62,7 +80,7 @@ enum Phase {
     /// Internal mail the signer refuses (several From fields).
     Refused(&'static str),
     /// Signing failed; `on_error` applies.
-    Failed(String),
+    Failed(Failure),
     /// The clock could not be read when the message started: it is neither
     /// signed nor verified (never at time 0); `on_error` applies.
     NoClock(ClockError),
@@ -362,7 +380,7 @@ impl Session {
                     if keys.is_empty() && device_keys.is_empty() {
                         Phase::Verifying(Box::new(VerifyJob::start(&state, &m.headers, now)))
                     } else if m.headers.overflowed() {
-                        Phase::Failed("header section above max_header_bytes".into())
+                        Phase::Failed(Failure::HeaderTooLarge)
                     } else {
                         let (keys, dk_keys) =
                             super::signing::split_schemes(&state.config.keys, keys);
@@ -387,7 +405,7 @@ impl Session {
                             state.config.signature_ttl,
                         ) {
                             Ok(job) => Phase::Signing(Box::new(job)),
-                            Err(e) => Phase::Failed(e),
+                            Err(e) => Phase::Failed(Failure::Sign(e)),
                         }
                     }
                 }
@@ -408,7 +426,7 @@ impl Session {
             Phase::Signing(job) => match job.body(chunk) {
                 Ok(more) => more,
                 Err(e) => {
-                    m.phase = Phase::Failed(e);
+                    m.phase = Phase::Failed(Failure::Sign(e));
                     false
                 }
             },
@@ -431,12 +449,13 @@ impl Session {
             m.batv.end_of_message(batv_policy, now, &queue_id, out);
         }
         let ms = m.started.elapsed().as_secs_f64() * 1000.0;
-        let on_error = |out: &mut Vec<u8>, why: &str| match state.config.on_error {
+        let on_error = |out: &mut Vec<u8>, why: &dyn std::fmt::Display| match state.config.on_error
+        {
             OnError::Tempfail => {
                 tracing::warn!(
                     queue_id,
                     action = "tempfail",
-                    reason = why,
+                    reason = %why,
                     ms,
                     "signing failed"
                 );
@@ -447,7 +466,7 @@ impl Session {
                 tracing::warn!(
                     queue_id,
                     action = "accept-unsigned",
-                    reason = why,
+                    reason = %why,
                     ms,
                     "signing failed"
                 );

@@ -21,7 +21,8 @@ use mass_core::{BodyInterest, MultiSigner, RsaSha256Signer, SignRequest};
 
 use crate::config::{KeyConfig, Scheme};
 
-use super::device_signing::DeviceJob;
+use super::Signature;
+use super::device_signing::{DeviceJob, DeviceJobError};
 use super::headers::HeaderBuf;
 use crate::keys::{KeyMaterial, KeySigner, SigningKey};
 
@@ -44,18 +45,6 @@ const BODIES_PER_SIGNER: usize = KEYS_PER_SIGNER;
 
 type Signer = MultiSigner<HEADER_BYTES, HEADER_FIELDS, KEYS_PER_SIGNER, BODIES_PER_SIGNER>;
 
-/// One finished signature, ready for `SMFIR_INSHEADER`.
-#[derive(Debug)]
-pub struct Signature {
-    /// `DKIM-Signature` or `DomainKey-Signature`.
-    pub name: &'static str,
-    /// `domain/selector(algorithm)`, for logs.
-    pub label: String,
-    /// The DKIM-Signature value after the colon, folded with LF + tab
-    /// (the MTA writes its own line ends).
-    pub value: String,
-}
-
 /// One signer for up to [`KEYS_PER_SIGNER`] DKIM keys: `keys[i]` signs its
 /// signature `i`.
 #[derive(Debug)]
@@ -73,7 +62,44 @@ pub struct SignJob {
     domainkeys: Vec<(Arc<SigningKey>, Box<DkSigner>)>,
     device: Option<DeviceJob>,
     /// What the device signed, once [`SignJob::sign_on_device`] ran.
-    device_signatures: Option<Result<Vec<Signature>, String>>,
+    device_signatures: Option<Result<Vec<Signature>, DeviceJobError>>,
+}
+
+/// Why a message cannot be signed (`on_error` applies; never an unsigned
+/// pass).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SignError {
+    /// Core refused: `keys` names the keys concerned, for the log.
+    Core {
+        keys: String,
+        error: mass_core::Error,
+    },
+    /// The signing device.
+    Device(DeviceJobError),
+    /// End of message came before the device was asked to sign (a bug).
+    DeviceNotAsked,
+    /// A field core wrote is not the DKIM-Signature expected (a bug).
+    BadField { key: String, why: &'static str },
+}
+
+impl std::fmt::Display for SignError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignError::Core { keys, error } => write!(f, "{keys}: {error}"),
+            SignError::Device(e) => e.fmt(f),
+            SignError::DeviceNotAsked => f.write_str("the signing device was not asked to sign"),
+            SignError::BadField { key, why } => write!(f, "{key}: signature field {why}"),
+        }
+    }
+}
+
+impl std::error::Error for SignError {}
+
+impl From<DeviceJobError> for SignError {
+    fn from(e: DeviceJobError) -> Self {
+        SignError::Device(e)
+    }
 }
 
 /// Split the keys for a message by the schemes their `[[key]]` names:
@@ -99,14 +125,20 @@ pub fn split_schemes(
     (dkim, dk)
 }
 
-fn describe(key: &SigningKey, e: mass_core::Error) -> String {
-    format!("{}: {e}", key.label())
+fn describe(key: &SigningKey, error: mass_core::Error) -> SignError {
+    SignError::Core {
+        keys: key.label(),
+        error,
+    }
 }
 
 /// An error that concerns every key of a signer.
-fn describe_all(keys: &[Arc<SigningKey>], e: mass_core::Error) -> String {
+fn describe_all(keys: &[Arc<SigningKey>], error: mass_core::Error) -> SignError {
     let labels: Vec<String> = keys.iter().map(|k| k.label()).collect();
-    format!("{}: {e}", labels.join(", "))
+    SignError::Core {
+        keys: labels.join(", "),
+        error,
+    }
 }
 
 impl SignJob {
@@ -121,7 +153,7 @@ impl SignJob {
         headers: &HeaderBuf,
         now: u64,
         ttl: Option<u64>,
-    ) -> Result<SignJob, String> {
+    ) -> Result<SignJob, SignError> {
         let mut running = Vec::with_capacity(keys.len().div_ceil(KEYS_PER_SIGNER));
         for keys in keys.chunks(KEYS_PER_SIGNER) {
             let requests: Vec<SignRequest<'_>> = keys
@@ -187,7 +219,7 @@ impl SignJob {
     }
 
     /// Feed a body chunk; false once no signer needs more of the body.
-    pub fn body(&mut self, chunk: &[u8]) -> Result<bool, String> {
+    pub fn body(&mut self, chunk: &[u8]) -> Result<bool, SignError> {
         self.domainkeys
             .retain_mut(|(key, signer)| match signer.body(chunk) {
                 Ok(()) => true,
@@ -213,11 +245,11 @@ impl SignJob {
     /// DKIM-Signature per DKIM key, then the device's (inserted at the top
     /// in this order, the DKIM-Signatures end up above the
     /// DomainKey-Signatures). A device failure fails the message.
-    pub fn finish(self) -> Result<Vec<Signature>, String> {
+    pub fn finish(self) -> Result<Vec<Signature>, SignError> {
         let from_device = match (self.device.is_some(), self.device_signatures) {
             (false, _) => Vec::new(),
             (true, Some(signed)) => signed?,
-            (true, None) => return Err("the signing device was not asked to sign".into()),
+            (true, None) => return Err(SignError::DeviceNotAsked),
         };
         let dkim_count: usize = self.running.iter().map(|r| r.keys.len()).sum();
         let mut out = Vec::with_capacity(dkim_count + self.domainkeys.len() + from_device.len());
@@ -228,7 +260,7 @@ impl SignJob {
                     label: format!("{} (domainkeys)", key.label()),
                     value,
                 }),
-                Err(why) => skip_domainkeys(&key, &why),
+                Err(why) => skip_domainkeys(&key, &why.to_string()),
             }
         }
         for mut r in self.running {
@@ -245,11 +277,12 @@ impl SignJob {
                     .finish(i, &mut signer, &mut buf)
                     .map_err(|e| describe(key, e))?;
                 let field = buf.get(..n).unwrap_or_default();
-                let field = std::str::from_utf8(field)
-                    .map_err(|_| format!("{}: signature field is not UTF-8", key.label()))?;
-                let (name, value) = field
-                    .split_once(':')
-                    .ok_or_else(|| format!("{}: signature field has no colon", key.label()))?;
+                let bad = |why| SignError::BadField {
+                    key: key.label(),
+                    why,
+                };
+                let field = std::str::from_utf8(field).map_err(|_| bad("is not UTF-8"))?;
+                let (name, value) = field.split_once(':').ok_or_else(|| bad("has no colon"))?;
                 debug_assert!(name.eq_ignore_ascii_case("DKIM-Signature"));
                 out.push(Signature {
                     name: "DKIM-Signature",
@@ -273,21 +306,23 @@ fn skip_domainkeys(key: &SigningKey, why: &str) {
 
 /// Sign with rsa-sha1 (blinded, through core's [`RsaSha256Signer`]) and
 /// return the field value after the colon, folded with LF + space.
-fn finish_domainkeys(key: &SigningKey, mut signer: DkSigner) -> Result<String, String> {
+fn finish_domainkeys(key: &SigningKey, mut signer: DkSigner) -> Result<String, SignError> {
     let KeyMaterial::Rsa(rsa_key) = &key.material else {
-        return Err("DomainKeys needs an RSA key".into());
+        return Err(describe(key, mass_core::Error::AlgorithmMismatch));
     };
     let mut sha1_signer =
-        RsaSha256Signer::new(&**rsa_key, getrandom::SysRng).map_err(|e| e.to_string())?;
+        RsaSha256Signer::new(&**rsa_key, getrandom::SysRng).map_err(|e| describe(key, e))?;
     let mut buf = vec![0u8; signer.required_len(&sha1_signer)];
     let n = signer
         .finish(&mut sha1_signer, &mut buf)
-        .map_err(|e| e.to_string())?;
-    let field = std::str::from_utf8(buf.get(..n).unwrap_or_default())
-        .map_err(|_| "signature field is not UTF-8".to_string())?;
-    let (_, value) = field
-        .split_once(':')
-        .ok_or_else(|| "signature field has no colon".to_string())?;
+        .map_err(|e| describe(key, e))?;
+    let bad = |why| SignError::BadField {
+        key: key.label(),
+        why,
+    };
+    let field =
+        std::str::from_utf8(buf.get(..n).unwrap_or_default()).map_err(|_| bad("is not UTF-8"))?;
+    let (_, value) = field.split_once(':').ok_or_else(|| bad("has no colon"))?;
     Ok(value.replace("\r\n", "\n"))
 }
 
