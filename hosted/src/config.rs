@@ -727,7 +727,7 @@ file = "keys/s2026.example.com.pem"
     }
 
     #[test]
-    fn key_permissions_are_checked() {
+    fn row_24_key_file_permissions_are_checked() {
         let dir = std::env::temp_dir().join(format!("mass-cfg-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();

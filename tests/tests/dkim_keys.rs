@@ -116,7 +116,7 @@ fn bare_lf_input_is_read_as_crlf() {
 /// Row 12: a key TXT record split into several strings is joined with
 /// nothing between them, and passes.
 #[test]
-fn security_row_12_split_key_record_passes() {
+fn row_12_split_key_record_passes() {
     let r = record(1);
     let (a, b) = r.split_at(20);
     let (b, c) = b.split_at(15);
@@ -131,7 +131,7 @@ fn security_row_12_split_key_record_passes() {
 /// the key is ignored; of two keys the right one is found; at most three
 /// records are tried, in a fixed order.
 #[test]
-fn security_row_13_several_records() {
+fn row_13_several_records() {
     let message = signed(MESSAGE, "example.com", "sel", 1);
     let name = "sel._domainkey.example.com.";
 
@@ -186,7 +186,7 @@ fn security_row_13_several_records() {
 /// Row 14: NXDOMAIN is permerror; a first tag of `v=DKIM2` is permerror;
 /// a DNS timeout is temperror.
 #[test]
-fn security_row_14_missing_bad_and_unanswered_keys() {
+fn row_14_missing_bad_and_unanswered_keys() {
     let message = signed(MESSAGE, "example.com", "sel", 1);
     let none = zone("other._domainkey.example.com TXT \"x\"");
     assert_eq!(verdicts(&verify(&message, &none)), [DkimResult::Permerror]);
@@ -207,7 +207,7 @@ fn security_row_14_missing_bad_and_unanswered_keys() {
 
 /// Row 5: a NUL in `s=` or `d=` gives permerror, and no lookup is made.
 #[test]
-fn security_row_5_nul_in_selector_or_domain_sends_no_query() {
+fn row_05_nul_in_selector_or_domain_sends_no_query() {
     let message = signed(MESSAGE, "example.com", "sel", 1);
     let text = String::from_utf8(message).unwrap();
     for (from, to) in [
@@ -225,7 +225,7 @@ fn security_row_5_nul_in_selector_or_domain_sends_no_query() {
 /// Row 6: `d=legit.com(.attack.com` (and with `"`, `'`, `;`) is permerror,
 /// and nothing of it can change the structure of Authentication-Results.
 #[test]
-fn security_row_6_hostile_domains_are_permerror_and_quoted() {
+fn row_06_hostile_domains_are_permerror_and_quoted() {
     let message = String::from_utf8(signed(MESSAGE, "example.com", "sel", 1)).unwrap();
     for hostile in [
         "legit.com(.attack.com",
@@ -249,7 +249,7 @@ fn security_row_6_hostile_domains_are_permerror_and_quoted() {
 /// N are checked and at most N key lookups are made (N = 5 by default, or
 /// as configured); the rest are only counted.
 #[test]
-fn security_row_20_a_thousand_signatures_make_at_most_n_lookups() {
+fn row_20_a_thousand_signatures_make_at_most_n_lookups() {
     let one = signed(MESSAGE, "example.com", "sel", 1);
     let field_end = one.windows(8).position(|w| w == b"\r\nFrom: ").unwrap() + 2;
     let field = String::from_utf8(one[..field_end].to_vec()).unwrap();

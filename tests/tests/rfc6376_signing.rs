@@ -72,7 +72,7 @@ fn milter_style_intake_equals_raw_intake() {
 }
 
 #[test]
-fn defaults_oversign_and_omit_l() {
+fn row_23_defaults_oversign_and_omit_l() {
     let sig = sign_chunks(&request(), &[MSG]).unwrap();
     let unfolded = sig.replace("\r\n ", " ");
     assert!(unfolded.replace(' ', "").contains(
@@ -106,7 +106,7 @@ fn lines_are_folded_at_78() {
 }
 
 #[test]
-fn refuses_several_from_fields_or_none() {
+fn row_22_refuses_several_from_fields_or_none() {
     // Security case 22 (and the signer side of case 1).
     let two = b"From: a@example.com\r\nFrom: b@example.com\r\n\r\nx\r\n";
     assert_eq!(

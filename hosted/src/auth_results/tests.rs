@@ -103,7 +103,7 @@ fn header_b_grows_to_tell_signatures_apart() {
 /// Security case 6: values from the message are quoted or escaped, so a
 /// hostile `d=` cannot end the result or add one of its own.
 #[test]
-fn security_row_6_hostile_values_are_quoted() {
+fn row_06_hostile_values_are_quoted() {
     let cases = [
         ("legit.com(.attack.com", "\"legit.com(.attack.com\""),
         ("legit.com\"; dkim=pass", "\"legit.com\\\"; dkim=pass\""),
@@ -291,7 +291,7 @@ fn raw_fields() {
 /// by its index among Authentication-Results fields, last first, so that
 /// deleting in that order never shifts a field still to be deleted.
 #[test]
-fn security_row_7_delete_own_fields_last_first() {
+fn row_07_delete_own_fields_last_first() {
     let fields: Vec<(&[u8], &[u8])> = vec![
         (b"Received", b" from x"),
         (b"Authentication-Results", b" 1.example; dkim=pass"),

@@ -40,7 +40,7 @@ async fn source(server: &TestServer) -> DnsKeySource {
 /// Security case 12: the strings of one record are joined with nothing
 /// between them.
 #[tokio::test]
-async fn security_row_12_strings_of_one_record_are_joined() {
+async fn row_12_strings_of_one_record_are_joined() {
     let server = start_server().await;
     let records = source(&server)
         .await
@@ -51,7 +51,7 @@ async fn security_row_12_strings_of_one_record_are_joined() {
 
 /// Security case 13: two records are two records, never one.
 #[tokio::test]
-async fn security_row_13_separate_records_are_never_joined() {
+async fn row_13_separate_records_are_never_joined() {
     let server = start_server().await;
     let mut records = source(&server)
         .await
@@ -70,7 +70,7 @@ async fn security_row_13_separate_records_are_never_joined() {
 /// Security case 14: NXDOMAIN is a permerror, SERVFAIL and a timeout are
 /// temperrors. A name with no TXT record is a permerror too.
 #[tokio::test]
-async fn security_row_14_nxdomain_servfail_timeout() {
+async fn row_14_nxdomain_servfail_timeout() {
     let server = start_server().await;
     let dns = source(&server).await;
     let nx = dns.txt_records("missing._domainkey.example.test").await;
@@ -99,7 +99,7 @@ async fn security_row_14_nxdomain_servfail_timeout() {
 /// Security case 5: a name with a NUL (or anything else that is not a
 /// plain DNS name) is refused, and no query is sent.
 #[tokio::test]
-async fn security_row_5_bad_names_send_no_query() {
+async fn row_05_bad_names_send_no_query() {
     let server = start_server().await;
     let dns = source(&server).await;
     for name in [
@@ -330,7 +330,7 @@ fn key_record_names() {
 /// Security case 13: at most three records are tried, in an order that
 /// does not depend on the order DNS returned them in, junk skipped.
 #[test]
-fn security_row_13_candidates_fixed_order_at_most_three() {
+fn row_13_candidates_fixed_order_at_most_three() {
     let records: Vec<TxtRecord> = [
         "v=DKIM1; p=D",
         "junk",

@@ -416,6 +416,17 @@ MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
         assert_eq!(&out[..n], &reference[..]);
     }
 
+    /// Security case 24: a key under 1024 bits is refused at load
+    /// (RFC 8301 §3.2).
+    #[cfg(feature = "openssl")]
+    #[test]
+    fn row_24_an_rsa_key_under_1024_bits_is_refused() {
+        // The rsa crate will not make such a key; OpenSSL still does.
+        let small = openssl::rsa::Rsa::generate(768).unwrap();
+        let pem = String::from_utf8(small.private_key_to_pem().unwrap()).unwrap();
+        assert!(matches!(parse_pem(&pem), Err(KeyError::RsaTooSmall(768))));
+    }
+
     #[test]
     fn rejects_what_is_not_a_key() {
         assert!(matches!(parse_pem("hello"), Err(KeyError::NoPemBlock)));

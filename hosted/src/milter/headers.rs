@@ -188,7 +188,7 @@ mod tests {
     }
 
     #[test]
-    fn from_domains() {
+    fn row_22_from_domains_with_several_authors_are_refused() {
         let cases: &[(&str, Result<Option<&str>, &str>)] = &[
             (" Alice <alice@Example.COM>", Ok(Some("example.com"))),
             (" alice@example.com", Ok(Some("example.com"))),
@@ -197,6 +197,8 @@ mod tests {
                 Ok(Some("example.org")),
             ),
             (" a@example.com, b@example.net", Err("several From authors")),
+            // A quoted-pair comma is not a display name: two addresses.
+            (" admin@a.com\\,<user@a.com>", Err("several From authors")),
             (" undisclosed", Ok(None)),
             (" <>", Ok(None)),
         ];

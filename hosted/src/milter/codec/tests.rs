@@ -123,7 +123,7 @@ fn header_value_keeps_leading_space_and_folds() {
 }
 
 #[test]
-fn zero_length_is_an_error() {
+fn row_30_zero_length_is_an_error() {
     let mut d = Decoder::new(DEFAULT_MAX_PACKET);
     d.feed(&[0, 0]);
     assert_eq!(d.decode(), Ok(None));
@@ -134,7 +134,7 @@ fn zero_length_is_an_error() {
 }
 
 #[test]
-fn huge_length_fails_at_once_without_allocating() {
+fn row_30_huge_length_fails_at_once_without_allocating() {
     for claimed in [u32::MAX, DEFAULT_MAX_PACKET + 1, 0x8000_0000] {
         let mut d = Decoder::new(DEFAULT_MAX_PACKET);
         d.feed(&claimed.to_be_bytes());
@@ -184,7 +184,7 @@ fn malformed_data_is_an_error() {
 }
 
 #[test]
-fn three_length_bytes_wait_for_more() {
+fn row_31_three_length_bytes_wait_for_more() {
     let mut d = Decoder::new(DEFAULT_MAX_PACKET);
     d.feed(&[0, 0, 0]);
     assert_eq!(d.decode(), Ok(None));

@@ -215,7 +215,7 @@ fn a_clock_failure_never_verifies_against_time_zero() {
 }
 
 #[test]
-fn external_mail_gets_our_auth_results_and_loses_forged_ones() {
+fn row_07_external_mail_gets_our_auth_results_and_loses_forged_ones() {
     let shared = shared("");
     let input = conversation(b"192.0.2.1", b" joe@football.example.com", b"x\r\n");
     let replies = run(&shared, &input, 0);
@@ -235,7 +235,7 @@ fn external_mail_gets_our_auth_results_and_loses_forged_ones() {
 }
 
 #[test]
-fn several_from_fields_follow_on_refuse() {
+fn row_22_several_from_fields_follow_on_refuse() {
     let shared = shared("");
     let mut input = conversation(b"10.0.0.1", b" a@football.example.com", b"x\r\n");
     // A second From, inserted before EOH.
