@@ -372,6 +372,16 @@ impl<const BYTES: usize, const FIELDS: usize> HeaderStore<BYTES, FIELDS> {
         self.open = false;
     }
 
+    /// Drop the field stored last and give back its room (a field that
+    /// turned out not to be needed once it was whole). The fields above it
+    /// keep their indices.
+    pub fn remove_last(&mut self) {
+        if let Some(last) = self.fields.pop() {
+            self.bytes.truncate(last.start as usize);
+        }
+        self.open = false;
+    }
+
     /// How many fields are stored.
     pub fn len(&self) -> usize {
         self.fields.len()
@@ -389,7 +399,7 @@ impl<const BYTES: usize, const FIELDS: usize> HeaderStore<BYTES, FIELDS> {
     }
 
     /// The stored fields, top to bottom.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + '_ {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + ExactSizeIterator + '_ {
         self.fields.iter().map(|s| {
             self.bytes
                 .get(s.start as usize..s.end as usize)
@@ -408,6 +418,10 @@ impl<const BYTES: usize, const FIELDS: usize> HeaderStore<BYTES, FIELDS> {
     /// §5.4.2): the `k`-th mention of a name takes the `k`-th instance
     /// counted from the bottom, and `None` where no instance is left (an
     /// oversigned name, which signs the field's absence).
+    ///
+    /// Each mention takes the bottom-most instance that no earlier mention
+    /// took, so the work is one pass over the stored fields per name,
+    /// whatever the length of the list.
     pub fn select<'s, 'h, I>(
         &'s self,
         h: I,
@@ -415,18 +429,15 @@ impl<const BYTES: usize, const FIELDS: usize> HeaderStore<BYTES, FIELDS> {
     where
         I: IntoIterator<Item = &'h [u8]> + Clone,
     {
-        let all = h.clone();
-        h.into_iter().enumerate().map(move |(pos, name)| {
-            let earlier = all
-                .clone()
-                .into_iter()
-                .take(pos)
-                .filter(|n| names_match(n, name))
-                .count();
-            self.iter()
-                .rev()
-                .filter(|f| names_match(field_name(f), name))
-                .nth(earlier)
+        let mut taken = [false; FIELDS];
+        h.into_iter().map(move |name| {
+            let (index, field) = self.iter().enumerate().rev().find(|(i, f)| {
+                taken.get(*i).is_some_and(|t| !t) && names_match(field_name(f), name)
+            })?;
+            if let Some(t) = taken.get_mut(index) {
+                *t = true;
+            }
+            Some(field)
         })
     }
 }

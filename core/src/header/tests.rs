@@ -163,3 +163,57 @@ fn store_limits_are_typed_errors() {
     st.begin().unwrap();
     assert_eq!(st.begin(), Err(Error::HeaderFieldsCapacity { limit: 2 }));
 }
+
+/// §5.4.2 as written: the `k`-th mention of a name takes the `k`-th
+/// instance from the bottom. The store's one-pass selection agrees with
+/// it on random lists.
+#[test]
+fn select_agrees_with_counting_earlier_mentions() {
+    let names: [&[u8]; 4] = [b"a", b"B", b"c", b"d"];
+    let mut rng = crate::test_support::XorShift::new(0x5e1ec7);
+    for _ in 0..500 {
+        let mut st: HeaderStore<1024, 16> = HeaderStore::new();
+        let mut fields = Vec::new();
+        for i in 0..rng.below(12) {
+            let f = alloc::format!("{}: {i}", ["A", "b", "C", "x"][rng.below(4)]);
+            st.begin().unwrap();
+            st.extend(f.as_bytes()).unwrap();
+            st.end();
+            fields.push(f.into_bytes());
+        }
+        let h: Vec<&[u8]> = (0..rng.below(20)).map(|_| names[rng.below(4)]).collect();
+        let want: Vec<Option<&[u8]>> = h
+            .iter()
+            .enumerate()
+            .map(|(pos, name)| {
+                let earlier = h[..pos].iter().filter(|n| names_match(n, name)).count();
+                fields
+                    .iter()
+                    .rev()
+                    .filter(|f| names_match(field_name(f), name))
+                    .nth(earlier)
+                    .map(|f| f.as_slice())
+            })
+            .collect();
+        let got: Vec<Option<&[u8]>> = st.select(h.iter().copied()).collect();
+        assert_eq!(got, want, "{h:?}");
+    }
+}
+
+#[test]
+fn remove_last_gives_back_its_room() {
+    let mut st: HeaderStore<16, 2> = HeaderStore::new();
+    st.begin().unwrap();
+    st.extend(b"A: 1").unwrap();
+    st.end();
+    st.begin().unwrap();
+    st.extend(b"B: 123456789").unwrap();
+    st.end();
+    st.remove_last();
+    assert_eq!(st.len(), 1);
+    assert_eq!(st.get(0), Some(&b"A: 1"[..]));
+    st.begin().unwrap();
+    st.extend(b"C: 123456789").unwrap();
+    st.end();
+    assert_eq!(st.get(1), Some(&b"C: 123456789"[..]));
+}
