@@ -21,12 +21,13 @@ pub enum BodyInterest {
 }
 
 /// SHA-256 that stops taking bytes after an optional limit, and counts
-/// what it took.
+/// what it took and what it was given.
 #[derive(Debug, Clone)]
 struct LimitedSha256 {
     hash: Sha256,
     limit: Option<u64>,
     hashed: u64,
+    seen: u64,
 }
 
 impl Sink for LimitedSha256 {
@@ -44,6 +45,7 @@ impl Sink for LimitedSha256 {
             self.hash.update(take);
         }
         self.hashed = self.hashed.saturating_add(take.len() as u64);
+        self.seen = self.seen.saturating_add(bytes.len() as u64);
     }
 }
 
@@ -53,6 +55,8 @@ pub struct BodyHasher {
     kind: Canon,
     canon: BodyCanonicalizer,
     out: LimitedSha256,
+    /// Read on past the limit until one more canonical byte arrives.
+    measuring: bool,
 }
 
 /// A finished body hash.
@@ -63,6 +67,11 @@ pub struct BodyHash {
     pub digest: [u8; 32],
     /// How many canonical bytes were hashed: the value for `l=`.
     pub hashed_len: u64,
+    /// Canonical body bytes came after the limit: the hash covers only
+    /// part of the body. Certain for a hasher made with
+    /// [`BodyHasher::measuring`]; one made with [`BodyHasher::new`] stops
+    /// reading at the limit, so a `false` from it proves nothing.
+    pub beyond_limit: bool,
 }
 
 impl BodyHasher {
@@ -76,7 +85,21 @@ impl BodyHasher {
                 hash: Sha256::new(),
                 limit,
                 hashed: 0,
+                seen: 0,
             },
+            measuring: false,
+        }
+    }
+
+    /// A hasher for a verifier: as [`new`](Self::new), but with a limit
+    /// it reads on past it until one more canonical byte arrives, so that
+    /// [`BodyHash::beyond_limit`] says whether `l=` left part of the body
+    /// unsigned. Its [`interest`](Self::interest) turns
+    /// [`Done`](BodyInterest::Done) only then.
+    pub fn measuring(canon: Canon, limit: Option<u64>) -> Self {
+        BodyHasher {
+            measuring: true,
+            ..Self::new(canon, limit)
         }
     }
 
@@ -103,7 +126,8 @@ impl BodyHasher {
     #[must_use]
     pub fn interest(&self) -> BodyInterest {
         match self.out.limit {
-            Some(limit) if self.out.hashed >= limit => BodyInterest::Done,
+            Some(limit) if self.measuring && self.out.seen > limit => BodyInterest::Done,
+            Some(limit) if !self.measuring && self.out.hashed >= limit => BodyInterest::Done,
             _ => BodyInterest::More,
         }
     }
@@ -114,6 +138,7 @@ impl BodyHasher {
         BodyHash {
             digest: self.out.hash.finalize().into(),
             hashed_len: self.out.hashed,
+            beyond_limit: self.out.seen > self.out.hashed,
         }
     }
 }
@@ -184,5 +209,26 @@ mod tests {
         let got = h.finish();
         assert_eq!(got.hashed_len, 5);
         assert_eq!(got.digest, <[u8; 32]>::from(Sha256::digest(b"abc\r\n")));
+    }
+
+    #[test]
+    fn measuring_hasher_reads_on_until_the_body_goes_past_the_limit() {
+        // "ab cd\r\n" is 7 canonical bytes; l=7 is the whole body.
+        let mut h = BodyHasher::measuring(Canon::Relaxed, Some(7));
+        assert_eq!(h.update(b"ab  cd \r\n"), BodyInterest::More);
+        // Trailing blank lines and whitespace add no canonical byte.
+        assert_eq!(h.update(b"\r\n \r\n"), BodyInterest::More);
+        let whole = h.clone().finish();
+        assert_eq!((whole.hashed_len, whole.beyond_limit), (7, false));
+        assert_eq!(whole.digest, <[u8; 32]>::from(Sha256::digest(b"ab cd\r\n")));
+        // One more line: past the limit, and nothing more can matter.
+        assert_eq!(h.update(b"x"), BodyInterest::Done);
+        let part = h.finish();
+        assert_eq!((part.hashed_len, part.beyond_limit), (7, true));
+        assert_eq!(part.digest, whole.digest);
+        // Without a limit it never says Done.
+        let mut h = BodyHasher::measuring(Canon::Simple, None);
+        assert_eq!(h.update(b"abc"), BodyInterest::More);
+        assert!(!h.finish().beyond_limit);
     }
 }

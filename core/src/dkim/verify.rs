@@ -11,9 +11,22 @@
 //! The message goes in once, through the same intake as signing
 //! ([`HeaderSplitter`] into a bounded [`HeaderStore`]), and its body through
 //! [`BodyHasher`]s: signatures that share body canonicalization and `l=`
-//! share one. At most `max_signatures` DKIM-Signature fields (5 by default,
-//! never more than the capacity `SIGS`) are evaluated and asked a key for,
-//! top first; the rest are counted and left alone (security case 20).
+//! share one.
+//!
+//! The work is bounded by key lookups and signature checks, not by fields
+//! (security case 20; DESIGN.md, verifier defaults). Each DKIM-Signature
+//! field is parsed when it ends, top first:
+//! - one that parses and needs a key costs one of `max_signatures` (5 by
+//!   default, never more than the capacity `SIGS`): it gets a key request
+//!   and a check; once they are used up, later fields are counted and left
+//!   alone;
+//! - one that does not parse, or is decided without a key (rsa-sha1, an
+//!   expired `x=`, a future `t=`), costs nothing: it is reported (up to
+//!   `SIGS` of them; the rest are counted and dropped) and the next field
+//!   is looked at, so junk fields added in transit cannot hide a good
+//!   signature below them;
+//! - at most [`MAX_SIGNATURE_FIELDS_EXAMINED`] fields are parsed at all, so
+//!   100,000 junk fields cost the splitter's pass over them and no more.
 //!
 //! The core does no DNS: the caller asks for the TXT records named by
 //! [`MessageVerifier::key_requests`] and hands them back with
@@ -26,7 +39,9 @@
 //! - rsa-sha1 and RSA keys under 1024 bits never pass (RFC 8301 §3.1, §3.2);
 //!   keys over 8192 bits or with huge exponents are refused before any RSA
 //!   work ([`crate::dkim::public_key`]);
-//! - `l=` gives policy unless [`VerifyOptions::allow_body_length`] (§8.2);
+//! - an `l=` that leaves part of the body unsigned gives policy unless
+//!   [`VerifyOptions::allow_body_length`] (§8.2); one equal to the whole
+//!   canonical body leaves nothing unsigned and passes;
 //! - an expired `x=` or a `t=` in the future gives policy (§3.5);
 //! - a message with other than one From field, or with an unsigned instance
 //!   above a signed one of a field that RFC 5322 §3.6 allows only once, gives
@@ -59,6 +74,11 @@ type DkimKeys = KeyState<CandidateKey, Reason>;
 /// How many signatures are checked unless the caller says otherwise.
 pub const DEFAULT_MAX_SIGNATURES: usize = 5;
 
+/// The most DKIM-Signature fields parsed per message, top first, whether
+/// they parse or not (Mail::DKIM stops at 50 too). Fields past it are
+/// counted, not kept.
+pub const MAX_SIGNATURE_FIELDS_EXAMINED: usize = 50;
+
 /// Fields RFC 5322 §3.6 (and RFC 2045 §3 for MIME) allow at most once. An
 /// unsigned instance of one of these above the signed one makes a
 /// verifying signature policy (security case 3).
@@ -85,10 +105,14 @@ pub const SINGLE_INSTANCE_FIELDS: [&str; 14] = [
 pub struct VerifyOptions {
     /// The current time, in seconds since the Unix epoch, for `t=` and `x=`.
     pub now: u64,
-    /// Check at most this many DKIM-Signature fields (top first); also the
-    /// most key lookups asked for. Capped at the verifier's `SIGS`.
+    /// The budget: at most this many signatures get a key lookup and a
+    /// check (top first), so also the most key lookups asked for. Fields
+    /// that do not parse, and signatures decided without a key (rsa-sha1,
+    /// expiry), cost nothing. Capped at the verifier's `SIGS`.
     pub max_signatures: usize,
-    /// Let `l=` signatures pass. Off by default: they give policy (§8.2).
+    /// Let `l=` signatures that leave part of the body unsigned pass. Off
+    /// by default: they give policy (§8.2). An `l=` equal to the whole
+    /// canonical body passes either way.
     pub allow_body_length: bool,
     /// How far in the future `t=` may be before it gives policy.
     pub max_clock_skew: u64,
@@ -106,62 +130,92 @@ impl VerifyOptions {
     }
 }
 
-#[allow(clippy::large_enum_variant)]
+/// A signature that gets a key and a check: one unit of the budget.
 #[derive(Debug, Clone)]
-enum Slot {
-    /// Decided without a key (syntax, rsa-sha1, expiry).
-    Decided {
-        field: usize,
-        verdict: Verdict,
-        reason: Reason,
-    },
-    /// To be verified.
-    Pending {
-        field: usize,
-        hasher: usize,
-        key: DkimKeys,
-    },
+struct Slot {
+    /// Its field in the store.
+    field: usize,
+    /// Its body hasher.
+    hasher: usize,
+    key: DkimKeys,
 }
 
-impl Slot {
-    fn field(&self) -> usize {
-        match self {
-            Slot::Decided { field, .. } | Slot::Pending { field, .. } => *field,
+/// The header side of the verifier: every field is kept (any may be
+/// signed), except DKIM-Signature fields that are not checked or reported.
+/// (A signature whose `h=` names DKIM-Signature therefore sees only the
+/// kept instances; with others in the message it fails, which is the safe
+/// side.)
+#[derive(Debug, Clone)]
+struct Intake<const B: usize, const F: usize, const SIGS: usize> {
+    store: HeaderStore<B, F>,
+    options: VerifyOptions,
+    /// Store indices of the signatures that get a key and a check, top
+    /// first: the budget spent so far.
+    signatures: heapless::Vec<usize, SIGS>,
+    /// Signatures decided without a key, top first: they cost nothing.
+    decided: heapless::Vec<Outcome, SIGS>,
+    max_signatures: usize,
+    /// DKIM-Signature fields seen in all.
+    signatures_seen: usize,
+    /// DKIM-Signature fields parsed (at most
+    /// [`MAX_SIGNATURE_FIELDS_EXAMINED`]).
+    examined: usize,
+    /// The field being stored is a DKIM-Signature field, to be parsed when
+    /// it ends.
+    examining: bool,
+    from_count: u32,
+}
+
+impl<const B: usize, const F: usize, const SIGS: usize> Intake<B, F, SIGS> {
+    /// Parse the DKIM-Signature field stored last and sort it: budget,
+    /// reported without a key, or dropped.
+    fn examine_last(&mut self) {
+        let index = self.store.len().saturating_sub(1);
+        let decision = match self
+            .store
+            .get(index)
+            .ok_or(SignatureFieldError::NotDkimSignature)
+            .and_then(DkimSignature::parse_field)
+        {
+            Err(e) => Some((verdict_for(e), Reason::Signature(e))),
+            Ok(sig) => early_decision(&self.options, &sig),
+        };
+        let kept = match decision {
+            // begin_field checked that the budget has room.
+            None => self.signatures.push(index).is_ok(),
+            Some((verdict, reason)) => self
+                .decided
+                .push(Outcome::new(index, verdict, reason))
+                .is_ok(),
+        };
+        if !kept {
+            // Neither checked nor reported: nothing needs the field.
+            self.store.remove_last();
         }
     }
 }
 
-/// The header side of the verifier: every field is kept (any may be
-/// signed), except DKIM-Signature fields past the ones to be checked. (A
-/// signature whose `h=` names DKIM-Signature therefore sees only the kept
-/// instances; with more than `max_signatures` of them it fails, which is
-/// the safe side.)
-#[derive(Debug, Clone)]
-struct Intake<const B: usize, const F: usize, const SIGS: usize> {
-    store: HeaderStore<B, F>,
-    /// Store indices of the DKIM-Signature fields to check, top first.
-    signatures: heapless::Vec<usize, SIGS>,
-    max_signatures: usize,
-    /// DKIM-Signature fields seen in all.
-    signatures_seen: usize,
-    from_count: u32,
-}
-
 impl<const B: usize, const F: usize, const SIGS: usize> FieldSink for Intake<B, F, SIGS> {
     fn begin_field(&mut self, name: &[u8]) -> Result<bool, Error> {
+        self.examining = false;
         if names_match(name, b"from") {
             self.from_count = self.from_count.saturating_add(1);
         }
-        if names_match(name, b"dkim-signature") {
+        let signature = names_match(name, b"dkim-signature");
+        if signature {
             self.signatures_seen = self.signatures_seen.saturating_add(1);
             if self.signatures.len() >= self.max_signatures
-                || self.signatures.push(self.store.len()).is_err()
+                || self.examined >= MAX_SIGNATURE_FIELDS_EXAMINED
             {
-                // Not checked, so not kept: 1,000 signatures cost nothing.
+                // Not checked, so not kept: 100,000 fields cost nothing.
                 return Ok(false);
             }
         }
         self.store.begin()?;
+        if signature {
+            self.examined = self.examined.saturating_add(1);
+            self.examining = true;
+        }
         Ok(true)
     }
 
@@ -171,7 +225,20 @@ impl<const B: usize, const F: usize, const SIGS: usize> FieldSink for Intake<B, 
 
     fn end_field(&mut self) -> Result<(), Error> {
         self.store.end();
+        if core::mem::take(&mut self.examining) {
+            self.examine_last();
+        }
         Ok(())
+    }
+}
+
+/// The verdict for a field that does not parse: permerror, except an
+/// `i=` outside `d=`, which the security cases (row 8) make a fail.
+fn verdict_for(e: SignatureFieldError) -> Verdict {
+    if e == SignatureFieldError::IdentityNotInDomain {
+        Verdict::Fail
+    } else {
+        Verdict::PermError
     }
 }
 
@@ -201,9 +268,13 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
             splitter: HeaderSplitter::new(),
             intake: Intake {
                 store: HeaderStore::new(),
+                options,
                 signatures: heapless::Vec::new(),
+                decided: heapless::Vec::new(),
                 max_signatures: options.max_signatures.min(SIGS),
                 signatures_seen: 0,
+                examined: 0,
+                examining: false,
                 from_count: 0,
             },
             slots: heapless::Vec::new(),
@@ -294,12 +365,8 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
         self.slots
             .iter()
             .enumerate()
-            .filter_map(|(id, slot)| match slot {
-                Slot::Pending {
-                    key: KeyState::Wanted,
-                    field,
-                    ..
-                } => self.request_for(id, *field),
+            .filter_map(|(id, slot)| match slot.key {
+                KeyState::Wanted => self.request_for(id, slot.field),
                 _ => None,
             })
     }
@@ -310,7 +377,7 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
         let Some(target) = self
             .slots
             .get(id)
-            .and_then(|slot| self.request_for(id, slot.field()))
+            .and_then(|slot| self.request_for(id, slot.field))
         else {
             return;
         };
@@ -319,15 +386,10 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
         // the store), then store them.
         let mut updates: heapless::Vec<(usize, DkimKeys), SIGS> = heapless::Vec::new();
         for (slot_id, slot) in self.slots.iter().enumerate() {
-            let Slot::Pending {
-                key: KeyState::Wanted,
-                field,
-                ..
-            } = slot
-            else {
+            if !matches!(slot.key, KeyState::Wanted) {
                 continue;
-            };
-            let Some(sig) = self.signature_at(*field) else {
+            }
+            let Some(sig) = self.signature_at(slot.field) else {
                 continue;
             };
             if !(sig.selector.eq_ignore_ascii_case(target_selector)
@@ -340,8 +402,8 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
             let _ = updates.push((slot_id, state));
         }
         for (slot_id, state) in updates {
-            if let Some(Slot::Pending { key, .. }) = self.slots.get_mut(slot_id) {
-                *key = state;
+            if let Some(slot) = self.slots.get_mut(slot_id) {
+                slot.key = state;
             }
         }
     }
@@ -354,34 +416,22 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
             // Same length as `hashers`, so it cannot overflow.
             let _ = hashes.push(hasher.finish());
         }
-        let mut outcomes = heapless::Vec::new();
+        let mut checked = heapless::Vec::new();
         for slot in &self.slots {
-            let outcome = match slot {
-                Slot::Decided {
-                    field,
-                    verdict,
-                    reason,
-                } => Outcome {
-                    field: *field,
-                    verdict: *verdict,
-                    reason: *reason,
-                    testing: false,
-                    key_bits: None,
-                },
-                Slot::Pending { field, hasher, key } => evaluate(
-                    &self.options,
-                    &self.intake,
-                    *field,
-                    hashes.get(*hasher),
-                    key,
-                ),
-            };
+            let outcome = evaluate(
+                &self.options,
+                &self.intake,
+                slot.field,
+                hashes.get(slot.hasher),
+                &slot.key,
+            );
             // Same length as `slots`.
-            let _ = outcomes.push(outcome);
+            let _ = checked.push(outcome);
         }
         Ok(Verification {
             store: self.intake.store,
-            outcomes,
+            checked,
+            decided: self.intake.decided,
             signatures_seen: self.intake.signatures_seen,
         })
     }
@@ -396,59 +446,42 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
         interest
     }
 
-    /// Parse the signatures to check, decide what can be decided without a
-    /// key, and set up one body hasher per (body canonicalization, `l=`).
+    /// Set up a slot for each signature of the budget, and one body hasher
+    /// per (body canonicalization, `l=`). The signatures parsed when their
+    /// fields ended.
     fn headers_ended(&mut self) {
         self.headers_done = true;
-        let options = self.options;
         let mut slots: heapless::Vec<Slot, SIGS> = heapless::Vec::new();
         let mut hashers: heapless::Vec<BodyHasher, SIGS> = heapless::Vec::new();
         for &field in &self.intake.signatures {
-            let slot = match self
+            let Some(sig) = self
                 .intake
                 .store
                 .get(field)
-                .ok_or(SignatureFieldError::NotDkimSignature)
-                .and_then(DkimSignature::parse_field)
-            {
-                Err(e) => Slot::Decided {
-                    field,
-                    verdict: if e == SignatureFieldError::IdentityNotInDomain {
-                        Verdict::Fail
-                    } else {
-                        Verdict::PermError
-                    },
-                    reason: Reason::Signature(e),
-                },
-                Ok(sig) => match early_decision(&options, &sig) {
-                    Some((verdict, reason)) => Slot::Decided {
-                        field,
-                        verdict,
-                        reason,
-                    },
-                    None => {
-                        let (canon, limit) = (sig.canonicalization.body, sig.body_length);
-                        let hasher = match hashers
-                            .iter()
-                            .position(|h| h.canon() == canon && h.limit() == limit)
-                        {
-                            Some(i) => i,
-                            None => {
-                                // At most one hasher per slot: fits.
-                                let _ = hashers.push(BodyHasher::new(canon, limit));
-                                hashers.len().saturating_sub(1)
-                            }
-                        };
-                        Slot::Pending {
-                            field,
-                            hasher,
-                            key: KeyState::Wanted,
-                        }
-                    }
-                },
+                .and_then(|raw| DkimSignature::parse_field(raw).ok())
+            else {
+                // It parsed when it was examined.
+                continue;
             };
-            // At most one slot per checked signature: fits.
-            let _ = slots.push(slot);
+            let (canon, limit) = (sig.canonicalization.body, sig.body_length);
+            let hasher = match hashers
+                .iter()
+                .position(|h| h.canon() == canon && h.limit() == limit)
+            {
+                Some(i) => i,
+                None => {
+                    // At most one hasher per slot: fits. It reads past
+                    // `l=` to learn whether the body goes on.
+                    let _ = hashers.push(BodyHasher::measuring(canon, limit));
+                    hashers.len().saturating_sub(1)
+                }
+            };
+            // At most one slot per signature of the budget: fits.
+            let _ = slots.push(Slot {
+                field,
+                hasher,
+                key: KeyState::Wanted,
+            });
         }
         self.slots = slots;
         self.hashers = hashers;
@@ -606,7 +639,9 @@ fn verify_with<const B: usize, const F: usize, const SIGS: usize>(
     {
         return done(Verdict::Policy, Reason::WeakKey { bits });
     }
-    if sig.body_length.is_some() && !options.allow_body_length {
+    // l= that stops short of the body leaves the rest unsigned (§8.2);
+    // one equal to the whole canonical body leaves nothing.
+    if sig.body_length.is_some() && body.beyond_limit && !options.allow_body_length {
         return done(Verdict::Policy, Reason::BodyLengthLimit);
     }
     if intake.from_count != 1 {

@@ -26,7 +26,7 @@ fn parse_str(value: &str) -> Result<DkimSignature<'_>, SignatureFieldError> {
 /// `BASE` with `tag=...` replaced by (or, if absent, extended with) `spec`.
 fn with(spec: &str) -> &'static str {
     let name = spec.split('=').next().unwrap();
-    let mut out = heapless::String::<2048>::new();
+    let mut out = heapless::String::<4096>::new();
     let mut replaced = false;
     for part in BASE.split("; ") {
         let part_name = part.split('=').next().unwrap();
@@ -54,7 +54,7 @@ fn leak(s: &str) -> &'static str {
 
 /// `BASE` without the named tag.
 fn without(name: &str) -> &'static str {
-    let mut out = heapless::String::<2048>::new();
+    let mut out = heapless::String::<4096>::new();
     for part in BASE.split("; ") {
         if part.split('=').next().unwrap() == name {
             continue;
@@ -219,7 +219,7 @@ fn algorithms() {
 }
 
 fn replace_bh(value: &str, bh: &str) -> &'static str {
-    let mut out = heapless::String::<2048>::new();
+    let mut out = heapless::String::<4096>::new();
     for part in value.split("; ") {
         if !out.is_empty() {
             out.push_str("; ").unwrap();
@@ -493,7 +493,7 @@ fn row_19_base64_with_fws_is_decoded_and_bad_base64_is_permerror() {
         SignatureFieldError::BodyHashLength
     );
     // A b= longer than RSA-8192 is refused, not truncated.
-    let mut long = heapless::String::<2048>::new();
+    let mut long = heapless::String::<4096>::new();
     long.push_str("b=").unwrap();
     for _ in 0..(MAX_SIGNATURE_BYTES / 3 + 1) {
         long.push_str("AAAA").unwrap();

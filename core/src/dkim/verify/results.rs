@@ -205,8 +205,29 @@ impl Outcome {
 #[must_use]
 pub struct Verification<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize> {
     pub(super) store: HeaderStore<HEADER_BYTES, HEADER_FIELDS>,
-    pub(super) outcomes: heapless::Vec<Outcome, SIGS>,
+    /// The signatures that got a key and a check, top first.
+    pub(super) checked: heapless::Vec<Outcome, SIGS>,
+    /// The signatures decided without a key, top first.
+    pub(super) decided: heapless::Vec<Outcome, SIGS>,
     pub(super) signatures_seen: usize,
+}
+
+/// Two lists of outcomes, each top first, merged top first.
+fn top_first<'a>(
+    mut a: &'a [Outcome],
+    mut b: &'a [Outcome],
+) -> impl Iterator<Item = &'a Outcome> + 'a {
+    core::iter::from_fn(move || {
+        let from_a = match (a.first(), b.first()) {
+            (Some(x), Some(y)) => x.field <= y.field,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let side = if from_a { &mut a } else { &mut b };
+        let (first, rest) = side.split_first()?;
+        *side = rest;
+        Some(first)
+    })
 }
 
 /// One checked signature's result, for Authentication-Results (RFC 8601
@@ -238,9 +259,10 @@ pub struct SignatureResult<'v> {
 impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
     Verification<HEADER_BYTES, HEADER_FIELDS, SIGS>
 {
-    /// One result per checked signature, top first.
+    /// One result per signature checked or decided without a key, top
+    /// first.
     pub fn results(&self) -> impl Iterator<Item = SignatureResult<'_>> + '_ {
-        self.outcomes.iter().map(|o| {
+        self.outcomes().map(|o| {
             let raw = self.store.get(o.field).unwrap_or_default();
             let mut result = SignatureResult {
                 verdict: o.verdict,
@@ -296,7 +318,11 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const SIGS: usize>
     /// True if any signature passed.
     #[must_use]
     pub fn any_pass(&self) -> bool {
-        self.outcomes.iter().any(|o| o.verdict == Verdict::Pass)
+        self.outcomes().any(|o| o.verdict == Verdict::Pass)
+    }
+
+    fn outcomes(&self) -> impl Iterator<Item = &Outcome> + '_ {
+        top_first(&self.checked, &self.decided)
     }
 
     /// DKIM-Signature fields in the message, including those not checked.

@@ -13,7 +13,8 @@ use crate::canon::Canonicalization;
 use crate::crypto::{DigestSigner, Ed25519Signer, RsaSha256Signer, SigningAlgorithm};
 use crate::dkim::key_record::{KeyRecordError, KeyUseError};
 use crate::dkim::public_key::PublicKeyError;
-use crate::dkim::sign::{BodyLength, HeaderSelection, MessageSigner, SignRequest};
+use crate::dkim::sign::{BodyLength, HeaderSelection, MessageSigner, SignRequest, header_hash};
+use crate::dkim::signature_field::MAX_SIGNED_HEADERS;
 use crate::test_support::{
     RFC8463_RSA_PEM_BODY, WEAK_RSA_PEM_BODY, b64, rng, rsa_p_value, rsa_private,
 };
@@ -391,6 +392,264 @@ fn unanswered_key_request_is_temperror() {
 #[test]
 fn unsigned_message_has_no_results() {
     assert_eq!(verify_ed(MSG), []);
+}
+
+// ---------------------------------------------------------------------------
+// Real mail that other verifiers pass (the robustness issue)
+
+/// The RFC 8463 Appendix A message without its two signatures.
+fn rfc8463_unsigned() -> &'static [u8] {
+    &RFC8463_MESSAGE[find(RFC8463_MESSAGE, b"From: Joe SixPack")..]
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap()
+}
+
+/// RFC 6376 §3.5 `l=`: "the number of octets in the body of the email
+/// after canonicalization included in the cryptographic hash". When that
+/// is every octet, nothing is unsigned (§8.2 is about what follows the
+/// signed part). The RFC 8463 message signed with `l=` equal to its whole
+/// canonical body passes; with a line appended it is policy again.
+#[test]
+fn rfc6376_l_equal_to_the_whole_body_passes() {
+    let mut req = request();
+    req.domain = "football.example.com";
+    req.body_length = BodyLength::Whole;
+    let signed = sign_with(&req, rfc8463_unsigned(), &mut ed_key());
+    let field_end = find(&signed, b"\r\nFrom:");
+    let field = core::str::from_utf8(&signed[..field_end]).unwrap();
+    // "Hi.\r\n\r\nWe lost the game. Are you hungry yet?\r\n\r\nJoe.\r\n"
+    // (relaxed: one space for two): 54 octets.
+    assert!(field.contains("l=54;"), "{field}");
+    let record = ed_record();
+    let zone: &[(&str, &[&str])] = &[("sel._domainkey.football.example.com", &[record.as_str()])];
+    assert_eq!(verify(&signed, zone), [PASS]);
+    let mut appended = signed.clone();
+    appended.extend_from_slice(b"P.S. Wire the money.\r\n");
+    assert_eq!(
+        verify(&appended, zone),
+        [(Verdict::Policy, Reason::BodyLengthLimit)]
+    );
+}
+
+/// A whole-body `l=` of mass's own signer passes; changes that leave the
+/// canonical body as it was (trailing blank lines, trailing whitespace
+/// under relaxed) still pass, and anything that lengthens it is policy.
+/// The verifier reads on past `l=` until it knows whether the body ends
+/// there, and only then says the rest of the body cannot matter.
+#[test]
+fn whole_body_l_is_not_a_partial_signature() {
+    let signed = ed_signed(MSG, |r| r.body_length = BodyLength::Whole);
+    assert_eq!(verify_ed(&signed), [PASS]);
+    let mut blank_lines = signed.clone();
+    blank_lines.extend_from_slice(b"\r\n\r\n  \r\n");
+    assert_eq!(verify_ed(&blank_lines), [PASS]);
+    let mut more = signed.clone();
+    more.extend_from_slice(b"x\r\n");
+    assert_eq!(
+        verify_ed(&more),
+        [(Verdict::Policy, Reason::BodyLengthLimit)]
+    );
+
+    // Body interest: not done at exactly l= octets, done once one more
+    // canonical octet has been seen.
+    let body_at = find(&more, b"\r\n\r\n") + 4;
+    let mut v = Verifier::new(VerifyOptions::new(NOW));
+    assert_eq!(v.update(&more[..body_at]).unwrap(), BodyInterest::More);
+    let signed_body = &signed[body_at..];
+    assert_eq!(v.body(signed_body).unwrap(), BodyInterest::More);
+    assert_eq!(v.body(b"x").unwrap(), BodyInterest::Done);
+}
+
+/// A DKIM-Signature field with these tags and no `h=` or `b=`: it does not
+/// parse.
+fn junk_field(i: usize) -> Vec<u8> {
+    format!("DKIM-Signature: v=1; a=ed25519-sha256; d=junk{i}.example; s=s; bh={BH}").into_bytes()
+}
+
+const BH: &str = "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=";
+
+/// RFC 6376 §6.1.1: a field with unexpected values "MUST cause the header
+/// field to be completely ignored and the verifier to return PERMFAIL".
+/// Ignored, it costs no part of the budget of key lookups and checks: the
+/// RFC 8463 message under five malformed DKIM-Signature fields (one per
+/// §6.1.1 reason) still has both its signatures pass.
+#[test]
+fn rfc6376_malformed_fields_use_no_budget() {
+    let malformed = [
+        "v=2; a=ed25519-sha256; d=football.example.com; s=brisbane; h=from; bh=AAAA; b=AAAA",
+        "v=1; a=ed25519-sha256; d=football.example.com; s=brisbane; bh=AAAA; b=AAAA",
+        "v=1; a=ed25519-sha256; d=football.example.com; s=brisbane; h=to; bh=AAAA; b=AAAA",
+        "v=1; a=ed25519-sha256; d=football.example.com; s=brisbane; h=from; bh=AAAA",
+        "v=1; a=ed25519-sha256; d=football.example.com; i=@evil.example; s=brisbane; h=from; bh=AAAA; b=AAAA",
+    ];
+    let mut message = Vec::new();
+    for m in malformed {
+        message.extend_from_slice(format!("DKIM-Signature: {m}\r\n").as_bytes());
+    }
+    message.extend_from_slice(RFC8463_MESSAGE);
+    let (found, asked) = verify_full(
+        &[&message],
+        RFC8463_ZONE,
+        VerifyOptions::new(1_528_637_909 + 60),
+    );
+    assert_eq!(found.len(), 7, "{found:?}");
+    assert!(
+        found[..5]
+            .iter()
+            .all(|(v, r)| matches!(r, Reason::Signature(_)) && *v != Verdict::Pass)
+    );
+    assert_eq!(found[5..], [PASS, PASS]);
+    assert_eq!(asked.len(), 2);
+}
+
+/// Five DKIM-Signature fields with no `h=` or `b=` (added in transit),
+/// then five rsa-sha1 signatures (decided without a key), then a good
+/// one: the good one passes.
+#[test]
+fn junk_fields_do_not_hide_a_good_signature() {
+    let mut message = Vec::new();
+    for i in 0..5 {
+        message.extend_from_slice(&junk_field(i));
+        message.extend_from_slice(b"\r\n");
+    }
+    for i in 0..5 {
+        message.extend_from_slice(
+            format!(
+                "DKIM-Signature: v=1; a=rsa-sha1; d=sha1-{i}.example; s=s; h=from; bh=AAAAAAAAAAAAAAAAAAAAAAAAAAA=; b=AAAA\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    let signed = ed_signed(MSG, |_| {});
+    message.extend_from_slice(&signed);
+    let (found, asked) = verify_full(
+        &[&message],
+        &[("sel._domainkey.legit.com", &[ed_record().as_str()])],
+        VerifyOptions::new(NOW),
+    );
+    assert_eq!(found.last(), Some(&PASS), "{found:?}");
+    assert_eq!(asked, ["sel._domainkey.legit.com"]);
+    // A budget of one key lookup is enough.
+    let mut options = VerifyOptions::new(NOW);
+    options.max_signatures = 1;
+    let (found, _) = verify_full(
+        &[&message],
+        &[("sel._domainkey.legit.com", &[ed_record().as_str()])],
+        options,
+    );
+    assert_eq!(found.last(), Some(&PASS), "{found:?}");
+}
+
+/// Fields merely parsed are bounded too: at most
+/// [`MAX_SIGNATURE_FIELDS_EXAMINED`] DKIM-Signature fields are parsed, at
+/// most `SIGS` of those decided without a key are reported, and the rest
+/// are counted and dropped. 100,000 junk fields cost bounded memory (no
+/// store capacity error) and time; a good signature below the first
+/// [`MAX_SIGNATURE_FIELDS_EXAMINED`] fields is past the bound and not
+/// checked, one within it passes.
+#[test]
+fn junk_fields_cost_bounded_memory_and_time() {
+    let signed = ed_signed(MSG, |_| {});
+    let record = ed_record();
+    let zone: &[(&str, &[&str])] = &[("sel._domainkey.legit.com", &[record.as_str()])];
+    let mut within = Vec::new();
+    for i in 0..MAX_SIGNATURE_FIELDS_EXAMINED - 1 {
+        within.extend_from_slice(&junk_field(i));
+        within.extend_from_slice(b"\r\n");
+    }
+    within.extend_from_slice(&signed);
+    let found = verify(&within, zone);
+    assert_eq!(found.len(), 9, "8 reported junk fields and the good one");
+    assert_eq!(found.last(), Some(&PASS));
+
+    let mut v = Verifier::new(VerifyOptions::new(NOW));
+    for i in 0..100_000 {
+        v.update(&junk_field(i)).unwrap();
+        v.update(b"\r\n").unwrap();
+    }
+    v.update(&signed).unwrap();
+    assert_eq!(v.signatures_seen(), 100_001);
+    assert_eq!(v.key_requests().count(), 0);
+    let verification = v.finish().unwrap();
+    assert_eq!(verification.results().count(), 8);
+    assert!(!verification.any_pass());
+}
+
+/// A signature built here by hand (the signer keeps at most 64 names):
+/// relaxed/relaxed Ed25519 over `message` with this `h=`.
+fn ed_signed_with_h(message: &[u8], h: &str) -> Vec<u8> {
+    use crate::canon::{Canon, body_hash::BodyHasher};
+    use crate::header::HeaderStore;
+    let body_at = find(message, b"\r\n\r\n") + 4;
+    let mut hasher = BodyHasher::new(Canon::Relaxed, None);
+    hasher.update(&message[body_at..]);
+    let bh = b64(&hasher.finish().digest);
+    let mut store: HeaderStore<16384, 64> = HeaderStore::new();
+    let head = core::str::from_utf8(&message[..body_at - 2]).unwrap();
+    for line in head.split_inclusive("\r\n") {
+        let line = line.strip_suffix("\r\n").unwrap();
+        if line.starts_with([' ', '\t']) {
+            store.extend(b"\r\n").unwrap();
+        } else {
+            store.end();
+            store.begin().unwrap();
+        }
+        store.extend(line.as_bytes()).unwrap();
+    }
+    store.end();
+    let unsigned = format!(
+        "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=legit.com; s=sel;\r\n h={h};\r\n bh={bh}; b="
+    );
+    let digest = header_hash(
+        &store,
+        Canon::Relaxed,
+        h.split(':').map(str::as_bytes),
+        &[unsigned.as_bytes()],
+    );
+    let mut sig = [0u8; 64];
+    let n = ed_key().sign_digest(&digest, &mut sig).unwrap();
+    let mut field = unsigned.into_bytes();
+    field.extend_from_slice(b64(&sig[..n]).as_bytes());
+    prepend(&field, message)
+}
+
+/// RFC 6376 §3.5 `h=`: "The field MAY contain multiple instances of a
+/// header field name", and §5.4.2 / §8.15 sign a field's absence by
+/// naming it once more than it occurs (oversigning). A signer that
+/// oversigns many names makes a long list: 300 names here, MSG's five
+/// fields and each of them 59 times more. It passes; one over the limit
+/// ([`MAX_SIGNED_HEADERS`]) is still refused before any work.
+#[test]
+fn rfc6376_h_with_hundreds_of_oversigned_names_passes() {
+    let names = ["from", "to", "subject", "date", "content-type"];
+    let mut h: Vec<&str> = names.to_vec();
+    for _ in 0..59 {
+        h.extend(names);
+    }
+    assert_eq!(h.len(), 300);
+    let signed = ed_signed_with_h(MSG, &h.join(":"));
+    assert_eq!(verify_ed(&signed), [PASS]);
+    // An instance added above the signed ones breaks it.
+    assert_eq!(
+        verify_ed(&prepend(b"Subject: pay now", &signed))[0].0,
+        Verdict::Fail
+    );
+
+    let mut too_many: Vec<&str> = vec!["from"];
+    too_many.extend(core::iter::repeat_n("x", MAX_SIGNED_HEADERS));
+    let refused = ed_signed_with_h(MSG, &too_many.join(":"));
+    assert_eq!(
+        verify_ed(&refused),
+        [(
+            Verdict::PermError,
+            Reason::Signature(SignatureFieldError::TooManySignedHeaders)
+        )]
+    );
 }
 
 // ---------------------------------------------------------------------------
