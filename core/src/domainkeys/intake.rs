@@ -60,6 +60,11 @@ pub(super) struct DkIntake {
     pub(super) hash: Sha1,
     /// `h=` in force: only these names are hashed.
     pub(super) only: Option<Names>,
+    /// A verifier's `h=` fields are not hashed as they stream by: the
+    /// message verifier stores them and they are hashed in `h=` order
+    /// when the header block ends ([`present_in_h_order`]). The signer,
+    /// and a verifier without `h=`, hash in message order as they go.
+    pub(super) deferred: bool,
     /// The signer's record of the names hashed, in order, for its `h=`.
     pub(super) hashed_names: Option<Names>,
     pub(super) hashing: bool,
@@ -69,11 +74,17 @@ pub(super) struct DkIntake {
 }
 
 impl DkIntake {
-    pub(super) fn new(canon: DkCanon, only: Option<Names>, record_names: bool) -> Self {
+    pub(super) fn new(
+        canon: DkCanon,
+        only: Option<Names>,
+        record_names: bool,
+        deferred: bool,
+    ) -> Self {
         DkIntake {
             canon,
             hash: Sha1::new(),
             only,
+            deferred,
             hashed_names: record_names.then(Names::new),
             hashing: false,
             capture: None,
@@ -87,6 +98,11 @@ impl DkIntake {
             SendingField::Sender => &self.sender,
             SendingField::From => &self.from,
         }
+    }
+
+    /// The field begun last is one to store for hashing later.
+    pub(super) fn wants_stored(&self) -> bool {
+        self.deferred && self.hashing
     }
 
     pub(super) fn captured_mut(&mut self) -> Option<&mut Captured> {
@@ -123,7 +139,7 @@ impl FieldSink for DkIntake {
     }
 
     fn field_bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        if self.hashing {
+        if self.hashing && !self.deferred {
             canonicalize_dk_header_piece(self.canon, bytes, &mut self.hash);
         }
         if let Some(c) = self.captured_mut()
@@ -136,12 +152,54 @@ impl FieldSink for DkIntake {
     }
 
     fn end_field(&mut self) -> Result<(), Error> {
-        if self.hashing {
+        if self.hashing && !self.deferred {
             self.hash.write(b"\r\n");
         }
         self.hashing = false;
         self.capture = None;
         Ok(())
+    }
+}
+
+/// Hand `present` the stored fields from index `first` on that `names`
+/// (an `h=` list) selects, in the order RFC 4870 §3.3 gives them: "the
+/// order presented to the signing algorithm" is the `h=` order, and "a
+/// verifier must include all occurrences" of a listed header. Where a name
+/// is listed several times, as deployed signers and Mail::DKIM read it:
+/// each mention after the first takes one instance, counted from the
+/// bottom, the last mention the bottom-most; the first mention takes all
+/// the instances left, in message order. A name listed once therefore
+/// plays back every instance together, and an `h=` that lists each field
+/// once in message order (what mass's signer writes) gives message order.
+///
+/// Time: names × (names + fields), both bounded (64 names, the store's
+/// field capacity).
+pub(super) fn present_in_h_order<const B: usize, const F: usize>(
+    store: &HeaderStore<B, F>,
+    first: usize,
+    names: &Names,
+    mut present: impl FnMut(&[u8]),
+) {
+    let below = || store.iter().skip(first);
+    for (pos, name) in names.iter().enumerate() {
+        let same = |n: &&[u8]| names_match(n, name);
+        let earlier = names.iter().take(pos).filter(same).count();
+        let later = names
+            .iter()
+            .skip(pos.saturating_add(1))
+            .filter(same)
+            .count();
+        let instances = || below().filter(|f| names_match(field_name(f), name));
+        // The later mentions take the bottom-most `later` instances.
+        let left = instances().count().saturating_sub(later);
+        let mine = instances().take(left);
+        if earlier > 0 {
+            if let Some(field) = mine.last() {
+                present(field);
+            }
+        } else {
+            mine.for_each(&mut present);
+        }
     }
 }
 

@@ -82,7 +82,7 @@ impl DkSigner {
             canon: req.canonicalization,
             listed,
             splitter: HeaderSplitter::new(),
-            intake: DkIntake::new(req.canonicalization, only, listed),
+            intake: DkIntake::new(req.canonicalization, only, listed, false),
             body: BodyCanonicalizer::domainkeys(req.canonicalization),
             headers_done: false,
             closed: false,

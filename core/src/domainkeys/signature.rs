@@ -48,9 +48,10 @@ pub enum DkSignatureError {
     FieldTooLong,
     /// The value is not a valid tag-list.
     TagList(TagListError),
-    /// A required tag (`a`, `b`, `d`, `q`, `s`) is missing or empty.
+    /// A required tag (`b`, `d`, `q`, `s`) is missing or empty.
     MissingTag(DkTag),
-    /// `a=` is not `rsa-sha1`, the only algorithm of §3.3.
+    /// `a=` is there and is not `rsa-sha1`, the only algorithm of §3.3
+    /// (and its default: a field without `a=` is rsa-sha1).
     UnsupportedAlgorithm,
     /// `c=` is neither `simple` nor `nofws`.
     UnknownCanonicalization,
@@ -139,7 +140,11 @@ impl<'a> DkSignature<'a> {
                 .filter(|v| !v.is_empty())
                 .ok_or(E::MissingTag(t))
         };
-        if !need(DkTag::A)?.eq_ignore_ascii_case("rsa-sha1") {
+        // §3.3: "The default is "rsa-sha1"". Yahoo's signatures have no a=.
+        if tags
+            .get(DkTag::A.as_str())
+            .is_some_and(|a| !a.value.eq_ignore_ascii_case("rsa-sha1"))
+        {
             return Err(E::UnsupportedAlgorithm);
         }
         if !colon_list(need(DkTag::Q)?).any(|m| m.eq_ignore_ascii_case("dns")) {

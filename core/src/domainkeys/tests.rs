@@ -355,13 +355,11 @@ fn sending_field_outside_h_is_policy() {
 fn a_other_than_rsa_sha1_is_a_typed_permerror() {
     let field = try_sign(&request(DkCanon::Simple), MSG).unwrap();
     let text = String::from_utf8(field).unwrap();
+    // An empty a= names no algorithm; it is not the default (that is an
+    // absent a=, see rfc4870_a_is_optional_and_defaults_to_rsa_sha1).
     for bad in ["a=rsa-sha256;", "a=ed25519-sha256;", "a=;"] {
         let changed = text.replace("a=rsa-sha1;", bad);
-        let want = if bad == "a=;" {
-            DkSignatureError::MissingTag(DkTag::A)
-        } else {
-            DkSignatureError::UnsupportedAlgorithm
-        };
+        let want = DkSignatureError::UnsupportedAlgorithm;
         assert_eq!(
             DkSignature::parse_field(changed.as_bytes()).unwrap_err(),
             want
@@ -411,7 +409,10 @@ fn field_parse_errors() {
             "a=rsa-sha1; q=dns; d=legit.com; b=AAAA",
             E::MissingTag(DkTag::S),
         ),
-        ("q=dns; s=sel; d=legit.com; b=AAAA", E::MissingTag(DkTag::A)),
+        (
+            "a=rsa-sha1; s=sel; d=legit.com; b=AAAA",
+            E::MissingTag(DkTag::Q),
+        ),
         (
             "a=rsa-sha1; q=dns; c=relaxed; s=sel; d=legit.com; b=AAAA",
             E::UnknownCanonicalization,
@@ -706,4 +707,272 @@ fn random_fields_never_panic() {
         let _ = v.update(&prepend(&buf, MSG));
         let _ = v.finish();
     }
+}
+
+// ---------------------------------------------------------------------------
+// Real mail that other verifiers pass (the robustness issue)
+
+/// A message as another signer makes it: the field `DomainKey-Signature:
+/// {tags} b=...` on top of `below`, signed over `presented`, the
+/// canonical bytes that signer presented to the signing algorithm,
+/// written out here by hand.
+fn signed_by_hand(tags: &str, presented: &[u8], below: &[u8]) -> Vec<u8> {
+    let digest: [u8; 20] = Sha1::digest(presented).into();
+    let mut k = RsaSha256Signer::new(key(), rng(3)).unwrap();
+    let mut sig = [0u8; 128];
+    let n = k.sign_sha1_digest(&digest, &mut sig).unwrap();
+    let field = format!("DomainKey-Signature: {tags}\r\n b={}", b64(&sig[..n]));
+    prepend(field.as_bytes(), below)
+}
+
+/// RFC 4870 §3.3: "a = The algorithm used to generate the signature. The
+/// default is "rsa-sha1"". The example field of the RFC (§3.5), with its
+/// a= and without, gives the same signature.
+#[test]
+fn rfc4870_a_is_optional_and_defaults_to_rsa_sha1() {
+    let example = "a=rsa-sha1; s=brisbane; d=example.net; c=simple; q=dns;\r\n \
+                   b=dzdVyOfAKCdLXdJOc9G2q8LoXSlEniSbav+yuU4zGeeruD00lszZ\r\n   VoG4ZHRNiYzR;";
+    let without_a = example.replace("a=rsa-sha1; ", "");
+    let with = DkSignature::parse(example.as_bytes()).unwrap();
+    let without = DkSignature::parse(without_a.as_bytes()).unwrap();
+    assert_eq!(without.domain, "example.net");
+    assert_eq!(without.selector, "brisbane");
+    assert_eq!(without.canonicalization, DkCanon::Simple);
+    assert_eq!(without.signature(), with.signature());
+    assert_eq!(without.signature().len(), 48);
+    // An a= that is there must still name rsa-sha1.
+    for bad in ["a=rsa-sha256; ", "a=; "] {
+        let changed = format!("{bad}{without_a}");
+        assert_eq!(
+            DkSignature::parse(changed.as_bytes()).unwrap_err(),
+            DkSignatureError::UnsupportedAlgorithm,
+            "{bad}"
+        );
+    }
+}
+
+/// Yahoo's DomainKeys signatures (2006) have no a= tag:
+/// `DomainKey-Signature: s=s1024; d=yahoo.com; c=nofws; q=dns; h=...; b=...`.
+/// One of that shape, made here over nofws by hand, passes; so does
+/// mass's own field with its a= taken out.
+#[test]
+fn signature_without_a_passes() {
+    let below = b"Received: (qmail 1 invoked by uid 60001); 27 Mar 2006 18:00:00 -0000\r\n\
+From: Alice <alice@legit.com>\r\n\
+Subject: hi there\r\n\
+To: bob@example.net\r\n\
+\r\n\
+Hello,  Bob.\r\n\
+\r\n";
+    let presented = b"Received:(qmail1invokedbyuid60001);27Mar200618:00:00-0000\r\n\
+From:Alice<alice@legit.com>\r\n\
+Subject:hithere\r\n\
+To:bob@example.net\r\n\
+\r\n\
+Hello,Bob.\r\n";
+    let yahoo = signed_by_hand(
+        "s=sel; d=legit.com; c=nofws; q=dns;\r\n h=Received:From:Subject:To;",
+        presented,
+        below,
+    );
+    assert_eq!(verify(&yahoo), [PASS]);
+
+    let field = try_sign(&request(DkCanon::Nofws), MSG).unwrap();
+    let no_a = String::from_utf8(field)
+        .unwrap()
+        .replace("a=rsa-sha1; ", "");
+    assert!(!no_a.contains("a="), "{no_a}");
+    assert_eq!(verify(&prepend(no_a.as_bytes(), MSG)), [PASS]);
+}
+
+/// RFC 4870 §3.3 h=: "the value MUST contain the complete list of
+/// headers in the order presented to the signing algorithm", and "if a
+/// header is included in this list, a verifier must include all
+/// occurrences of that header, subsequent to the "DomainKey-Signature:"
+/// header". A signer that presented Subject, From, To (the h= order, not
+/// the message order) passes; the same h= over message order fails.
+#[test]
+fn rfc4870_h_gives_the_order_presented_to_the_signing_algorithm() {
+    let body = b"\r\nBody  line one.  \r\n\tsecond\r\n";
+    let mut presented = b"Subject: hello\r\n  world\r\n\
+From: Alice <alice@legit.com>\r\n\
+To: bob@example.net\r\n"
+        .to_vec();
+    presented.extend_from_slice(body);
+    let tags = "a=rsa-sha1; s=sel; d=legit.com; c=simple; q=dns; h=subject:from:to;";
+    assert_eq!(verify(&signed_by_hand(tags, &presented, MSG)), [PASS]);
+
+    let mut message_order = b"From: Alice <alice@legit.com>\r\n\
+To: bob@example.net\r\n\
+Subject: hello\r\n  world\r\n"
+        .to_vec();
+    message_order.extend_from_slice(body);
+    assert_eq!(
+        verify(&signed_by_hand(tags, &message_order, MSG)),
+        [(Verdict::Fail, DkReason::SignatureMismatch)]
+    );
+}
+
+/// Mail::DKIM's note on RFC 4870 h= (`doc/dk_headers.txt`): with
+/// `h=a:a:b:c:b:d` over `C: 4, D: 6, B: 3, B: 5, A: 0, A: 1, A: 2`, a name
+/// listed more often takes its instances one by one from the bottom, and
+/// its first mention plays back all the instances left, in message order:
+/// A0 A1 A2 B3 C4 B5 D6.
+#[test]
+fn h_names_listed_once_play_back_every_instance_together() {
+    let below = b"C: 4\r\nD: 6\r\nB: 3\r\nB: 5\r\nA: 0\r\nA: 1\r\nA: 2\r\n\
+From: alice@legit.com\r\n\r\nhi\r\n";
+    let presented = b"A: 0\r\nA: 1\r\nA: 2\r\nB: 3\r\nC: 4\r\nB: 5\r\nD: 6\r\n\
+From: alice@legit.com\r\n\r\nhi\r\n";
+    let tags = "a=rsa-sha1; s=sel; d=legit.com; c=simple; q=dns; h=a:a:b:c:b:d:from;";
+    assert_eq!(verify(&signed_by_hand(tags, presented, below)), [PASS]);
+}
+
+/// Gmail's DomainKeys signatures (2006) list
+/// `h=received:message-id:date:from:to:subject:mime-version:content-type`
+/// whatever order the fields come in. A message of that shape whose
+/// Received fields are apart and whose Date comes before Message-ID:
+/// both Received fields are presented first, together.
+#[test]
+fn gmail_style_h_order_passes() {
+    let below = b"Received: by 10.54.1.1 with SMTP id x; Mon, 27 Mar 2006 10:00:01 -0800 (PST)\r\n\
+Date: Mon, 27 Mar 2006 10:00:00 -0800\r\n\
+From: Alice <alice@legit.com>\r\n\
+Received: by 10.54.2.2 with HTTP; Mon, 27 Mar 2006 10:00:00 -0800 (PST)\r\n\
+Message-ID: <e2a1@mail.legit.com>\r\n\
+To: bob@example.net\r\n\
+Subject: lunch\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=ISO-8859-1\r\n\
+\r\n\
+Noon?\r\n";
+    let presented =
+        b"Received: by 10.54.1.1 with SMTP id x; Mon, 27 Mar 2006 10:00:01 -0800 (PST)\r\n\
+Received: by 10.54.2.2 with HTTP; Mon, 27 Mar 2006 10:00:00 -0800 (PST)\r\n\
+Message-ID: <e2a1@mail.legit.com>\r\n\
+Date: Mon, 27 Mar 2006 10:00:00 -0800\r\n\
+From: Alice <alice@legit.com>\r\n\
+To: bob@example.net\r\n\
+Subject: lunch\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=ISO-8859-1\r\n\
+\r\n\
+Noon?\r\n";
+    let tags = "a=rsa-sha1; q=dns; c=simple; s=sel; d=legit.com;\r\n \
+                h=received:message-id:date:from:to:subject:mime-version:content-type;";
+    let signed = signed_by_hand(tags, presented, below);
+    assert_eq!(verify(&signed), [PASS]);
+    // Fields above the signature are not presented, whatever h= says.
+    assert_eq!(
+        verify(&prepend(b"Received: by mx.example.net", &signed)),
+        [PASS]
+    );
+    // Every split point, through the milter-style intake too.
+    let rec = record("");
+    let recs = [rec.as_bytes()];
+    for cut in 0..=signed.len() {
+        let r = verify_chunks(&signed, &[cut], KeyAnswer::Records(&recs));
+        assert_eq!((r[0].verdict, r[0].reason), PASS, "split at {cut}");
+    }
+}
+
+/// The fields h= names are kept until the header block ends, in a store
+/// of fixed capacity. Past it the signature is a typed permerror, never a
+/// verdict on part of the header; a signature without h= (hashed as the
+/// fields stream by) is not affected.
+#[test]
+fn h_fields_past_the_store_capacity_are_a_permerror() {
+    let mut below = Vec::new();
+    for i in 0..2_000 {
+        below.extend_from_slice(format!("X-Junk: {i}\r\n").as_bytes());
+    }
+    below.extend_from_slice(MSG);
+    let listed = signed_by_hand(
+        "a=rsa-sha1; s=sel; d=legit.com; c=simple; q=dns; h=from:x-junk;",
+        b"not what the verifier hashes",
+        &below,
+    );
+    assert_eq!(
+        verify(&listed),
+        [(Verdict::PermError, DkReason::HeaderCapacity)]
+    );
+    // The same junk below a signature without h=: it is hashed, not kept.
+    let whole = sign(&request(DkCanon::Simple), &below);
+    assert_eq!(verify(&whole), [PASS]);
+}
+
+/// mass's signer writes an h= that both readings agree on: one entry per
+/// field, in message order, so repeated names are listed where each
+/// instance is.
+#[test]
+fn signer_h_with_repeated_names_passes_under_the_h_order_reading() {
+    let msg = b"Received: from a by b\r\n\
+From: Alice <alice@legit.com>\r\n\
+Received: from c by d\r\n\
+To: bob@example.net\r\n\
+\r\n\
+hi\r\n";
+    let names = ["received", "to"];
+    let mut req = request(DkCanon::Simple);
+    req.headers = Some(&names);
+    let field = try_sign(&req, msg).unwrap();
+    let sig = DkSignature::parse_field(&field).unwrap();
+    assert_eq!(
+        sig.header_names().collect::<Vec<_>>(),
+        ["Received", "From", "Received", "To"]
+    );
+    assert_eq!(verify(&prepend(&field, msg)), [PASS]);
+}
+
+/// As for DKIM, the budget counts key lookups and checks, not fields:
+/// DomainKey-Signature fields that do not parse cost nothing, so five of
+/// them above a good signature do not hide it (the budget here is one).
+/// They are reported while there is room among the results.
+#[test]
+fn fields_that_do_not_parse_use_no_budget() {
+    let signed = sign(&request(DkCanon::Simple), MSG);
+    let mut message = Vec::new();
+    for i in 0..5 {
+        message.extend_from_slice(
+            format!("DomainKey-Signature: a=rsa-sha1; q=dns; d=junk{i}.example; s=s\r\n")
+                .as_bytes(),
+        );
+    }
+    message.extend_from_slice(&signed);
+    let rec = record("");
+    let recs = [rec.as_bytes()];
+    let mut v = DkMessageVerifier::<4>::new(1);
+    v.update(&message).unwrap();
+    v.end_of_input().unwrap();
+    let ids: Vec<usize> = v.key_requests().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), 1);
+    v.provide_key(ids[0], KeyAnswer::Records(&recs));
+    assert_eq!(v.signatures_seen(), 6);
+    let found: Vec<Found> = v
+        .finish()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.verdict, r.reason))
+        .collect();
+    let missing_b = (
+        Verdict::PermError,
+        DkReason::Signature(DkSignatureError::MissingTag(DkTag::B)),
+    );
+    // Four results: room for three of the five refused fields, then the
+    // pass, top first.
+    assert_eq!(found, [missing_b, missing_b, missing_b, PASS]);
+
+    // 100,000 of them: parsed at most MAX_SIGNATURE_FIELDS_EXAMINED times,
+    // nothing kept, nothing looked up.
+    let mut v = Verifier::default();
+    for i in 0..100_000 {
+        v.update(format!("DomainKey-Signature: d=junk{i}.example; s=s\r\n").as_bytes())
+            .unwrap();
+    }
+    v.update(&signed).unwrap();
+    v.end_of_input().unwrap();
+    assert_eq!(v.signatures_seen(), 100_001);
+    assert_eq!(v.dispatch.examined, MAX_SIGNATURE_FIELDS_EXAMINED);
+    assert_eq!(v.key_requests().count(), 0);
+    assert_eq!(v.finish().unwrap().len(), 4);
 }

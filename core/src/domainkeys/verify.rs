@@ -26,6 +26,9 @@ pub enum DkReason {
     PublicKey(PublicKeyError),
     /// No Sender or From field, or no address in it (permerror).
     NoSendingAddress,
+    /// The fields `h=` names, below the signature, did not fit the
+    /// verifier's store (permerror: no verdict on part of the header).
+    HeaderCapacity,
     /// `d=` is neither the sending domain nor a parent of it (fail;
     /// §3.3 `d=`).
     DomainMismatch,
@@ -66,6 +69,9 @@ impl fmt::Display for DkReason {
             DkReason::KeyRevoked => f.write_str("key revoked (empty p=)"),
             DkReason::PublicKey(e) => write!(f, "{e}"),
             DkReason::NoSendingAddress => f.write_str("no sending address (Sender or From)"),
+            DkReason::HeaderCapacity => {
+                f.write_str("the fields h= names are over the verifier's capacity")
+            }
             DkReason::DomainMismatch => {
                 f.write_str("d= is not the sending domain or a parent of it")
             }
@@ -188,16 +194,19 @@ pub struct DkResult {
     pub key_bits: Option<u32>,
 }
 
-/// Streaming verifier of one DomainKey-Signature field (RFC 4870 §3.6).
-///
-/// Make it from the signature field, feed it the header fields below that
-/// field through its [`FieldSink`] methods (or let a
-/// [`DkMessageVerifier`] do it), call
-/// [`end_of_headers`](Self::end_of_headers), feed the body, give it the key
-/// records, then [`finish`](Self::finish).
+/// The verifier of one DomainKey-Signature field (RFC 4870 §3.6), run by
+/// a [`DkMessageVerifier`]: it is made from the field, fed the header
+/// fields below it through its [`FieldSink`] methods, told where the
+/// header block ends (with the message verifier's store of the fields its
+/// `h=` names), fed the body, given the key records, then finished.
 #[derive(Debug, Clone)]
-pub struct DkVerifier {
+pub(super) struct DkVerifier {
     pub(super) decided: Option<(Verdict, DkReason)>,
+    /// Which DomainKey-Signature field of the message this is (1 for the
+    /// top one): results come out in this order.
+    pub(super) ordinal: usize,
+    /// Where the fields below this signature start in the store.
+    pub(super) first_stored: usize,
     pub(super) domain: heapless::String<253>,
     pub(super) selector: heapless::String<253>,
     pub(super) signature: heapless::Vec<u8, SIGNATURE_CAP>,
@@ -209,76 +218,59 @@ pub struct DkVerifier {
 }
 
 impl DkVerifier {
-    /// A verifier for the raw DomainKey-Signature `field` (no final CRLF),
-    /// with the Sender and From fields counted `above` it. A field that
-    /// does not parse gives a verifier whose result is that permerror.
-    pub fn new(field: &[u8], above: FieldsAbove) -> Self {
-        match DkSignature::parse_field(field) {
-            Ok(sig) => Self::from_signature(&sig, above),
-            Err(e) => Self::decided(Verdict::PermError, DkReason::Signature(e), above),
-        }
-    }
-
-    /// A verifier whose result is already known.
-    pub(super) fn decided(verdict: Verdict, reason: DkReason, above: FieldsAbove) -> Self {
-        DkVerifier {
-            decided: Some((verdict, reason)),
-            domain: heapless::String::new(),
-            selector: heapless::String::new(),
-            signature: heapless::Vec::new(),
-            above,
-            intake: DkIntake::new(DkCanon::Simple, None, false),
-            body: BodyCanonicalizer::domainkeys(DkCanon::Simple),
-            headers_done: false,
-            keys: DkKeyState::Wanted,
-        }
-    }
-
-    pub(super) fn from_signature(sig: &DkSignature<'_>, above: FieldsAbove) -> Self {
-        let too_many = || {
-            Self::decided(
-                Verdict::PermError,
-                DkReason::Signature(DkSignatureError::TooManyHeaderNames),
-                above,
-            )
-        };
+    /// The verifier of a signature that parsed, the `ordinal`-th
+    /// DomainKey-Signature field, with the Sender and From fields counted
+    /// `above` it, whose fields below start at `first_stored` in the store.
+    pub(super) fn from_signature(
+        sig: &DkSignature<'_>,
+        above: FieldsAbove,
+        ordinal: usize,
+        first_stored: usize,
+    ) -> Result<Self, DkSignatureError> {
         let only = match sig.headers {
             None => None,
             Some(_) => {
                 let mut names = Names::new();
                 for name in sig.header_names() {
-                    if names.push(name.as_bytes()).is_err() {
-                        return too_many();
-                    }
+                    names
+                        .push(name.as_bytes())
+                        .map_err(|_| DkSignatureError::TooManyHeaderNames)?;
                 }
                 Some(names)
             }
         };
-        let (Ok(domain), Ok(selector), Ok(signature)) = (
-            heapless::String::try_from(sig.domain),
-            heapless::String::try_from(sig.selector),
-            heapless::Vec::from_slice(sig.signature()),
-        ) else {
-            // check_dns_name bounds both names to 253 bytes; the signature
-            // was decoded into a buffer of the same capacity.
-            return too_many();
-        };
-        DkVerifier {
+        // check_dns_name bounds both names to 253 bytes; the signature was
+        // decoded into a buffer of the same capacity.
+        let domain = heapless::String::try_from(sig.domain)
+            .map_err(|_| DkSignatureError::BadDomain(NameError::TooLong))?;
+        let selector = heapless::String::try_from(sig.selector)
+            .map_err(|_| DkSignatureError::BadSelector(NameError::TooLong))?;
+        let signature = heapless::Vec::from_slice(sig.signature())
+            .map_err(|_| DkSignatureError::BadBase64(Base64Error::OutputTooSmall))?;
+        let deferred = only.is_some();
+        Ok(DkVerifier {
             decided: None,
+            ordinal,
+            first_stored,
             domain,
             selector,
             signature,
             above,
-            intake: DkIntake::new(sig.canonicalization, only, false),
+            intake: DkIntake::new(sig.canonicalization, only, false, deferred),
             body: BodyCanonicalizer::domainkeys(sig.canonicalization),
             headers_done: false,
             keys: DkKeyState::Wanted,
-        }
+        })
+    }
+
+    /// The field begun last is one to store until the header block ends.
+    pub(super) fn wants_stored(&self) -> bool {
+        self.decided.is_none() && self.intake.wants_stored()
     }
 
     /// The key record to look up, or `None` if the result is already known
     /// or a key was given.
-    pub fn key_request(&self) -> Option<DkKeyName<'_>> {
+    pub(super) fn key_request(&self) -> Option<DkKeyName<'_>> {
         match (&self.decided, &self.keys) {
             (None, DkKeyState::Wanted) => Some(DkKeyName {
                 selector: &self.selector,
@@ -288,16 +280,38 @@ impl DkVerifier {
         }
     }
 
-    /// The header block has ended.
-    pub fn end_of_headers(&mut self) {
-        if !self.headers_done {
-            self.headers_done = true;
-            self.body.update(b"\r\n", &mut self.intake.hash);
+    /// The header block has ended. With `h=`, the fields it names are
+    /// hashed now, from `store`, in `h=` order; if the store ran out of
+    /// room (`store_full`) the result is a permerror, not a verdict on part
+    /// of the header.
+    pub(super) fn end_of_headers<const B: usize, const F: usize>(
+        &mut self,
+        store: &HeaderStore<B, F>,
+        store_full: bool,
+    ) {
+        if core::mem::replace(&mut self.headers_done, true) || self.decided.is_some() {
+            return;
         }
+        if self.intake.deferred {
+            if store_full {
+                self.decided = Some((Verdict::PermError, DkReason::HeaderCapacity));
+                return;
+            }
+            let canon = self.intake.canon;
+            let hash = &mut self.intake.hash;
+            if let Some(names) = &self.intake.only {
+                present_in_h_order(store, self.first_stored, names, |field| {
+                    canonicalize_dk_header(canon, field, hash);
+                });
+            }
+        }
+        // §3.4.2.1: the blank line that ends the header block is presented
+        // too, as the body's first (empty) line.
+        self.body.update(b"\r\n", &mut self.intake.hash);
     }
 
     /// The next chunk of body.
-    pub fn body(&mut self, chunk: &[u8]) {
+    pub(super) fn body(&mut self, chunk: &[u8]) {
         if self.decided.is_none() {
             self.body.update(chunk, &mut self.intake.hash);
         }
@@ -305,24 +319,15 @@ impl DkVerifier {
 
     /// Answer the key request (§3.2.3 records, read with
     /// [`KeyRecord::parse_domainkeys`]).
-    pub fn provide_key(&mut self, answer: KeyAnswer<'_>) {
+    pub(super) fn provide_key(&mut self, answer: KeyAnswer<'_>) {
         if self.decided.is_none() {
             self.keys = KeyState::from_answer(answer, load_key);
         }
     }
 
-    /// Compute the result.
-    pub fn finish(mut self) -> DkResult {
-        self.end_of_headers();
-        let mut result = DkResult {
-            verdict: Verdict::PermError,
-            reason: DkReason::KeyNotProvided,
-            domain: None,
-            selector: None,
-            sending: None,
-            testing: false,
-            key_bits: None,
-        };
+    /// Compute the result (after [`end_of_headers`](Self::end_of_headers)).
+    pub(super) fn finish(self) -> DkResult {
+        let mut result = DkResult::decided(Verdict::TempError, DkReason::KeyNotProvided);
         if let Some((verdict, reason)) = self.decided {
             result.verdict = verdict;
             result.reason = reason;
@@ -425,6 +430,19 @@ impl DkVerifier {
 }
 
 impl DkResult {
+    /// A result with no signature details.
+    pub(super) fn decided(verdict: Verdict, reason: DkReason) -> Self {
+        DkResult {
+            verdict,
+            reason,
+            domain: None,
+            selector: None,
+            sending: None,
+            testing: false,
+            key_bits: None,
+        }
+    }
+
     pub(super) fn with(mut self, verdict: Verdict, reason: DkReason) -> Self {
         self.verdict = verdict;
         self.reason = reason;
@@ -471,26 +489,75 @@ pub(super) fn load_key(txt: &[u8]) -> Result<DkKey, (Verdict, DkReason)> {
 }
 
 /// The header side of a [`DkMessageVerifier`]: it hands each field to the
-/// verifiers of the signatures above it and starts a verifier at each
-/// DomainKey-Signature field.
+/// verifiers of the signatures above it, stores the fields that their
+/// `h=` lists name, and starts a verifier at each DomainKey-Signature
+/// field that parses, while the budget lasts.
 #[derive(Debug, Clone)]
-pub(super) struct Dispatch<const SIGS: usize> {
+pub(super) struct Dispatch<const SIGS: usize, const B: usize, const F: usize> {
     pub(super) verifiers: heapless::Vec<DkVerifier, SIGS>,
     pub(super) keep: [bool; SIGS],
+    /// The budget: signatures that get a key lookup and a check.
     pub(super) max: usize,
+    /// DomainKey-Signature fields seen.
     pub(super) seen: usize,
+    /// DomainKey-Signature fields parsed (at most
+    /// [`MAX_SIGNATURE_FIELDS_EXAMINED`]).
+    pub(super) examined: usize,
     pub(super) capturing: bool,
     pub(super) field: heapless::Vec<u8, MAX_SIGNATURE_FIELD>,
     pub(super) field_overflow: bool,
     pub(super) above: FieldsAbove,
+    /// Fields that did not parse, `(ordinal, why)`, top first: reported,
+    /// at no cost to the budget, while there is room.
+    pub(super) broken: heapless::Vec<(usize, DkSignatureError), SIGS>,
+    /// The fields below a signature that its `h=` names, for hashing in
+    /// `h=` order when the header block ends.
+    pub(super) store: HeaderStore<B, F>,
+    /// The field begun last is being stored.
+    pub(super) storing: bool,
+    /// The store ran out of room: every signature with `h=` is permerror.
+    pub(super) store_full: bool,
 }
 
-impl<const SIGS: usize> FieldSink for Dispatch<SIGS> {
+impl<const SIGS: usize, const B: usize, const F: usize> Dispatch<SIGS, B, F> {
+    /// A verifier for the signature field captured last, or why there is
+    /// none.
+    fn start_verifier(&mut self) {
+        let (ordinal, above, first) = (self.seen, self.above, self.store.len());
+        let parsed = if self.field_overflow {
+            Err(DkSignatureError::FieldTooLong)
+        } else {
+            DkSignature::parse_field(&self.field)
+                .and_then(|sig| DkVerifier::from_signature(&sig, above, ordinal, first))
+        };
+        match parsed {
+            // Capturing began only with room in the budget.
+            Ok(verifier) => {
+                let _ = self.verifiers.push(verifier);
+            }
+            // No room left to report it: counted in `seen` only.
+            Err(e) => {
+                let _ = self.broken.push((ordinal, e));
+            }
+        }
+    }
+}
+
+impl<const SIGS: usize, const B: usize, const F: usize> FieldSink for Dispatch<SIGS, B, F> {
     fn begin_field(&mut self, name: &[u8]) -> Result<bool, Error> {
         let mut any = false;
+        let mut wanted = false;
         for (v, keep) in self.verifiers.iter_mut().zip(self.keep.iter_mut()) {
             *keep = v.begin_field(name)?;
             any |= *keep;
+            wanted |= v.wants_stored();
+        }
+        self.storing = false;
+        if wanted && !self.store_full {
+            match self.store.begin() {
+                Ok(()) => self.storing = true,
+                Err(_) => self.store_full = true,
+            }
         }
         if names_match(name, b"sender") {
             self.above.sender = self.above.sender.saturating_add(1);
@@ -500,13 +567,14 @@ impl<const SIGS: usize> FieldSink for Dispatch<SIGS> {
         self.capturing = false;
         if names_match(name, b"domainkey-signature") {
             self.seen = self.seen.saturating_add(1);
-            if self.verifiers.len() < self.max {
+            if self.verifiers.len() < self.max && self.examined < MAX_SIGNATURE_FIELDS_EXAMINED {
+                self.examined = self.examined.saturating_add(1);
                 self.capturing = true;
                 self.field.clear();
                 self.field_overflow = false;
             }
         }
-        Ok(any || self.capturing)
+        Ok(any || self.capturing || self.storing)
     }
 
     fn field_bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
@@ -514,6 +582,10 @@ impl<const SIGS: usize> FieldSink for Dispatch<SIGS> {
             if *keep {
                 v.field_bytes(bytes)?;
             }
+        }
+        if self.storing && self.store.extend(bytes).is_err() {
+            self.storing = false;
+            self.store_full = true;
         }
         if self.capturing && self.field.extend_from_slice(bytes).is_err() {
             self.field_overflow = true;
@@ -527,42 +599,50 @@ impl<const SIGS: usize> FieldSink for Dispatch<SIGS> {
                 v.end_field()?;
             }
         }
+        if core::mem::take(&mut self.storing) {
+            self.store.end();
+        }
         if core::mem::take(&mut self.capturing) {
-            let verifier = if self.field_overflow {
-                DkVerifier::decided(
-                    Verdict::PermError,
-                    DkReason::Signature(DkSignatureError::FieldTooLong),
-                    self.above,
-                )
-            } else {
-                DkVerifier::new(&self.field, self.above)
-            };
-            // `max` is at most SIGS, checked when capturing began.
-            let _ = self.verifiers.push(verifier);
+            self.start_verifier();
         }
         Ok(())
     }
 }
 
-/// Streaming verifier of the DomainKey-Signature fields of one message:
-/// at most `SIGS` of them (top first) get a [`DkVerifier`]; the rest are
-/// counted. It can run beside the DKIM verifier over the same input.
+/// Streaming verifier of the DomainKey-Signature fields of one message. It
+/// can run beside the DKIM verifier over the same input.
+///
+/// The work is bounded as for DKIM: at most `max_signatures` (and at most
+/// `SIGS`) signatures that parse get a key lookup and a check, top first;
+/// fields that do not parse cost nothing and are reported while there is
+/// room among the `SIGS` results; at most
+/// [`MAX_SIGNATURE_FIELDS_EXAMINED`] fields are parsed at all; the rest
+/// are counted.
+///
+/// `HEADER_BYTES` and `HEADER_FIELDS` bound the store of the fields that
+/// `h=` lists name below their signature, kept until the header block
+/// ends to be hashed in `h=` order; past them, those signatures are
+/// permerror ([`DkReason::HeaderCapacity`]).
 #[derive(Debug, Clone)]
-pub struct DkMessageVerifier<const SIGS: usize> {
+pub struct DkMessageVerifier<
+    const SIGS: usize,
+    const HEADER_BYTES: usize = DEFAULT_HEADER_BYTES,
+    const HEADER_FIELDS: usize = DEFAULT_HEADER_FIELDS,
+> {
     pub(super) splitter: HeaderSplitter,
-    pub(super) dispatch: Dispatch<SIGS>,
+    pub(super) dispatch: Dispatch<SIGS, HEADER_BYTES, HEADER_FIELDS>,
     pub(super) headers_done: bool,
 }
 
-impl<const SIGS: usize> Default for DkMessageVerifier<SIGS> {
+impl<const SIGS: usize, const B: usize, const F: usize> Default for DkMessageVerifier<SIGS, B, F> {
     fn default() -> Self {
         Self::new(SIGS)
     }
 }
 
-impl<const SIGS: usize> DkMessageVerifier<SIGS> {
+impl<const SIGS: usize, const B: usize, const F: usize> DkMessageVerifier<SIGS, B, F> {
     /// A verifier that checks at most `max_signatures` (and at most
-    /// `SIGS`) DomainKey-Signature fields.
+    /// `SIGS`) DomainKeys signatures.
     pub fn new(max_signatures: usize) -> Self {
         DkMessageVerifier {
             splitter: HeaderSplitter::new(),
@@ -571,10 +651,15 @@ impl<const SIGS: usize> DkMessageVerifier<SIGS> {
                 keep: [false; SIGS],
                 max: max_signatures.min(SIGS),
                 seen: 0,
+                examined: 0,
                 capturing: false,
                 field: heapless::Vec::new(),
                 field_overflow: false,
                 above: FieldsAbove::default(),
+                broken: heapless::Vec::new(),
+                store: HeaderStore::new(),
+                storing: false,
+                store_full: false,
             },
             headers_done: false,
         }
@@ -633,8 +718,14 @@ impl<const SIGS: usize> DkMessageVerifier<SIGS> {
 
     pub(super) fn headers_ended(&mut self) {
         self.headers_done = true;
-        for v in self.dispatch.verifiers.iter_mut() {
-            v.end_of_headers();
+        let Dispatch {
+            verifiers,
+            store,
+            store_full,
+            ..
+        } = &mut self.dispatch;
+        for v in verifiers.iter_mut() {
+            v.end_of_headers(store, *store_full);
         }
     }
 
@@ -667,13 +758,45 @@ impl<const SIGS: usize> DkMessageVerifier<SIGS> {
         }
     }
 
-    /// Finish the message: one result per checked signature, top first.
+    /// Finish the message: one result per signature checked, and per field
+    /// that did not parse while there is room among the `SIGS` results,
+    /// top first.
     pub fn finish(mut self) -> Result<heapless::Vec<DkResult, SIGS>, Error> {
         self.end_of_input()?;
+        let Dispatch {
+            verifiers, broken, ..
+        } = self.dispatch;
+        let room = SIGS.saturating_sub(verifiers.len());
+        let mut checked = verifiers
+            .into_iter()
+            .map(|v| (v.ordinal, v.finish()))
+            .peekable();
+        let mut refused = broken
+            .into_iter()
+            .take(room)
+            .map(|(ordinal, e)| {
+                let result = DkResult::decided(Verdict::PermError, DkReason::Signature(e));
+                (ordinal, result)
+            })
+            .peekable();
         let mut results = heapless::Vec::new();
-        for v in self.dispatch.verifiers {
-            // One result per verifier: fits.
-            let _ = results.push(v.finish());
+        loop {
+            let from_checked = match (checked.peek(), refused.peek()) {
+                (Some((a, _)), Some((b, _))) => a <= b,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if from_checked {
+                checked.next()
+            } else {
+                refused.next()
+            };
+            // At most SIGS: every checked one, and the refused ones room
+            // was left for.
+            if let Some((_, result)) = next {
+                let _ = results.push(result);
+            }
         }
         Ok(results)
     }
