@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(input.ends_with(c.original));
     }
     let key = KeyNumber::new(head.first().map_or(0, |b| b % 10)).unwrap_or_default();
-    let params = TagParams { key, ..TagParams::new(now) };
+    let params = TagParams {
+        key,
+        ..TagParams::new(now)
+    };
     let mut out = [0u8; 300];
     if let Ok(n) = tag(input, b"fuzz secret", &params, &mut out) {
         assert_eq!(n, tagged_len(input.len()));

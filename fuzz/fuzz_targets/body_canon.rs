@@ -63,7 +63,9 @@ fn relaxed_reference(input: &[u8]) -> Vec<u8> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&cut, body)) = data.split_first() else { return };
+    let Some((&cut, body)) = data.split_first() else {
+        return;
+    };
     let at = usize::from(cut).min(body.len());
     let (a, b) = body.split_at(at);
     let makers: [&dyn Fn() -> BodyCanonicalizer; 4] = [

@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use mass_core::canon::DkCanon;
-use mass_core::domainkeys::{DkMessageVerifier, DkSignRequest, DkSignature, DkSigner, Mailbox};
 use mass_core::dkim::verify::KeyAnswer;
+use mass_core::domainkeys::{DkMessageVerifier, DkSignRequest, DkSignature, DkSigner, Mailbox};
 
 /// The RFC 8463 Appendix A.2 RSA key, a testing key with a granularity, and junk.
 const RECORDS: [&[u8]; 3] = [
@@ -32,7 +32,11 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = v.finish();
     }
-    let canon = if split & 1 == 0 { DkCanon::Simple } else { DkCanon::Nofws };
+    let canon = if split & 1 == 0 {
+        DkCanon::Simple
+    } else {
+        DkCanon::Nofws
+    };
     let names = ["subject", "to"];
     let mut req = DkSignRequest::new("example.com", "s", canon);
     if split & 2 == 0 {

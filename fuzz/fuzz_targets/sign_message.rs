@@ -20,7 +20,9 @@ fn sign(chunks: &[&[u8]]) -> Result<Vec<u8>, mass_core::Error> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&cut, msg)) = data.split_first() else { return };
+    let Some((&cut, msg)) = data.split_first() else {
+        return;
+    };
     let whole = sign(&[msg]);
     let at = usize::from(cut).min(msg.len());
     let (a, b) = msg.split_at(at);

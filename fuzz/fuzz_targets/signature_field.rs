@@ -8,7 +8,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = DkimSignature::parse(data);
     if let Ok(sig) = DkimSignature::parse_field(data) {
         let (before, after) = sig.hash_parts();
-        assert_eq!(before.len() + sig.b_deleted_span.len() + after.len(), data.len());
+        assert_eq!(
+            before.len() + sig.b_deleted_span.len() + after.len(),
+            data.len()
+        );
         assert!(sig.signed_headers().any(|h| h.eq_ignore_ascii_case("from")));
     }
 });

@@ -17,7 +17,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let at = usize::from(split).min(message.len());
-    let mut v: MessageVerifier<8192, 128, 4> = MessageVerifier::new(VerifyOptions::new(1_600_000_000));
+    let mut v: MessageVerifier<8192, 128, 4> =
+        MessageVerifier::new(VerifyOptions::new(1_600_000_000));
     let (a, b) = message.split_at(at);
     if v.update(a).is_err() || v.update(b).is_err() || v.end_of_input().is_err() {
         return;
