@@ -23,18 +23,27 @@
 //!   200 messages signed by the device's RSA-2048 and Ed25519 keys, all
 //!   verified by dkimpy; a stalled device tempfails the message in flight
 //!   and the daemon reconnects once it answers again.
+//! - `dnsfaults`: verify mode against a fault-injecting name server
+//!   ([`dnsfault`]): no answer and SERVFAIL give temperror within
+//!   `dns_timeout`, a truncated UDP answer and a 4 KiB record pass over TCP,
+//!   1,000 records and a CNAME loop give permerror; good mail passes
+//!   meanwhile.
 //! - `batv`: BATV through its own Postfix and `mass serve` ([`batv`]):
 //!   prvs= envelope senders out, forged bounces 550, valid ones untagged.
 //! - `--bench`: no milter vs mass (TCP, unix) vs OpenDKIM (TCP, unix),
 //!   2,000 messages of 4 KiB, 8 sessions ([`bench()`], for `cargo xtask bench`).
 //!
 //! This file holds the entry and the shared plumbing (the harness, keys,
-//! `mass serve`, dkimpy); `clients.rs` the SMTP and milter clients; each step
+//! `mass serve`, dkimpy); `clients.rs` the SMTP and milter clients, `load.rs`
+//! many-message SMTP sessions, sink reading and `/proc` sampling; each step
 //! its own file (`sign`, `dual`, `unix` and `verify` in `dkim.rs`).
 //!
 //! A peer a step needs beyond the harness's own packages ([`step_peers`]; Mail::DKIM
 //! for `batv`) fails the task under CI when missing; elsewhere the step is skipped,
 //! loudly ([`util::missing_peer`]).
+//!
+//! Ports: the base + 1 (milter), + 2 (spare milter), + 3 (the fault DNS
+//! server, UDP and TCP), + 4 (the device line), + 5 to + 7 (Postfix).
 //!
 //! Environment: `MASS_E2E_PORT_BASE` (default 2720) moves every port so
 //! several runs can share a machine; `MASS_E2E_MTA_STATE` (default
@@ -57,8 +66,10 @@ mod cap;
 mod clients;
 mod device;
 mod dkim;
+mod dnsfault;
 mod drain;
 mod kill;
+mod load;
 mod memory;
 mod miltertest;
 
@@ -78,6 +89,7 @@ const ALL_STEPS: &[&str] = &[
     "miltertest",
     "memory",
     "device",
+    "dnsfaults",
 ];
 
 /// The peers a step needs beyond what `mta-harness.sh deps` installs
@@ -614,6 +626,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "miltertest" => miltertest::step_miltertest(&ctx),
             "memory" => memory::step_memory(&ctx),
             "device" => device::step_device(&ctx),
+            "dnsfaults" => dnsfault::step_dnsfaults(&ctx),
             "batv" => continue,
             _ => Err("unknown step".into()),
         };
