@@ -280,3 +280,26 @@ pub(super) fn our_dkim_result(m: &SinkMsg) -> Option<(String, String)> {
         .collect();
     Some((word, rest.to_string()))
 }
+
+/// Pseudo-random numbers (xorshift64*), for message sizes and choices.
+pub(super) struct Rng(u64);
+
+impl Rng {
+    pub(super) fn new(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
+    pub(super) fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// In `0..n`.
+    pub(super) fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}

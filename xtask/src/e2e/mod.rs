@@ -28,6 +28,12 @@
 //!   `dns_timeout`, a truncated UDP answer and a 4 KiB record pass over TCP,
 //!   1,000 records and a CNAME loop give permerror; good mail passes
 //!   meanwhile.
+//! - `devfaults`: the device behind a line that fails on demand
+//!   ([`devfault`]): cut mid-body, garbage answers, answers after the
+//!   timeout, a reset mid-message (keys provisioned again): each message
+//!   tempfailed, the next one signed; nothing delivered unsigned.
+//! - `devbadsig` (not run by default; fails today): a well-formed device
+//!   signature with a wrong `b=` is inserted unverified.
 //! - `batv`: BATV through its own Postfix and `mass serve` ([`batv`]):
 //!   prvs= envelope senders out, forged bounces 550, valid ones untagged.
 //! - `--bench`: no milter vs mass (TCP, unix) vs OpenDKIM (TCP, unix),
@@ -64,6 +70,7 @@ pub(crate) mod batv;
 mod bench;
 mod cap;
 mod clients;
+mod devfault;
 mod device;
 mod dkim;
 mod dnsfault;
@@ -90,6 +97,7 @@ const ALL_STEPS: &[&str] = &[
     "memory",
     "device",
     "dnsfaults",
+    "devfaults",
 ];
 
 /// The peers a step needs beyond what `mta-harness.sh deps` installs
@@ -100,7 +108,7 @@ fn step_peers(step: &str) -> &'static [(&'static str, &'static [&'static str])] 
     const NACL: (&str, &[&str]) = ("PyNaCl (dkimpy's Ed25519)", &["python3-nacl"]);
     match step {
         "dual" => &[NACL],
-        "device" => &[
+        "device" | "devfaults" | "devbadsig" => &[
             NACL,
             ("QEMU (runs the signing device)", &["qemu-system-arm"]),
         ],
@@ -547,15 +555,18 @@ for f in files:
 print(msgs, sigs, ok)
 "#;
     let out = sh(Command::new(python()).arg("-c").arg(script).args(&args))?;
-    let last = out.lines().last().unwrap_or_default();
-    let v: Vec<usize> = last
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    match v.as_slice() {
-        [m, s, o] => Ok((*m, *s, *o)),
-        _ => Err(format!("dkimpy output: {out}")),
-    }
+    // The counts are on stdout, which comes before the FAIL lines of stderr.
+    let counts = out.lines().find_map(|l| {
+        let v: Vec<usize> = l
+            .split_whitespace()
+            .map(|x| x.parse().ok())
+            .collect::<Option<_>>()?;
+        match v.as_slice() {
+            [m, s, o] => Some((*m, *s, *o)),
+            _ => None,
+        }
+    });
+    counts.ok_or_else(|| format!("dkimpy output: {out}"))
 }
 
 /// Packages, the release binary, keys. None when that failed (recorded).
@@ -627,6 +638,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "memory" => memory::step_memory(&ctx),
             "device" => device::step_device(&ctx),
             "dnsfaults" => dnsfault::step_dnsfaults(&ctx),
+            "devfaults" => devfault::step_devfaults(&ctx),
+            "devbadsig" => devfault::step_devbadsig(&ctx),
             "batv" => continue,
             _ => Err("unknown step".into()),
         };
