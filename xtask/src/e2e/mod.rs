@@ -34,6 +34,9 @@
 //!   tempfailed, the next one signed; nothing delivered unsigned.
 //! - `devbadsig` (not run by default; fails today): a well-formed device
 //!   signature with a wrong `b=` is inserted unverified.
+//! - `diskfull`: `TMPDIR` on a 1 MiB tmpfs under a device signer
+//!   ([`diskfull`]): a body that cannot be spooled is tempfailed, the daemon
+//!   stays up and signs the next ones.
 //! - `batv`: BATV through its own Postfix and `mass serve` ([`batv`]):
 //!   prvs= envelope senders out, forged bounces 550, valid ones untagged.
 //! - `--bench`: no milter vs mass (TCP, unix) vs OpenDKIM (TCP, unix),
@@ -72,6 +75,7 @@ mod cap;
 mod clients;
 mod devfault;
 mod device;
+mod diskfull;
 mod dkim;
 mod dnsfault;
 mod drain;
@@ -98,6 +102,7 @@ const ALL_STEPS: &[&str] = &[
     "device",
     "dnsfaults",
     "devfaults",
+    "diskfull",
 ];
 
 /// The peers a step needs beyond what `mta-harness.sh deps` installs
@@ -108,7 +113,7 @@ fn step_peers(step: &str) -> &'static [(&'static str, &'static [&'static str])] 
     const NACL: (&str, &[&str]) = ("PyNaCl (dkimpy's Ed25519)", &["python3-nacl"]);
     match step {
         "dual" => &[NACL],
-        "device" | "devfaults" | "devbadsig" => &[
+        "device" | "devfaults" | "devbadsig" | "diskfull" => &[
             NACL,
             ("QEMU (runs the signing device)", &["qemu-system-arm"]),
         ],
@@ -369,6 +374,16 @@ struct Mass {
 
 impl Mass {
     fn start(ctx: &Ctx, name: &str, config: &str) -> Result<Mass, String> {
+        Mass::start_env(ctx, name, config, &[])
+    }
+
+    /// [`Mass::start`] with extra environment variables (`TMPDIR`).
+    fn start_env(
+        ctx: &Ctx,
+        name: &str,
+        config: &str,
+        env: &[(&str, &Path)],
+    ) -> Result<Mass, String> {
         let path = ctx.work.join(format!("{name}.toml"));
         std::fs::write(&path, config).map_err(|e| e.to_string())?;
         let log = ctx.work.join(format!("{name}.log"));
@@ -381,6 +396,7 @@ impl Mass {
             .args(["serve", "--config"])
             .arg(&path)
             .env("MASS_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(logfile)
@@ -640,6 +656,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "dnsfaults" => dnsfault::step_dnsfaults(&ctx),
             "devfaults" => devfault::step_devfaults(&ctx),
             "devbadsig" => devfault::step_devbadsig(&ctx),
+            "diskfull" => diskfull::step_diskfull(&ctx),
             "batv" => continue,
             _ => Err("unknown step".into()),
         };
