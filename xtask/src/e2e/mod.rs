@@ -37,6 +37,8 @@
 //! - `diskfull`: `TMPDIR` on a 1 MiB tmpfs under a device signer
 //!   ([`diskfull`]): a body that cannot be spooled is tempfailed, the daemon
 //!   stays up and signs the next ones.
+//! - `reload`: SIGHUP (a key added), a broken SIGHUP, SIGTERM and a restart
+//!   under 8 SMTP sessions ([`reload`]): 0 lost, every message signed.
 //! - `batv`: BATV through its own Postfix and `mass serve` ([`batv`]):
 //!   prvs= envelope senders out, forged bounces 550, valid ones untagged.
 //! - `--bench`: no milter vs mass (TCP, unix) vs OpenDKIM (TCP, unix),
@@ -83,6 +85,7 @@ mod kill;
 mod load;
 mod memory;
 mod miltertest;
+mod reload;
 
 pub use bench::bench;
 use clients::{MilterClient, Smtp, signed_reply, smtp_send};
@@ -103,6 +106,7 @@ const ALL_STEPS: &[&str] = &[
     "dnsfaults",
     "devfaults",
     "diskfull",
+    "reload",
 ];
 
 /// The peers a step needs beyond what `mta-harness.sh deps` installs
@@ -657,6 +661,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "devfaults" => devfault::step_devfaults(&ctx),
             "devbadsig" => devfault::step_devbadsig(&ctx),
             "diskfull" => diskfull::step_diskfull(&ctx),
+            "reload" => reload::step_reload(&ctx),
             "batv" => continue,
             _ => Err("unknown step".into()),
         };
