@@ -21,6 +21,8 @@ tasks:
   interop-dk    only the DomainKeys part of interop: mass against Mail::DKIM
   e2e-batv  only the BATV part of e2e: mass serve [batv] behind a real Postfix
   e2e       end to end through a real Postfix (reads ../shared/harness)
+  soak      mass serve under a long mixed load through Postfix: nothing lost, resources flat
+            [--messages N (100000)] [--minutes M (20)] [--sample-secs S (5)]
   bench     throughput and memory figures, as ratios against baselines from the same run
   qemu      build the firmware and boot it in QEMU with its UART on a TCP socket
   fuzz      run the fuzz targets for a while
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         "interop-dk" => interop::domainkeys::run_alone(rest),
         "fuzz" => fuzz::run(rest),
         "e2e" => e2e::run(rest),
+        "soak" => e2e::soak::run(rest),
         "qemu" => qemu::run_qemu(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");

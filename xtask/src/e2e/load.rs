@@ -281,6 +281,37 @@ pub(super) fn our_dkim_result(m: &SinkMsg) -> Option<(String, String)> {
     Some((word, rest.to_string()))
 }
 
+/// What `/proc` says about a process at one moment.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ProcSample {
+    pub(super) secs: f64,
+    pub(super) rss_kib: u64,
+    pub(super) fds: usize,
+    pub(super) tasks: usize,
+}
+
+pub(super) fn sample(pid: u32, since: Instant) -> ProcSample {
+    let count = |what: &str| {
+        std::fs::read_dir(format!("/proc/{pid}/{what}"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    ProcSample {
+        secs: since.elapsed().as_secs_f64(),
+        rss_kib: super::proc_status_kib(pid, "VmRSS:"),
+        fds: count("fd"),
+        tasks: count("task"),
+    }
+}
+
+/// The largest of `f` over `samples`.
+pub(super) fn max_of<T: Ord + Copy>(
+    samples: &[ProcSample],
+    f: impl Fn(&ProcSample) -> T,
+) -> Option<T> {
+    samples.iter().map(f).max()
+}
+
 /// Pseudo-random numbers (xorshift64*), for message sizes and choices.
 pub(super) struct Rng(u64);
 
