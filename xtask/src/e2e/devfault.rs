@@ -234,6 +234,16 @@ impl Line {
         true
     }
 
+    /// Close the daemon's session now (the device side stays).
+    pub(super) fn hang_up(&self) {
+        self.st.down_gen.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut d) = self.st.down.lock()
+            && let Some(s) = d.take()
+        {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
     pub(super) fn dropped(&self) -> u64 {
         self.st.dropped.load(Ordering::SeqCst)
     }
@@ -736,6 +746,51 @@ pub(super) fn step_devbadsig(ctx: &Ctx) -> Result<String, String> {
         Err(format!(
             "{summary}\n  mass serve inserts the device's signature unverified: a message went out \
              with a DKIM-Signature that does not verify"
+        ))
+    }
+}
+
+/// `devhangup` (not in the default steps: it fails, and says why): the
+/// line to the device is closed while the daemon is idle between messages
+/// (a TCP link dropped, a serial bridge that closes idle connections, a
+/// device restarted), with the device itself fine. The next message should
+/// be signed: nothing of it reached the device, so connecting again is
+/// safe. Today it gets `on_error`: the daemon finds the link dead only
+/// when the message's first answer does not come, and fails the message.
+pub(super) fn step_devhangup(ctx: &Ctx) -> Result<String, String> {
+    let (dev, line, mut mass, sink) = setup(ctx, "devhangup")?;
+    let (before, _) = send_during(ctx, "devhangup-before", 2000, || Ok(()))?;
+    line.hang_up();
+    std::thread::sleep(Duration::from_millis(300));
+    let (after, took) = send_during(ctx, "devhangup-after", 2000, || Ok(()))?;
+    let (next, _) = send_during(ctx, "devhangup-next", 2000, || Ok(()))?;
+    let accepted = [&before, &after, &next]
+        .iter()
+        .filter(|o| ***o == Smtp::Accepted)
+        .count();
+    load::wait_sink(&sink, accepted, Duration::from_secs(30));
+    let alive = mass.alive();
+    mass.stop()?;
+    drop(dev);
+    let (msgs, total, ok) = dkimpy_all(&sink, &[&ctx.rsa])?;
+    let summary = format!(
+        "before the hang-up: {before:?}; the first message after it: {after:?} in {:.1}s; the \
+         one after that: {next:?}; sink {msgs} messages, dkimpy {ok}/{total}",
+        took.as_secs_f64()
+    );
+    if [&before, &after, &next]
+        .iter()
+        .all(|o| **o == Smtp::Accepted)
+        && msgs == 3
+        && ok == total
+        && total == 3
+        && alive
+    {
+        Ok(summary)
+    } else {
+        Err(format!(
+            "{summary}\n  a device link closed while idle costs the next message a 4xx, though \
+             the device is fine and nothing of the message had reached it"
         ))
     }
 }

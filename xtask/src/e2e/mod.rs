@@ -34,6 +34,9 @@
 //!   tempfailed, the next one signed; nothing delivered unsigned.
 //! - `devbadsig` (not run by default; fails today): a well-formed device
 //!   signature with a wrong `b=` is inserted unverified.
+//! - `devhangup` (not run by default; fails today): after the device link
+//!   is closed while idle, the next message gets `on_error` instead of a
+//!   new connection.
 //! - `diskfull`: `TMPDIR` on a 1 MiB tmpfs under a device signer
 //!   ([`diskfull`]): a body that cannot be spooled is tempfailed, the daemon
 //!   stays up and signs the next ones.
@@ -122,7 +125,7 @@ fn step_peers(step: &str) -> &'static [(&'static str, &'static [&'static str])] 
     const NACL: (&str, &[&str]) = ("PyNaCl (dkimpy's Ed25519)", &["python3-nacl"]);
     match step {
         "dual" => &[NACL],
-        "device" | "devfaults" | "devbadsig" | "diskfull" => &[
+        "device" | "devfaults" | "devbadsig" | "devhangup" | "diskfull" => &[
             NACL,
             ("QEMU (runs the signing device)", &["qemu-system-arm"]),
         ],
@@ -665,6 +668,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "dnsfaults" => dnsfault::step_dnsfaults(&ctx),
             "devfaults" => devfault::step_devfaults(&ctx),
             "devbadsig" => devfault::step_devbadsig(&ctx),
+            "devhangup" => devfault::step_devhangup(&ctx),
             "diskfull" => diskfull::step_diskfull(&ctx),
             "reload" => reload::step_reload(&ctx),
             "soak" => soak::step_soak(&ctx),
