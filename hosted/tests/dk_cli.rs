@@ -5,8 +5,8 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use mass_core::domainkeys::{DkMessageVerifier, DkReason};
 use mass_core::dkim::verify::{KeyAnswer, Verdict};
+use mass_core::domainkeys::{DkMessageVerifier, DkReason};
 
 mod support;
 use support::{ScratchDir, mass};
