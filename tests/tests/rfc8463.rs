@@ -4,8 +4,8 @@
 use crate::common::CountingRng;
 use base64ct::{Base64, Encoding};
 use mass_core::canon::body_hash::BodyHasher;
-use mass_core::header::{FieldSink, HeaderSplitter, HeaderStore};
 use mass_core::dkim::sign::header_hash;
+use mass_core::header::{FieldSink, HeaderSplitter, HeaderStore};
 use mass_core::{Canon, DigestSigner, Ed25519Signer, RsaSha256Signer};
 
 /// RFC 8463 §A.1: the Ed25519 secret key (RFC 8032 §7.1 test 1).
