@@ -485,7 +485,7 @@ fn finish(f: Finish<'_>) -> Result<String, String> {
     }
     let mib = |k: u64| k as f64 / 1024.0;
     let points: Vec<String> = {
-        let step = (n / 8).max(1);
+        let step = (f.curve.len() / 8).max(1);
         f.curve
             .iter()
             .step_by(step)
