@@ -11,7 +11,11 @@
 //! convert them first with [`crate::canon::normalize::LineEndings`].
 
 pub mod body_hash;
+mod header;
 pub mod normalize;
+mod scan;
+
+pub use header::{HeaderCanonicalizer, canonicalize_header};
 
 use core::fmt;
 
@@ -220,177 +224,6 @@ impl<S: Sink + ?Sized> Drop for Staged<'_, S> {
     fn drop(&mut self) {
         self.flush();
     }
-}
-
-/// Streaming canonicalization of one header field (RFC 6376 §3.4.1–3.4.2).
-///
-/// Feed the raw field (`Name:value`, folding CRLFs included, without the
-/// final CRLF) in pieces of any size, then call [`finish`](Self::finish).
-/// The canonical form ends with CRLF unless the field is the signature
-/// field being verified or signed (§3.7).
-#[derive(Debug, Clone)]
-pub struct HeaderCanonicalizer {
-    canon: Canon,
-    state: HeaderState,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HeaderState {
-    /// In the field name; `wsp` counts whitespace not yet known to be
-    /// before the colon (only possible in obsolete syntax).
-    Name,
-    /// After the colon, before the first non-whitespace byte of the value.
-    LeadingValue { cr: bool },
-    /// In the value. `wsp`: a whitespace run is pending; `cr`: a CR is
-    /// pending (it may start a folding CRLF).
-    Value { wsp: bool, cr: bool },
-}
-
-impl HeaderCanonicalizer {
-    /// Start a field.
-    pub fn new(canon: Canon) -> Self {
-        HeaderCanonicalizer {
-            canon,
-            state: HeaderState::Name,
-        }
-    }
-
-    /// Canonicalize the next piece of the raw field into `sink`.
-    pub fn update<S: Sink + ?Sized>(&mut self, piece: &[u8], sink: &mut S) {
-        if self.canon == Canon::Simple {
-            sink.write(piece);
-            return;
-        }
-        let mut out = Staged::new(sink);
-        for &b in piece {
-            self.state = match self.state {
-                HeaderState::Name => match b {
-                    b':' => {
-                        out.push(b':');
-                        HeaderState::LeadingValue { cr: false }
-                    }
-                    // §3.4.2: WSP before the colon is deleted.
-                    SP | TAB => HeaderState::Name,
-                    // CRLF inside the name cannot occur in a valid field;
-                    // unfolding deletes it all the same.
-                    CR | LF => HeaderState::Name,
-                    _ => {
-                        out.push(b.to_ascii_lowercase());
-                        HeaderState::Name
-                    }
-                },
-                HeaderState::LeadingValue { cr } => match b {
-                    SP | TAB if cr => {
-                        out.push(CR);
-                        HeaderState::Value {
-                            wsp: true,
-                            cr: false,
-                        }
-                    }
-                    SP | TAB => HeaderState::LeadingValue { cr: false },
-                    CR => {
-                        if cr {
-                            out.push(CR);
-                            HeaderState::Value {
-                                wsp: false,
-                                cr: true,
-                            }
-                        } else {
-                            HeaderState::LeadingValue { cr: true }
-                        }
-                    }
-                    LF if cr => HeaderState::LeadingValue { cr: false },
-                    _ => {
-                        if cr {
-                            out.push(CR);
-                        }
-                        out.push(b);
-                        HeaderState::Value {
-                            wsp: false,
-                            cr: false,
-                        }
-                    }
-                },
-                HeaderState::Value { wsp, cr } => match b {
-                    SP | TAB => {
-                        if cr {
-                            Self::flush_wsp(&mut out, wsp);
-                            out.push(CR);
-                        }
-                        HeaderState::Value {
-                            wsp: true,
-                            cr: false,
-                        }
-                    }
-                    // An unfolded CRLF vanishes; whitespace around it stays
-                    // pending and collapses with it.
-                    LF if cr => HeaderState::Value { wsp, cr: false },
-                    CR => {
-                        if cr {
-                            Self::flush_wsp(&mut out, wsp);
-                            out.push(CR);
-                            HeaderState::Value {
-                                wsp: false,
-                                cr: true,
-                            }
-                        } else {
-                            HeaderState::Value { wsp, cr: true }
-                        }
-                    }
-                    _ => {
-                        if cr {
-                            Self::flush_wsp(&mut out, wsp);
-                            out.push(CR);
-                            out.push(b);
-                        } else {
-                            Self::flush_wsp(&mut out, wsp);
-                            out.push(b);
-                        }
-                        HeaderState::Value {
-                            wsp: false,
-                            cr: false,
-                        }
-                    }
-                },
-            };
-        }
-    }
-
-    fn flush_wsp<S: Sink + ?Sized>(out: &mut Staged<'_, S>, wsp: bool) {
-        if wsp {
-            out.push(SP);
-        }
-    }
-
-    /// End the field. With `crlf`, the canonical CRLF that ends every
-    /// hashed field but the signature field is written (§3.7).
-    pub fn finish<S: Sink + ?Sized>(self, crlf: bool, sink: &mut S) {
-        if self.canon == Canon::Relaxed {
-            // Trailing whitespace is deleted; a CR left pending was a bare CR
-            // at the end of the value and is kept as an ordinary byte.
-            if let HeaderState::Value { wsp, cr: true } = self.state {
-                let mut out = Staged::new(sink);
-                Self::flush_wsp(&mut out, wsp);
-                out.push(CR);
-            } else if let HeaderState::LeadingValue { cr: true } = self.state {
-                sink.write(b"\r");
-            } else if self.state == HeaderState::Name {
-                // A field with no colon still ends with one in relaxed form
-                // only if it had one; nothing to add.
-            }
-        }
-        if crlf {
-            sink.write(b"\r\n");
-        }
-    }
-}
-
-/// Canonicalize one whole header field into `sink` (see
-/// [`HeaderCanonicalizer`]).
-pub fn canonicalize_header<S: Sink + ?Sized>(canon: Canon, field: &[u8], crlf: bool, sink: &mut S) {
-    let mut c = HeaderCanonicalizer::new(canon);
-    c.update(field, sink);
-    c.finish(crlf, sink);
 }
 
 /// A DomainKeys canonicalization (RFC 4870 §3.4).
