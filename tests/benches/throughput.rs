@@ -5,6 +5,7 @@
 //! Output lines are `name value unit` so xtask can read them.
 
 use mass_core::canon::body_hash::BodyHasher;
+use mass_core::canon::normalize::LineEndings;
 use mass_core::{
     Canon, DigestSigner, Ed25519Signer, MessageSigner, MultiSigner, RsaSha256Signer, SignRequest,
     SigningAlgorithm,
@@ -331,37 +332,302 @@ fn dual_key_figures(name: &str, msg: &[u8], keys: &mut DualKeys, rounds: usize, 
     );
 }
 
+/// Shortest CPU time of `n` runs of `f`.
+fn best_of(n: usize, mut f: impl FnMut()) -> Duration {
+    (0..n)
+        .map(|_| {
+            let t = thread_cpu_time();
+            f();
+            thread_cpu_time().saturating_sub(t)
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+/// Figures gathered round by round, printed as `name median unit (median
+/// of N; lo..hi)`.
+#[derive(Default)]
+struct Rounds(Vec<(&'static str, Vec<f64>)>);
+
+impl Rounds {
+    fn push(&mut self, name: &'static str, v: f64) {
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, vs)) => vs.push(v),
+            None => self.0.push((name, vec![v])),
+        }
+    }
+
+    fn print(&mut self, names: &[(&str, &str)]) {
+        for (name, unit) in names {
+            let Some((_, vs)) = self.0.iter_mut().find(|(n, _)| n == name) else {
+                continue;
+            };
+            let lo = vs.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = vs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let n = vs.len();
+            let m = median(vs);
+            println!("{name} {m:.3} {unit} (median of {n}; {lo:.3}..{hi:.3})");
+        }
+    }
+}
+
+/// A sink that only counts, to time what comes before the hash.
+struct Count(usize);
+
+impl mass_core::canon::Sink for Count {
+    fn write(&mut self, b: &[u8]) {
+        self.0 += b.len();
+    }
+}
+
+/// The LF-to-CRLF step as `mass sign` and `mass verify` run it (see
+/// `hosted/src/cli/io.rs`): each 64 KiB read through `LineEndings`, short
+/// runs gathered into one buffer, handed on once per read.
+fn normalize_gathered(data: &[u8], gathered: &mut Vec<u8>, mut each: impl FnMut(&[u8])) {
+    let mut lines = LineEndings::new();
+    for chunk in data.chunks(CHUNK) {
+        lines
+            .update::<()>(chunk, |run| {
+                if run.len() < 4096 {
+                    gathered.extend_from_slice(run);
+                } else {
+                    if !gathered.is_empty() {
+                        each(gathered);
+                        gathered.clear();
+                    }
+                    each(run);
+                }
+                Ok(())
+            })
+            .ok();
+        if !gathered.is_empty() {
+            each(gathered);
+            gathered.clear();
+        }
+    }
+}
+
+/// The same conversion with `memchr` finding the LFs, for comparison.
+fn normalize_memchr(data: &[u8], gathered: &mut Vec<u8>, mut each: impl FnMut(&[u8])) {
+    let mut last_was_cr = false;
+    for chunk in data.chunks(CHUNK) {
+        let (mut start, mut from) = (0, 0);
+        while let Some(lf) = memchr::memchr(b'\n', &chunk[from..]).map(|p| p + from) {
+            let after_cr = if lf == 0 {
+                last_was_cr
+            } else {
+                chunk[lf - 1] == b'\r'
+            };
+            if !after_cr {
+                gathered.extend_from_slice(&chunk[start..lf]);
+                gathered.extend_from_slice(b"\r\n");
+                start = lf + 1;
+            }
+            from = lf + 1;
+        }
+        gathered.extend_from_slice(&chunk[start..]);
+        last_was_cr = chunk.last() == Some(&b'\r');
+        each(gathered);
+        gathered.clear();
+    }
+}
+
+/// LF-to-CRLF conversion of a 64 MiB mail body with bare LF line ends:
+/// alone (as the CLI gathers it, and with `memchr` instead of core's
+/// scan), and in front of relaxed body hashing, each against bare SHA-256
+/// of the same bytes; interleaved rounds, medians and ranges.
+fn normalize_figures() {
+    let crlf = mail_body();
+    let mut lf = Vec::with_capacity(crlf.len());
+    for (i, &b) in crlf.iter().enumerate() {
+        if !(b == b'\r' && crlf.get(i + 1) == Some(&b'\n')) {
+            lf.push(b);
+        }
+    }
+    let len = lf.len();
+    let mut gathered = Vec::with_capacity(2 * CHUNK);
+    // Both conversions give the CRLF body back.
+    let mut a = Vec::new();
+    normalize_gathered(&lf, &mut gathered, |c| a.extend_from_slice(c));
+    let mut b = Vec::new();
+    normalize_memchr(&lf, &mut gathered, |c| b.extend_from_slice(c));
+    assert!(a == b && a[..] == crlf[..a.len()], "conversions differ");
+    drop((a, b));
+    let mut rounds = Rounds::default();
+    for _ in 0..ROUNDS {
+        let t_sha = best_of(3, || {
+            black_box(Sha256::digest(black_box(&lf)));
+        });
+        let t_scan = best_of(3, || {
+            let mut n = Count(0);
+            normalize_gathered(black_box(&lf), &mut gathered, |c| {
+                mass_core::canon::Sink::write(&mut n, c)
+            });
+            black_box(n.0);
+        });
+        let t_memchr = best_of(3, || {
+            let mut n = Count(0);
+            normalize_memchr(black_box(&lf), &mut gathered, |c| {
+                mass_core::canon::Sink::write(&mut n, c)
+            });
+            black_box(n.0);
+        });
+        let t_pipeline = best_of(3, || {
+            let mut h = BodyHasher::new(Canon::Relaxed, None);
+            normalize_gathered(black_box(&lf), &mut gathered, |c| {
+                h.update(c);
+            });
+            black_box(h.finish().digest);
+        });
+        rounds.push("normalize_lf_sha256_bare", gbps(len, t_sha));
+        rounds.push("normalize_lf_scan", gbps(len, t_scan));
+        rounds.push("normalize_lf_memchr", gbps(len, t_memchr));
+        rounds.push(
+            "ratio_normalize_scan_vs_memchr",
+            t_memchr.as_secs_f64() / t_scan.as_secs_f64(),
+        );
+        rounds.push(
+            "ratio_lf_normalize_relaxed_vs_sha256",
+            t_sha.as_secs_f64() / t_pipeline.as_secs_f64(),
+        );
+    }
+    rounds.print(&[
+        ("normalize_lf_sha256_bare", "GB/s"),
+        ("normalize_lf_scan", "GB/s"),
+        ("normalize_lf_memchr", "GB/s"),
+        ("ratio_normalize_scan_vs_memchr", "x"),
+        ("ratio_lf_normalize_relaxed_vs_sha256", "x"),
+    ]);
+}
+
+/// The header fields `mass sign` hashes for the 4 KiB bench message: its
+/// five fields and a DKIM-Signature field (folded, `b=` empty) as the
+/// signer writes it.
+fn signed_header_fields() -> Vec<Vec<u8>> {
+    let msg = four_kib_message();
+    let end = msg
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let mut fields: Vec<Vec<u8>> = msg[..end]
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())
+        .collect();
+    fields.push(
+        b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com;\r\n\
+ s=bench; t=1764000000; h=from:from:to:to:cc:subject:subject:date:date\r\n\
+ :reply-to:message-id:message-id:mime-version:content-type;\r\n\
+ bh=RYcFNB7UaCHA5kVsQYUL4Pl2TeS87EuGY6A0ejIgSRk=; b="
+            .to_vec(),
+    );
+    fields
+}
+
+/// Relaxed header hashing of the fields a 4 KiB message's signature
+/// covers, against bare SHA-256 of the same raw bytes: ns per message,
+/// interleaved rounds, medians and ranges.
+fn header_figures() {
+    use mass_core::canon::canonicalize_header;
+    let fields = signed_header_fields();
+    let raw: Vec<u8> = fields.iter().flat_map(|f| f.iter().copied()).collect();
+    const N: u32 = 20_000;
+    let per_msg = |d: Duration| d.as_secs_f64() * 1e9 / f64::from(N);
+    let mut rounds = Rounds::default();
+    for _ in 0..ROUNDS * 2 {
+        let t_sha = best_of(3, || {
+            for _ in 0..N {
+                let mut h = Sha256::new();
+                for f in &fields {
+                    h.update(black_box(f));
+                    h.update(b"\r\n");
+                }
+                black_box(h.finalize());
+            }
+        });
+        let t_relaxed = best_of(3, || {
+            for _ in 0..N {
+                let mut h = Sha256::new();
+                let (last, rest) = fields.split_last().expect("fields");
+                for f in rest {
+                    canonicalize_header(Canon::Relaxed, black_box(f), true, &mut h);
+                }
+                canonicalize_header(Canon::Relaxed, black_box(last), false, &mut h);
+                black_box(h.finalize());
+            }
+        });
+        let t_canon_only = best_of(3, || {
+            for _ in 0..N {
+                let mut n = Count(0);
+                for f in &fields {
+                    canonicalize_header(Canon::Relaxed, black_box(f), true, &mut n);
+                }
+                black_box(n.0);
+            }
+        });
+        rounds.push("header_4k_sha256_bare", per_msg(t_sha));
+        rounds.push("header_4k_relaxed_sha256", per_msg(t_relaxed));
+        rounds.push("header_4k_relaxed_canon_only", per_msg(t_canon_only));
+        rounds.push(
+            "ratio_header_relaxed_vs_sha256",
+            t_sha.as_secs_f64() / t_relaxed.as_secs_f64(),
+        );
+    }
+    println!("header_4k_bytes {} B", raw.len());
+    rounds.print(&[
+        ("header_4k_sha256_bare", "ns/msg"),
+        ("header_4k_relaxed_sha256", "ns/msg"),
+        ("header_4k_relaxed_canon_only", "ns/msg"),
+        ("ratio_header_relaxed_vs_sha256", "x"),
+    ]);
+}
+
 fn main() {
     let only = std::env::args().nth(1).filter(|a| a != "--bench");
     let want = |name: &str| only.as_deref().is_none_or(|o| name.starts_with(o));
 
     if want("canon") {
         let body = mail_body();
-        // Interleave the three so that noise hits them alike.
-        let mut t_sha = Duration::MAX;
-        let mut t_simple = Duration::MAX;
-        let mut t_relaxed = Duration::MAX;
+        // Interleaved rounds, so that noise hits the three alike; each
+        // round's ratios are taken within the round, and the median and
+        // range of the rounds are printed.
+        let mut rounds = Rounds::default();
         for _ in 0..ROUNDS {
-            t_sha = t_sha.min(best(|| {
+            let t_sha = best_of(3, || {
                 black_box(Sha256::digest(black_box(&body)));
-            }));
-            t_simple = t_simple.min(best(|| {
+            });
+            let t_simple = best_of(3, || {
                 black_box(canon_hash(Canon::Simple, black_box(&body)));
-            }));
-            t_relaxed = t_relaxed.min(best(|| {
+            });
+            let t_relaxed = best_of(3, || {
                 black_box(canon_hash(Canon::Relaxed, black_box(&body)));
-            }));
+            });
+            rounds.push("sha256_bare", gbps(BODY_LEN, t_sha));
+            rounds.push("canon_simple_sha256", gbps(BODY_LEN, t_simple));
+            rounds.push("canon_relaxed_sha256", gbps(BODY_LEN, t_relaxed));
+            rounds.push(
+                "ratio_simple_vs_sha256",
+                t_sha.as_secs_f64() / t_simple.as_secs_f64(),
+            );
+            rounds.push(
+                "ratio_relaxed_vs_sha256",
+                t_sha.as_secs_f64() / t_relaxed.as_secs_f64(),
+            );
         }
-        let (s, si, r) = (
-            gbps(BODY_LEN, t_sha),
-            gbps(BODY_LEN, t_simple),
-            gbps(BODY_LEN, t_relaxed),
-        );
-        println!("sha256_bare {s:.3} GB/s");
-        println!("canon_simple_sha256 {si:.3} GB/s");
-        println!("canon_relaxed_sha256 {r:.3} GB/s");
-        println!("ratio_simple_vs_sha256 {:.3} x", si / s);
-        println!("ratio_relaxed_vs_sha256 {:.3} x", r / s);
+        rounds.print(&[
+            ("sha256_bare", "GB/s"),
+            ("canon_simple_sha256", "GB/s"),
+            ("canon_relaxed_sha256", "GB/s"),
+            ("ratio_simple_vs_sha256", "x"),
+            ("ratio_relaxed_vs_sha256", "x"),
+        ]);
+    }
+
+    if want("normalize") {
+        normalize_figures();
+    }
+
+    if want("header") {
+        header_figures();
     }
 
     if want("probe") {

@@ -11,22 +11,48 @@
 //!   two single-key signers against one `MultiSigner` that hashes the body
 //!   once, interleaved over 7 rounds: the median msg/s of each, and the
 //!   median ratio shared/separate with its range;
+//! - `normalize`: LF-to-CRLF conversion of a 64 MiB body with bare LF
+//!   line ends, alone (core's scan, and `memchr` for comparison) and in
+//!   front of relaxed body hashing, against bare `sha2`;
+//! - `header`: relaxed header hashing of the fields a 4 KiB message's
+//!   signature covers, against bare `sha2` of the same bytes;
+//! - `cli` ([`cli`]): `mass sign --header-only` and `mass verify` (release
+//!   build; `MASS_BIN` picks another binary) on a 64 MiB message with LF
+//!   line ends against `openssl dgst -sha256` on the same file, wall time
+//!   (targets <= 1.3x), and the peak RSS of `mass` (target < 16 MiB);
 //! - `milter` (filter `milter`, or no filter; needs root and
 //!   `../shared/harness`): Postfix with no milter, with `mass serve` and
 //!   with OpenDKIM, 2,000 messages of 4 KiB ([`crate::e2e::bench`]).
 //!
-//! Times are the CPU time of the measuring thread, best of several rounds
-//! (the median for `sign_dual`, whose ratio is the figure).
+//! Times in the bench program are the CPU time of the measuring thread:
+//! `canon`, `normalize` and `header` take the best of 3 within each of
+//! several interleaved rounds and print the median of the rounds' figures
+//! with their range; `sign` and `verify` count for a few seconds; the
+//! `cli` section times whole processes in wall time.
+
+mod cli;
 
 use std::collections::BTreeMap;
 use std::process::Command;
 
 use crate::util;
 
+/// Sections this task runs itself, not the bench program.
+const OWN_SECTIONS: [&str; 2] = ["cli", "milter"];
+
 /// Run the bench program and the baselines; print the figures.
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut run = util::Run::new("bench");
     let filter = args.first().cloned();
+    if let Some(f) = filter.as_deref()
+        && OWN_SECTIONS.contains(&f)
+    {
+        match f {
+            "cli" => cli::figures(&mut run),
+            _ => milter_figures(&mut run),
+        }
+        return run.finish();
+    }
     let mut cmd = Command::new(util::cargo());
     cmd.args([
         "bench",
@@ -86,7 +112,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     run.check("bench figures printed", Ok(()));
-    if filter.as_deref().is_none_or(|f| f.starts_with("milter")) {
+    if filter.is_none() {
+        cli::figures(&mut run);
         milter_figures(&mut run);
     }
     run.finish()
