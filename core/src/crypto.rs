@@ -242,7 +242,7 @@ impl DigestSigner for Ed25519Signer {
 
     fn sign_digest(&mut self, digest: &[u8; 32], out: &mut [u8]) -> Result<usize, Error> {
         use ed25519_dalek::Signer;
-        // `try_sign`: `sign` is `try_sign(..).expect(..)`, a panic path.
+        // `try_sign`: `sign` unwraps the result of `try_sign`, a panic path.
         let sig = self
             .key
             .try_sign(digest)

@@ -103,6 +103,7 @@ pub mod header;
 pub mod link;
 pub mod syntax;
 #[cfg(test)]
+#[path = "tests/support.rs"]
 mod test_support;
 
 pub use canon::body_hash::BodyInterest;
