@@ -7,15 +7,17 @@
 //! ```
 //!
 //! Every run starts from the committed corpus `fuzz/corpus/TARGET` and writes
-//! what it finds to `fuzz/target/corpus/TARGET` (not committed); `merge`
-//! replaces the committed corpus with the smallest set of inputs from both
-//! that keeps their edge coverage (libFuzzer `-merge=1 -use_counters=0` into
-//! an empty directory, as `cargo fuzz cmin` does). The targets are built once, with
-//! optimizations and debug assertions (so integer overflow panics), then run
-//! one after another. The log of each run is `fuzz/target/logs/TARGET.log`;
-//! the summary table gives, per target, the executions, seconds, coverage
-//! (`cov:` and `ft:` of libFuzzer's last status line) and the outcome. A
-//! crash leaves its input in `fuzz/artifacts/TARGET/`.
+//! what it finds to `fuzz/target/corpus/TARGET` (not committed; under `--ci`,
+//! `fuzz/target/ci/corpus/TARGET`); `merge` replaces the committed corpus
+//! with the smallest set of inputs from both that keeps their edge coverage
+//! (libFuzzer `-merge=1 -use_counters=0` into an empty directory, as
+//! `cargo fuzz cmin` does). The targets are built once, with optimizations
+//! and debug assertions (so integer overflow panics), then run one after
+//! another; `--ci` builds unoptimized and without the sanitizer. The log of
+//! each run is `fuzz/target/logs/TARGET.log`; the summary table gives, per
+//! target, the executions, seconds, coverage (`cov:` and `ft:` of libFuzzer's
+//! last status line) and the outcome. A crash leaves its input in
+//! `fuzz/artifacts/TARGET/`.
 //!
 //! cargo-fuzz wants nightly `-Z` flags; `RUSTC_BOOTSTRAP=1` lets the stable
 //! toolchain accept them. cargo-fuzz itself is installed with
@@ -60,9 +62,10 @@ const TARGETS: &[(&str, Option<usize>)] = &[
     ("verify_split", None),
 ];
 
-/// Seconds per target under `--ci`. With 21 targets and the build this
-/// stays within about six minutes on two cores.
-const CI_SECONDS: u64 = 6;
+/// Seconds per target under `--ci` (a target whose corpus takes longer to
+/// replay runs until it is replayed). With 21 targets and an unoptimized
+/// build: about 2 minutes of runs.
+const CI_SECONDS: u64 = 5;
 
 /// A single input taking longer than this is a failure (a hang).
 const INPUT_TIMEOUT_SECONDS: u64 = 10;
@@ -98,17 +101,20 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return run.finish();
     }
     let fuzz_dir = util::root().join("fuzz");
-    // CI builds without AddressSanitizer and with 16 codegen units, into a
-    // target directory of its own: about half the build time, and the
-    // targets are safe Rust (`unsafe_code` is forbidden in mass-core and
-    // mass-hosted), where the sanitizer has little to find. Long runs keep it.
-    let (target_dir, build_flags): (PathBuf, &[&str]) = if ci {
+    // CI builds unoptimized (debug assertions and overflow checks are on)
+    // and without AddressSanitizer, into a target directory of its own:
+    // half the build time of an optimized build, which dominates a short
+    // run, and the targets are safe Rust (`unsafe_code` is forbidden in
+    // mass-core and mass-hosted), where the sanitizer has little to find.
+    // Long runs build optimized, with debug assertions and the sanitizer.
+    let (target_dir, build_flags, profile): (PathBuf, &[&str], &str) = if ci {
         (
             fuzz_dir.join("target/ci"),
-            &["-O", "-a", "-s", "none", "--codegen-units", "16"],
+            &["--dev", "-s", "none"],
+            "debug",
         )
     } else {
-        (fuzz_dir.join("target"), &["-O", "-a"])
+        (fuzz_dir.join("target"), &["-O", "-a"], "release")
     };
     let started = Instant::now();
     let mut build = cargo_fuzz(&fuzz_dir, &target_dir);
@@ -124,14 +130,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
     eprintln!("xtask[fuzz]: built every target in {build_seconds:.0} s");
     // The binaries are run directly rather than through `cargo fuzz run`, so
     // that a source edit during a long session does not rebuild mid-way.
-    let bin_dir = target_dir.join(host_triple()).join("release");
+    let bin_dir = target_dir.join(host_triple()).join(profile);
 
     let logs = fuzz_dir.join("target/logs");
     let _ = fs::create_dir_all(&logs);
     let mut rows = Vec::new();
     for (target, max_len) in targets {
         let committed = fuzz_dir.join("corpus").join(target);
-        let found = fuzz_dir.join("target/corpus").join(target);
+        // Under `--ci` only the committed corpus is replayed, as on a fresh
+        // clone; what the short run finds is kept apart.
+        let found = target_dir.join("corpus").join(target);
         let artifacts = fuzz_dir.join("artifacts").join(target);
         for dir in [&committed, &found, &artifacts] {
             let _ = fs::create_dir_all(dir);
