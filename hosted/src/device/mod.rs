@@ -91,6 +91,12 @@ impl fmt::Display for DeviceAddr {
 pub enum DeviceError {
     /// Connecting, reading or writing failed.
     Io(std::io::Error),
+    /// A connection kept from an earlier call turned out to be closed
+    /// before the device answered anything of this call (the other end
+    /// hung up while the link was idle). Nothing of the request reached
+    /// the device's signer: it is safe to send it again on a new
+    /// connection, which the next call opens.
+    LinkClosed(std::io::Error),
     /// The device did not answer in time.
     Timeout,
     /// The device answered with a typed error.
@@ -109,6 +115,9 @@ impl fmt::Display for DeviceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DeviceError::Io(e) => write!(f, "signing device I/O: {e}"),
+            DeviceError::LinkClosed(e) => {
+                write!(f, "signing device link closed while idle: {e}")
+            }
             DeviceError::Timeout => f.write_str("signing device did not answer in time"),
             DeviceError::Device(e) => write!(f, "signing device: {e}"),
             DeviceError::Protocol(what) => write!(f, "signing device protocol: {what}"),
@@ -122,7 +131,7 @@ impl fmt::Display for DeviceError {
 impl std::error::Error for DeviceError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            DeviceError::Io(e) | DeviceError::Spool(e) => Some(e),
+            DeviceError::Io(e) | DeviceError::LinkClosed(e) | DeviceError::Spool(e) => Some(e),
             DeviceError::Device(e) => Some(e),
             _ => None,
         }
@@ -148,8 +157,21 @@ impl DeviceError {
     fn breaks_link(&self) -> bool {
         matches!(
             self,
-            DeviceError::Io(_) | DeviceError::Timeout | DeviceError::Protocol(_)
+            DeviceError::Io(_)
+                | DeviceError::LinkClosed(_)
+                | DeviceError::Timeout
+                | DeviceError::Protocol(_)
         )
+    }
+
+    /// True for an I/O error that means the other end closed the link
+    /// (end of file, reset, broken pipe), as opposed to a stall.
+    fn is_hang_up(&self) -> bool {
+        use std::io::ErrorKind::*;
+        matches!(self, DeviceError::Io(e) if matches!(
+            e.kind(),
+            UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe | NotConnected
+        ))
     }
 }
 
@@ -201,6 +223,8 @@ struct Conn {
     /// Requests sent whose answers are not read yet.
     in_flight: VecDeque<u8>,
     frame: Vec<u8>,
+    /// Answers read on this connection, in all.
+    answers: u64,
 }
 
 impl Conn {
@@ -220,6 +244,7 @@ impl Conn {
             seq: 0,
             in_flight: VecDeque::new(),
             frame: vec![0u8; MAX_FRAME],
+            answers: 0,
         })
     }
 
@@ -254,6 +279,7 @@ impl Conn {
             while let Some(ev) = self.rx.next_event() {
                 match ev {
                     Event::Frame(f) if f.seq == want => {
+                        self.answers += 1;
                         let kind = Kind::from_u8(f.kind)
                             .ok_or(DeviceError::Protocol("unknown answer kind"))?;
                         return Ok((kind, f.payload.to_vec()));
@@ -411,14 +437,16 @@ impl Device {
         &self.addr
     }
 
-    /// Lock the connection, opening and resynchronizing it if needed.
-    async fn lock(&self) -> Result<MutexGuard<'_, Option<Conn>>, DeviceError> {
+    /// Lock the connection, opening and resynchronizing it if needed; true
+    /// when it was opened by this call.
+    async fn lock(&self) -> Result<(MutexGuard<'_, Option<Conn>>, bool), DeviceError> {
         // The link carries one signature at a time; a message waits its turn
         // (tokio's mutex is fair), but not forever.
         let mut guard = tokio::time::timeout(self.busy_timeout, self.conn.lock())
             .await
             .map_err(|_| DeviceError::Busy)?;
-        if guard.is_none() {
+        let fresh = guard.is_none();
+        if fresh {
             let opened = tokio::time::timeout(self.timeout, async {
                 let mut c = Conn::open(&self.addr, self.timeout).await?;
                 c.resync().await?;
@@ -438,22 +466,32 @@ impl Device {
                 }
             }
         }
-        Ok(guard)
+        Ok((guard, fresh))
     }
 
     /// Run `f` on the connection with the deadline; drop the connection if
-    /// the link is in doubt afterwards.
+    /// the link is in doubt afterwards. A kept connection that proves closed
+    /// before the device answered anything gives [`DeviceError::LinkClosed`].
     async fn with_conn<T>(
         &self,
         f: impl AsyncFnOnce(&mut Conn) -> Result<T, DeviceError>,
     ) -> Result<T, DeviceError> {
-        let mut guard = self.lock().await?;
+        let (mut guard, fresh) = self.lock().await?;
         let Some(conn) = guard.as_mut() else {
             return Err(DeviceError::Protocol("no connection"));
         };
+        let answers = conn.answers;
         // Each read and write has the deadline (a 10 MiB body may take long
         // in all, but the device must keep answering).
-        let r = f(conn).await;
+        let r = match f(conn).await {
+            Err(e) if !fresh && conn.answers == answers && e.is_hang_up() => {
+                let DeviceError::Io(io) = e else {
+                    return Err(e);
+                };
+                Err(DeviceError::LinkClosed(io))
+            }
+            r => r,
+        };
         if let Err(e) = &r
             && e.breaks_link()
         {

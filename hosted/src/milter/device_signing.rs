@@ -144,22 +144,23 @@ impl DeviceJob {
             let mut req = SignRequest::new(&key.domain, &key.selector, SigningAlgorithm::RsaSha256);
             req.timestamp = Some(self.now);
             req.expiration = self.ttl.map(|t| self.now.saturating_add(t));
-            let body = self
-                .spool
-                .chunks()
-                .map_err(|error| DeviceJobError::ReadSpool {
-                    key: key.label(),
-                    error,
-                })?;
-            let field = self
-                .device
-                .sign_reading(key.key_id, &req, fields.iter(), body)
-                .await
-                .map_err(|error| DeviceJobError::Device {
-                    key: key.label(),
-                    addr: self.device.addr().to_string(),
-                    error,
-                })?;
+            // A link that the other end closed while idle is found only
+            // when this message uses it; nothing reached the device, so the
+            // message goes once more, on a new connection.
+            let field = match sign_once(&self.device, &mut self.spool, key, &req, &fields).await {
+                Err(DeviceJobError::Device {
+                    error: DeviceError::LinkClosed(e),
+                    ..
+                }) => {
+                    tracing::info!(
+                        device = %self.device.addr(),
+                        error = %e,
+                        "the link to the signing device was closed while idle; signing again on a new one"
+                    );
+                    sign_once(&self.device, &mut self.spool, key, &req, &fields).await?
+                }
+                r => r?,
+            };
             let signature = check_field(key, &field)?;
             tracing::debug!(
                 key = signature.label,
@@ -171,6 +172,28 @@ impl DeviceJob {
         }
         Ok(out)
     }
+}
+
+/// One signature by the device over the spooled body.
+async fn sign_once(
+    device: &Device,
+    spool: &mut Spool,
+    key: &DeviceKey,
+    req: &SignRequest<'_>,
+    fields: &[&[u8]],
+) -> Result<Vec<u8>, DeviceJobError> {
+    let body = spool.chunks().map_err(|error| DeviceJobError::ReadSpool {
+        key: key.label(),
+        error,
+    })?;
+    device
+        .sign_reading(key.key_id, req, fields.iter(), body)
+        .await
+        .map_err(|error| DeviceJobError::Device {
+            key: key.label(),
+            addr: device.addr().to_string(),
+            error,
+        })
 }
 
 /// Check what the device returned before it goes into the message: a
