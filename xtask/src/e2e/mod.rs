@@ -34,9 +34,8 @@
 //!   tempfailed, the next one signed; nothing delivered unsigned.
 //! - `devbadsig` (not run by default; fails today): a well-formed device
 //!   signature with a wrong `b=` is inserted unverified.
-//! - `devhangup` (not run by default; fails today): after the device link
-//!   is closed while idle, the next message gets `on_error` instead of a
-//!   new connection.
+//! - `devhangup`: the device link closed while idle; the next message is
+//!   sent again on a new connection and signed (no `on_error`).
 //! - `diskfull`: `TMPDIR` on a 1 MiB tmpfs under a device signer
 //!   ([`diskfull`]): a body that cannot be spooled is tempfailed, the daemon
 //!   stays up and signs the next ones.
@@ -112,6 +111,7 @@ const ALL_STEPS: &[&str] = &[
     "device",
     "dnsfaults",
     "devfaults",
+    "devhangup",
     "diskfull",
     "reload",
     "soak",
