@@ -91,6 +91,7 @@
 #[cfg(test)]
 extern crate alloc;
 
+pub mod arc;
 pub mod batv;
 mod bytes;
 pub mod canon;

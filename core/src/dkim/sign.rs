@@ -116,9 +116,9 @@ impl<'a> SignRequest<'a> {
 }
 
 /// Longest `d=` (RFC 1035 name length).
-const DOMAIN_CAP: usize = 253;
+pub(crate) const DOMAIN_CAP: usize = 253;
 /// Longest `s=` (a selector may have several labels).
-const SELECTOR_CAP: usize = 253;
+pub(crate) const SELECTOR_CAP: usize = 253;
 /// Longest `i=`.
 const IDENTITY_CAP: usize = 320;
 /// Room for the `h=` names, colon-separated.
@@ -126,10 +126,64 @@ const NAMES_CAP: usize = 512;
 /// The most names in `h=`.
 const NAMES_MAX: usize = 64;
 /// Room for a signature (RSA-8192).
-const SIGNATURE_CAP: usize = 1024;
+pub(crate) const SIGNATURE_CAP: usize = 1024;
 
 /// The names a signer keeps, lower-cased, in request order.
 type NameList = crate::header::names::NameList<NAMES_CAP, NAMES_MAX>;
+
+/// The header field names a signer asks for, lower-cased, and how it
+/// writes them into `h=` (RFC 6376 §5.4; §5.4.2 and §8.15 for
+/// oversigning). DKIM and ARC (RFC 8617 §4.1.2) sign the same way.
+#[derive(Debug, Clone)]
+pub(crate) struct SignedNames {
+    wanted: NameList,
+    oversign: bool,
+}
+
+impl SignedNames {
+    /// Check `selection`. With `from_required` (DKIM, §5.4: From MUST be
+    /// signed), From is added to an oversigned list and its absence from
+    /// an exact one is [`Error::InvalidTagValue`].
+    pub(crate) fn new(selection: HeaderSelection<'_>, from_required: bool) -> Result<Self, Error> {
+        let (names, oversign) = match selection {
+            HeaderSelection::Oversign(n) => (n, true),
+            HeaderSelection::Exact(n) => (n, false),
+        };
+        let mut wanted = NameList::new();
+        for n in names {
+            wanted.push_lowercase(crate::header::names::requested_name(n)?)?;
+        }
+        if from_required && !wanted.contains(b"from") {
+            if oversign {
+                wanted.push(b"from")?;
+            } else {
+                return Err(Error::InvalidTagValue { tag: "h" });
+            }
+        }
+        Ok(SignedNames { wanted, oversign })
+    }
+
+    /// Is `name` one of them (so its fields must be kept)?
+    pub(crate) fn wants(&self, name: &[u8]) -> bool {
+        self.wanted.contains(name)
+    }
+
+    /// The `h=` list for the fields in `store`: each wanted name once per
+    /// instance present, plus once more when oversigning.
+    pub(crate) fn h_names<'a, const B: usize, const F: usize>(
+        &'a self,
+        store: &'a HeaderStore<B, F>,
+    ) -> impl Iterator<Item = &'a [u8]> + Clone + 'a {
+        self.wanted.iter().flat_map(move |name| {
+            let times = if self.oversign {
+                store.count(name).saturating_add(1)
+            } else {
+                1
+            };
+            core::iter::repeat_n(name, times)
+        })
+    }
+}
 
 /// Streaming DKIM signer for one message and one key: a
 /// [`MultiSigner`] with one request.
@@ -143,11 +197,14 @@ pub struct MessageSigner<const HEADER_BYTES: usize, const HEADER_FIELDS: usize> 
 
 /// Is `s` a domain name in the `d=` / `s=` syntax (RFC 6376 §3.5), as
 /// [`check_dns_name`] checks it?
-fn is_domain_syntax(s: &str) -> bool {
+pub(crate) fn is_domain_syntax(s: &str) -> bool {
     check_dns_name(s.as_bytes()).is_ok()
 }
 
-fn copy_into<const N: usize>(s: &str, tag: &'static str) -> Result<heapless::Vec<u8, N>, Error> {
+pub(crate) fn copy_into<const N: usize>(
+    s: &str,
+    tag: &'static str,
+) -> Result<heapless::Vec<u8, N>, Error> {
     heapless::Vec::from_slice(s.as_bytes()).map_err(|_| Error::InvalidTagValue { tag })
 }
 
@@ -211,7 +268,7 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize>
     }
 }
 
-fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+pub(crate) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
         i = i.saturating_sub(1);
@@ -239,8 +296,20 @@ pub fn header_hash<'h, const B: usize, const F: usize, I>(
 where
     I: IntoIterator<Item = &'h [u8]> + Clone,
 {
+    fields_hash(store.select(h).flatten(), canon, sig_field_pieces)
+}
+
+/// Hash `fields`, each canonicalized with its CRLF, then the signature
+/// field given as `sig_field_pieces` (its `b=` value left out) without
+/// one (RFC 6376 §3.7). [`header_hash`] selects the fields by `h=`; an
+/// ARC-Seal (RFC 8617 §5.1.1) names them by instance.
+pub fn fields_hash<'f>(
+    fields: impl IntoIterator<Item = &'f [u8]>,
+    canon: crate::canon::Canon,
+    sig_field_pieces: &[&[u8]],
+) -> [u8; 32] {
     let mut hash = Sha256::new();
-    for field in store.select(h).flatten() {
+    for field in fields {
         canonicalize_header(canon, field, true, &mut hash);
     }
     let mut c = HeaderCanonicalizer::new(canon);

@@ -275,6 +275,20 @@ impl From<TagListError> for SignatureFieldError {
     }
 }
 
+/// Which field a signature tag-list comes from. ARC-Message-Signature has
+/// "the same syntax and semantics as the DKIM-Signature field" but for
+/// three things (RFC 8617 §4.1.2): its name, no `v=` (ignored if present),
+/// and `i=`, which is the ARC instance, not an identity. ARC also does not
+/// ask `h=` to name From, and allows an empty `h=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    /// DKIM-Signature (RFC 6376 §3.5).
+    Dkim,
+    /// ARC-Message-Signature (RFC 8617 §4.1.2): `i=` and `v=` are left to
+    /// the caller.
+    ArcMessage,
+}
+
 /// A parsed DKIM-Signature field (RFC 6376 §3.5), borrowing from the raw
 /// field.
 #[derive(Debug, Clone)]
@@ -314,25 +328,24 @@ impl<'a> DkimSignature<'a> {
     /// allowed before the colon) and its value, folding CRLFs included and
     /// no final CRLF. Spans are relative to `field`.
     pub fn parse_field(field: &'a [u8]) -> Result<Self, SignatureFieldError> {
-        let colon = field
-            .iter()
-            .position(|&b| b == b':')
-            .ok_or(SignatureFieldError::NotDkimSignature)?;
-        let name = field.get(..colon).unwrap_or_default();
-        let name = trim_end_wsp(name);
-        if !name.eq_ignore_ascii_case(b"DKIM-Signature") {
-            return Err(SignatureFieldError::NotDkimSignature);
-        }
-        Self::parse_at(field, colon.saturating_add(1))
+        let start =
+            value_start(field, b"DKIM-Signature").ok_or(SignatureFieldError::NotDkimSignature)?;
+        Self::parse_at(field, start, Flavor::Dkim)
     }
 
     /// Parse a field value alone (what follows `DKIM-Signature:`). Spans are
     /// relative to `value`.
     pub fn parse(value: &'a [u8]) -> Result<Self, SignatureFieldError> {
-        Self::parse_at(value, 0)
+        Self::parse_at(value, 0, Flavor::Dkim)
     }
 
-    fn parse_at(raw: &'a [u8], value_start: usize) -> Result<Self, SignatureFieldError> {
+    /// Parse the tag-list that starts at `raw[value_start..]` as `flavor`
+    /// has it. Spans are relative to `raw`.
+    pub(crate) fn parse_at(
+        raw: &'a [u8],
+        value_start: usize,
+        flavor: Flavor,
+    ) -> Result<Self, SignatureFieldError> {
         use SignatureFieldError as E;
         use SignatureTag as T;
 
@@ -341,8 +354,9 @@ impl<'a> DkimSignature<'a> {
         let get = |name: &str| tags.get(name);
         let need = |t: SignatureTag| tags.get(t.as_str()).ok_or(E::MissingTag(t));
 
-        // v= (§3.5: "MUST have the value 1").
-        if need(T::V)?.value != "1" {
+        // v= (§3.5: "MUST have the value 1"); ARC has none (RFC 8617
+        // §4.1.2: ignored if seen).
+        if flavor == Flavor::Dkim && need(T::V)?.value != "1" {
             return Err(E::UnsupportedVersion);
         }
 
@@ -367,21 +381,23 @@ impl<'a> DkimSignature<'a> {
             if count >= MAX_SIGNED_HEADERS {
                 return Err(E::TooManySignedHeaders);
             }
-            if !is_field_name(name.as_bytes()) {
+            // An ARC h= may be empty: it then signs only the AMS itself.
+            let empty_arc = flavor == Flavor::ArcMessage && name.is_empty();
+            if !empty_arc && !is_field_name(name.as_bytes()) {
                 return Err(E::BadSignedHeaderName);
             }
             from_signed |= name.eq_ignore_ascii_case("from");
         }
-        if !from_signed {
+        if flavor == Flavor::Dkim && !from_signed {
             return Err(E::FromNotSigned);
         }
 
         let identity = match get("i") {
-            None => None,
-            Some(i) => {
+            Some(i) if flavor == Flavor::Dkim => {
                 check_identity(i.value, domain)?;
                 Some(i.value)
             }
+            _ => None,
         };
 
         let body_length = match get("l") {
@@ -467,8 +483,9 @@ impl<'a> DkimSignature<'a> {
     }
 
     /// The header field names of `h=`, in order, FWS trimmed (§3.5).
+    /// Empty names (only an ARC `h=` may have them) are skipped.
     pub fn signed_headers(&self) -> impl Iterator<Item = &'a str> + Clone + use<'a> {
-        colon_list(self.signed_headers_raw)
+        colon_list(self.signed_headers_raw).filter(|name| !name.is_empty())
     }
 
     /// The domain of the signing identity: that of `i=`, or `d=` when there
@@ -492,6 +509,17 @@ impl<'a> DkimSignature<'a> {
     }
 }
 
+/// Where the value of a raw field named `name` (any case, WSP allowed
+/// before the colon) starts: just after the colon. `None` for another
+/// name or no colon.
+pub(crate) fn value_start(field: &[u8], name: &[u8]) -> Option<usize> {
+    let colon = field.iter().position(|&b| b == b':')?;
+    let found = trim_end_wsp(field.get(..colon).unwrap_or_default());
+    found
+        .eq_ignore_ascii_case(name)
+        .then(|| colon.saturating_add(1))
+}
+
 fn trim_end_wsp(mut s: &[u8]) -> &[u8] {
     while let Some((last, rest)) = s.split_last() {
         if *last == b' ' || *last == b'\t' {
@@ -503,7 +531,8 @@ fn trim_end_wsp(mut s: &[u8]) -> &[u8] {
     s
 }
 
-fn parse_algorithm(v: &str) -> Result<SignatureAlgorithm, SignatureFieldError> {
+/// The `a=` names (RFC 6376 §3.5, RFC 8463 §3), shared with ARC-Seal.
+pub(crate) fn parse_algorithm(v: &str) -> Result<SignatureAlgorithm, SignatureFieldError> {
     if v.eq_ignore_ascii_case("rsa-sha256") {
         Ok(SignatureAlgorithm::RsaSha256)
     } else if v.eq_ignore_ascii_case("ed25519-sha256") {
@@ -526,7 +555,7 @@ fn check_identity(i: &str, domain: &str) -> Result<(), SignatureFieldError> {
 }
 
 /// `1*DIGIT` into a u64; `None` on an empty value, a non-digit or overflow.
-fn parse_u64(v: &str) -> Option<u64> {
+pub(crate) fn parse_u64(v: &str) -> Option<u64> {
     if v.is_empty() {
         return None;
     }
@@ -539,7 +568,7 @@ fn parse_u64(v: &str) -> Option<u64> {
 /// `1*12DIGIT` (§3.5). More than 12 significant digits saturates to
 /// [`FAR_FUTURE`] rather than overflowing; `None` on an empty value or a
 /// non-digit.
-fn parse_timestamp(v: &str) -> Option<u64> {
+pub(crate) fn parse_timestamp(v: &str) -> Option<u64> {
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

@@ -62,7 +62,7 @@ pub(crate) use keys::KeyState;
 // DomainKeys (behind `rsa`) reports its own reasons for a missing key.
 #[cfg(feature = "rsa")]
 pub(crate) use keys::NoKeyReason;
-use keys::{CandidateKey, load_dkim_key};
+pub(crate) use keys::{CandidateKey, load_dkim_key};
 pub use keys::{KeyAnswer, KeyRequest, MAX_KEY_RECORDS_TRIED};
 use results::Outcome;
 pub(crate) use results::best_of;

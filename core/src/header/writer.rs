@@ -10,6 +10,9 @@ use crate::error::Error;
 /// recommends 78).
 pub(crate) const FOLD_WIDTH: usize = 78;
 
+/// The longest line RFC 5322 §2.1.1 allows, without its CRLF.
+pub(crate) const MAX_LINE: usize = 998;
+
 /// Writes a header field into a caller's buffer, folding at
 /// [`FOLD_WIDTH`]. It keeps counting past the end of the buffer, so the
 /// size required is known even when the buffer is too small.
@@ -132,16 +135,64 @@ impl<'b> FieldWriter<'b> {
     /// End the field with `signature` as the folded base64 value of `b=`
     /// (RFC 6376 §3.5; RFC 4870 §3.3); return the field's length.
     pub(crate) fn end_with_signature(mut self, signature: &[u8]) -> Result<usize, Error> {
-        // Three bytes at a time: no buffer for the whole value.
-        for chunk in signature.chunks(3) {
-            let mut quad = [0u8; 4];
-            let b64 = Base64::encode(chunk, &mut quad).map_err(|_| Error::Key)?;
-            self.folded(b64.as_bytes());
-        }
+        self.base64(signature)?;
         if self.len > self.capacity() {
             return Err(Error::BufferTooSmall { required: self.len });
         }
         Ok(self.len)
+    }
+
+    /// `bytes` in base64, folding between any two characters (a `b=`
+    /// value, RFC 6376 §3.5).
+    pub(crate) fn base64(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        // Three bytes at a time: no buffer for the whole value.
+        for chunk in bytes.chunks(3) {
+            let mut quad = [0u8; 4];
+            let b64 = Base64::encode(chunk, &mut quad).map_err(|_| Error::Key)?;
+            self.folded(b64.as_bytes());
+        }
+        Ok(())
+    }
+
+    /// `bytes` in base64 on the current line, unfolded, unless that would
+    /// take the line past [`MAX_LINE`] (then folded as
+    /// [`base64`](Self::base64) does). A signature that another signature
+    /// covers (an AMS under its ARC-Seal, RFC 8617 §5.1.1) is hashed with
+    /// its folding, so a `b=` without folding whitespace hashes the same
+    /// however a verifier or a forwarder treats whitespace inside base64.
+    pub(crate) fn base64_line(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let len = base64_len(bytes.len());
+        if self.line.saturating_add(len).saturating_add(1) > MAX_LINE {
+            return self.base64(bytes);
+        }
+        for chunk in bytes.chunks(3) {
+            let mut quad = [0u8; 4];
+            let b64 = Base64::encode(chunk, &mut quad).map_err(|_| Error::Key)?;
+            self.put(b64.as_bytes());
+        }
+        Ok(())
+    }
+
+    /// A unit (see [`unit`](Self::unit)) of text given by a caller, with
+    /// every CR and LF left out: its own folding becomes plain whitespace,
+    /// and no line break of the caller's can end the field.
+    pub(crate) fn unit_unfolded(&mut self, text: &[u8], end: &[u8]) {
+        let kept = text.iter().filter(|b| !matches!(b, b'\r' | b'\n')).count();
+        if self
+            .line
+            .saturating_add(1)
+            .saturating_add(kept)
+            .saturating_add(end.len())
+            > FOLD_WIDTH
+        {
+            self.fold();
+        } else {
+            self.put(b" ");
+        }
+        for piece in text.split(|b| matches!(b, b'\r' | b'\n')) {
+            self.put(piece);
+        }
+        self.put(end);
     }
 
     /// A header field copied into `z=`, in dkim-quoted-printable (RFC 6376

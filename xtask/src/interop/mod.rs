@@ -19,6 +19,9 @@
 //!
 //! 5. BATV against Exim's prvs (`batv.rs`).
 //! 6. DomainKeys against Mail::DKIM, both ways (`domainkeys.rs`).
+//! 7. ARC (issue 11, `arc.rs`): the ARC test suite's validation and signing
+//!    cases and mail-auth's ARC messages, through mass-core directly
+//!    (`cargo xtask interop arc` runs only these).
 //!
 //! Any single failure fails the task; counts are printed per peer, algorithm
 //! and canonicalization.
@@ -28,6 +31,7 @@
 //! release build of mass instead of the dev build). `MASS_BIN=path` uses that
 //! binary instead of building one.
 
+pub(crate) mod arc;
 pub(crate) mod batv;
 pub(crate) mod corpus;
 mod dkim;
@@ -50,6 +54,8 @@ struct Options {
     signing: bool,
     verifying: bool,
     release: bool,
+    /// `arc`: only the ARC suites (`arc.rs`), no peers and no build.
+    arc_only: bool,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
@@ -60,6 +66,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         signing: true,
         verifying: true,
         release: false,
+        arc_only: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -80,6 +87,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--release" => o.release = true,
             "--signing-only" => o.verifying = false,
             "--verifying-only" => o.signing = false,
+            "arc" => o.arc_only = true,
             other => return Err(format!("interop: unknown option `{other}`")),
         }
     }
@@ -188,6 +196,10 @@ struct Env<'a> {
 pub fn run(args: &[String]) -> Result<(), String> {
     let opts = parse_options(args)?;
     let mut run = util::Run::new("interop");
+    if opts.arc_only {
+        arc::run(&mut run);
+        return run.finish();
+    }
     let mut tally = Tally::default();
     let root = util::root();
     let started = Instant::now();
@@ -265,6 +277,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
             tally.notes.push(note.into());
         }
     }
+
+    // The ARC suites run on the core itself (issue 11).
+    let t = Instant::now();
+    arc::run(&mut run);
+    tally.time("ARC test suites", t);
 
     // BATV against Exim's prvs lives in its own module (also `cargo xtask interop-batv`).
     let t = Instant::now();

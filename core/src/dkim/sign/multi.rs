@@ -28,14 +28,13 @@
 //! is [`Error::OutOfOrder`].
 
 use super::{
-    BodyLength, DOMAIN_CAP, HeaderSelection, IDENTITY_CAP, NameList, SELECTOR_CAP, SIGNATURE_CAP,
-    SignRequest, copy_into, format_u64, header_hash, is_domain_syntax, is_same_or_subdomain,
+    BodyLength, DOMAIN_CAP, IDENTITY_CAP, SELECTOR_CAP, SIGNATURE_CAP, SignRequest, SignedNames,
+    copy_into, format_u64, header_hash, is_domain_syntax, is_same_or_subdomain,
 };
 use crate::canon::Canonicalization;
 use crate::canon::body_hash::{BodyHash, BodyHasher, BodyInterest};
 use crate::crypto::{DigestSigner, SigningAlgorithm};
 use crate::error::Error;
-use crate::header::names::requested_name;
 use crate::header::writer::FieldWriter;
 use crate::header::{FieldSink, HeaderSplitter, HeaderStore, names_match};
 use base64ct::{Base64, Encoding};
@@ -49,12 +48,11 @@ struct Spec {
     identity: Option<heapless::Vec<u8, IDENTITY_CAP>>,
     algorithm: SigningAlgorithm,
     canon: Canonicalization,
-    oversign: bool,
     timestamp: Option<u64>,
     expiration: Option<u64>,
     body_length: BodyLength,
     copied_headers: bool,
-    wanted: NameList,
+    names: SignedNames,
     /// Index of its hasher in [`MultiSigner::bodies`].
     body: usize,
 }
@@ -93,34 +91,18 @@ impl Spec {
         {
             return Err(Error::ExpirationBeforeTimestamp);
         }
-        let (names, oversign) = match req.headers {
-            HeaderSelection::Oversign(n) => (n, true),
-            HeaderSelection::Exact(n) => (n, false),
-        };
-        let mut wanted = NameList::new();
-        for n in names {
-            wanted.push_lowercase(requested_name(n)?)?;
-        }
-        // §5.4: From MUST be signed.
-        if !wanted.contains(b"from") {
-            if oversign {
-                wanted.push(b"from")?;
-            } else {
-                return Err(Error::InvalidTagValue { tag: "h" });
-            }
-        }
+        let names = SignedNames::new(req.headers, true)?;
         Ok(Spec {
             domain: copy_into(req.domain, "d")?,
             selector: copy_into(req.selector, "s")?,
             identity,
             algorithm: req.algorithm,
             canon: req.canonicalization,
-            oversign,
             timestamp: req.timestamp,
             expiration: req.expiration,
             body_length: req.body_length,
             copied_headers: req.copied_headers,
-            wanted,
+            names,
             body: 0,
         })
     }
@@ -139,14 +121,7 @@ impl Spec {
         &'a self,
         store: &'a HeaderStore<B, F>,
     ) -> impl Iterator<Item = &'a [u8]> + Clone + 'a {
-        self.wanted.iter().flat_map(move |name| {
-            let times = if self.oversign {
-                store.count(name).saturating_add(1)
-            } else {
-                1
-            };
-            core::iter::repeat_n(name, times)
-        })
+        self.names.h_names(store)
     }
 
     /// The size of the whole field for a signature of `sig_len` bytes,
@@ -269,7 +244,7 @@ impl<const B: usize, const F: usize> FieldSink for Intake<'_, B, F> {
         if names_match(name, b"from") {
             *self.from_count = self.from_count.saturating_add(1);
         }
-        if self.specs.iter().any(|s| s.wanted.contains(name)) {
+        if self.specs.iter().any(|s| s.names.wants(name)) {
             self.store.begin()?;
             Ok(true)
         } else {

@@ -120,15 +120,15 @@ impl<K, R: NoKeyReason> KeyState<K, R> {
 
 /// A DKIM key that loaded, with the flags of its record.
 #[derive(Debug, Clone)]
-pub(super) struct CandidateKey {
-    pub(super) key: PublicKey,
-    pub(super) flags: KeyFlags,
+pub(crate) struct CandidateKey {
+    pub(crate) key: PublicKey,
+    pub(crate) flags: KeyFlags,
 }
 
 /// One DKIM key record (§3.6.1) as a key for a signature made with
 /// `algorithm` (§6.1.2: syntax, revocation, `k=`, `h=`, `s=`). A revoked
 /// key is a fail; anything else wrong is permerror.
-pub(super) fn load_dkim_key(
+pub(crate) fn load_dkim_key(
     txt: &[u8],
     algorithm: SignatureAlgorithm,
 ) -> Result<CandidateKey, (Verdict, Reason)> {
