@@ -108,6 +108,15 @@ impl<K: Borrow<rsa::PrivateKey>, R: rand_core::TryCryptoRng> RsaSha256Signer<K, 
     pub fn public_key(&self) -> rsa::PublicKey {
         self.key.borrow().to_public_key()
     }
+
+    /// The public key as a key record's `p=` carries it: SubjectPublicKeyInfo
+    /// DER (RFC 6376 §3.6.1, `k=rsa`), allocated by the rsa crate.
+    pub fn public_key_der(&self) -> Result<rsa::pkcs8::Document, Error> {
+        use rsa::pkcs8::EncodePublicKey;
+        self.public_key()
+            .to_public_key_der()
+            .map_err(|_| Error::Key)
+    }
 }
 
 #[cfg(feature = "rsa")]

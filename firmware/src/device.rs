@@ -6,7 +6,7 @@ use mass_core::link::{
     Provision, SEQ_UNSOLICITED, SignBegin, SlotInfo, Stats,
 };
 
-use crate::keys::{KeySlot, SLOTS};
+use crate::keys::{KeySlot, PublicKey, SLOTS};
 use crate::session::Session;
 use crate::{heap, stack, ticks};
 
@@ -83,12 +83,17 @@ impl Device {
     }
 
     fn info(&mut self, seq: u8, tx: &mut [u8]) -> Result<usize, DeviceError> {
+        let mut keys: heapless::Vec<PublicKey, SLOTS> = heapless::Vec::new();
+        for slot in &self.slots {
+            let _ = keys.push(slot.public_key()?);
+        }
         let mut slots = heapless::Vec::new();
-        for (id, slot) in self.slots.iter().enumerate() {
+        for (id, (slot, key)) in self.slots.iter().zip(&keys).enumerate() {
             let _ = slots.push(SlotInfo {
                 key_id: id as u8,
                 algorithm: slot.algorithm(),
                 bits: slot.bits(),
+                public_key: key.as_bytes(),
             });
         }
         let reply = InfoReply {

@@ -13,6 +13,27 @@ use zeroize::Zeroize;
 /// How many key slots the device has.
 pub const SLOTS: usize = 2;
 
+/// A slot's public key, for INFO.
+pub enum PublicKey {
+    /// The slot is empty.
+    None,
+    /// RSA: SubjectPublicKeyInfo DER.
+    Der(rsa::pkcs8::Document),
+    /// Ed25519: the key bytes.
+    Raw([u8; 32]),
+}
+
+impl PublicKey {
+    /// The bytes, as `p=` carries them.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            PublicKey::None => &[],
+            PublicKey::Der(d) => d.as_bytes(),
+            PublicKey::Raw(k) => k,
+        }
+    }
+}
+
 /// One slot.
 // Slots live in a static array, so the size difference costs nothing at run
 // time; boxing the RSA variant would move it onto the RSA arena.
@@ -64,6 +85,20 @@ impl KeySlot {
             KeySlot::Empty => None,
             KeySlot::Rsa(k) => Some(k),
             KeySlot::Ed25519(k) => Some(k),
+        }
+    }
+
+    /// The public key as a key record's `p=` carries it (SubjectPublicKeyInfo
+    /// DER for RSA, made on the RSA arena for this call; the 32 key bytes for
+    /// Ed25519); empty when the slot is.
+    pub fn public_key(&self) -> Result<PublicKey, DeviceError> {
+        match self {
+            KeySlot::Empty => Ok(PublicKey::None),
+            KeySlot::Rsa(k) => k
+                .public_key_der()
+                .map(PublicKey::Der)
+                .map_err(|_| DeviceError::new(ErrorCode::OutOfMemory)),
+            KeySlot::Ed25519(k) => Ok(PublicKey::Raw(k.public_key())),
         }
     }
 

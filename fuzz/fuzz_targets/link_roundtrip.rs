@@ -146,10 +146,12 @@ fn message(u: &mut Unstructured<'_>) -> Result<Option<Sent>> {
                 } else {
                     None
                 };
+                let len = u.int_in_range(0..=600)?;
                 let _ = slots.push(SlotInfo {
                     key_id: u.arbitrary()?,
                     algorithm,
                     bits: u.arbitrary()?,
+                    public_key: u.bytes(len)?,
                 });
             }
             let i = InfoReply {

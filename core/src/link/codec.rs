@@ -71,6 +71,15 @@ impl<'a> Writer<'a> {
         self.u8(n)?;
         self.bytes(s.as_bytes())
     }
+
+    /// Append bytes after their length as a u16.
+    pub fn bytes16(&mut self, b: &[u8]) -> Result<(), EncodeError> {
+        let n = u16::try_from(b.len()).map_err(|_| EncodeError {
+            needed: self.len.saturating_add(b.len()).saturating_add(2),
+        })?;
+        self.u16(n)?;
+        self.bytes(b)
+    }
 }
 
 /// Reads little-endian values from a payload.
@@ -136,6 +145,12 @@ impl<'a> Reader<'a> {
     pub fn str8(&mut self) -> Result<&'a str, DecodeError> {
         let n = usize::from(self.u8()?);
         core::str::from_utf8(self.take(n)?).map_err(|_| DecodeError::Invalid)
+    }
+
+    /// Read bytes after their length as a u16.
+    pub fn bytes16(&mut self) -> Result<&'a [u8], DecodeError> {
+        let n = usize::from(self.u16()?);
+        self.take(n)
     }
 
     /// Fail if bytes are left.

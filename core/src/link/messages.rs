@@ -321,13 +321,19 @@ impl<'a> SignBegin<'a> {
 /// What a key slot holds, in an INFO answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct SlotInfo {
+pub struct SlotInfo<'a> {
     /// The key id SIGN-BEGIN names.
     pub key_id: u8,
     /// The key's algorithm, or `None` while the slot is empty.
     pub algorithm: Option<SigningAlgorithm>,
     /// Key size in bits (RSA modulus; 256 for Ed25519; 0 when empty).
     pub bits: u16,
+    /// The public key as a key record's `p=` carries it (RFC 6376 §3.6.1):
+    /// SubjectPublicKeyInfo DER for RSA, the 32 key bytes for Ed25519
+    /// (RFC 8463 §4); empty when the slot is. The host checks every
+    /// signature the device returns against it before the signature goes
+    /// into a message.
+    pub public_key: &'a [u8],
 }
 
 /// Most slots an INFO answer carries.
@@ -349,7 +355,7 @@ pub struct InfoReply<'a> {
     /// Header fields the signer can hold.
     pub header_fields: u16,
     /// The key slots.
-    pub slots: heapless::Vec<SlotInfo, MAX_SLOTS>,
+    pub slots: heapless::Vec<SlotInfo<'a>, MAX_SLOTS>,
 }
 
 impl<'a> InfoReply<'a> {
@@ -368,6 +374,7 @@ impl<'a> InfoReply<'a> {
             w.u8(s.key_id)?;
             w.u8(s.algorithm.map_or(0, algorithm_to_u8))?;
             w.u16(s.bits)?;
+            w.bytes16(s.public_key)?;
         }
         Ok(w.len())
     }
@@ -391,11 +398,13 @@ impl<'a> InfoReply<'a> {
                 b => Some(algorithm_from_u8(b).ok_or(DecodeError::Invalid)?),
             };
             let bits = r.u16()?;
+            let public_key = r.bytes16()?;
             slots
                 .push(SlotInfo {
                     key_id,
                     algorithm,
                     bits,
+                    public_key,
                 })
                 .map_err(|_| DecodeError::TooMany)?;
         }

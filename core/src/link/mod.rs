@@ -35,7 +35,7 @@ pub const MAX_PAYLOAD: usize = 4096;
 /// The largest frame on the wire.
 pub const MAX_FRAME: usize = FRAME_HEADER_LEN + MAX_PAYLOAD + FRAME_TRAILER_LEN;
 /// Protocol version reported by INFO.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 /// The `seq` of frames the device sends on its own (framing errors). Hosts
 /// number their requests from 1 and skip 0.
 pub const SEQ_UNSOLICITED: u8 = 0;

@@ -148,6 +148,7 @@ fn info_and_stats_round_trip() {
             key_id: 0,
             algorithm: Some(SigningAlgorithm::RsaSha256),
             bits: 2048,
+            public_key: &[0x30, 0x82, 0x01, 0x22],
         })
         .unwrap();
     slots
@@ -155,6 +156,7 @@ fn info_and_stats_round_trip() {
             key_id: 1,
             algorithm: None,
             bits: 0,
+            public_key: &[],
         })
         .unwrap();
     let info = InfoReply {

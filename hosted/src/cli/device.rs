@@ -1,6 +1,7 @@
 //! `mass device`: look at a signing device and provision its keys
 //! (`firmware/PROTOCOL.md`). The key goes in once and never comes back out.
 
+use crate::keys::record::record_data;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -59,7 +60,14 @@ pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
                 );
                 for s in i.slots {
                     match s.algorithm {
-                        Some(a) => println!("slot {}: {} ({} bits)", s.key_id, a.as_str(), s.bits),
+                        // The record to publish for the key the device holds.
+                        Some(a) => println!(
+                            "slot {}: {} ({} bits): {}",
+                            s.key_id,
+                            a.as_str(),
+                            s.bits,
+                            record_data(a, &s.public_key)
+                        ),
                         None => println!("slot {}: empty", s.key_id),
                     }
                 }

@@ -109,6 +109,10 @@ pub enum DeviceError {
     Busy,
     /// The body could not be read back from the host's spool.
     Spool(std::io::Error),
+    /// The device speaks another protocol version than this host.
+    Version(u8),
+    /// The device signed with a slot that its INFO reports empty.
+    NoPublicKey(u8),
 }
 
 impl fmt::Display for DeviceError {
@@ -124,6 +128,15 @@ impl fmt::Display for DeviceError {
             DeviceError::Request(what) => write!(f, "request not sendable to the device: {what}"),
             DeviceError::Busy => f.write_str("signing device busy for longer than busy_timeout"),
             DeviceError::Spool(e) => write!(f, "reading the spooled body: {e}"),
+            DeviceError::Version(v) => write!(
+                f,
+                "signing device speaks link protocol {v}; this host speaks {} (update the firmware or mass)",
+                link::PROTOCOL_VERSION
+            ),
+            DeviceError::NoPublicKey(slot) => write!(
+                f,
+                "signing device gave no public key for slot {slot}, so its signature cannot be checked"
+            ),
         }
     }
 }
@@ -204,7 +217,73 @@ pub struct DeviceInfo {
     /// Signed header fields the device can hold.
     pub header_fields: u16,
     /// Key slots.
-    pub slots: Vec<SlotInfo>,
+    pub slots: Vec<DeviceSlot>,
+}
+
+/// A key slot as INFO reports it (protocol 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSlot {
+    /// The key id SIGN-BEGIN names.
+    pub key_id: u8,
+    /// The key's algorithm, `None` while the slot is empty.
+    pub algorithm: Option<SigningAlgorithm>,
+    /// Key size in bits.
+    pub bits: u16,
+    /// The public key as `p=` carries it (SubjectPublicKeyInfo DER for RSA,
+    /// 32 bytes for Ed25519); empty for an empty slot.
+    pub public_key: Vec<u8>,
+}
+
+impl DeviceInfo {
+    /// Decode an INFO-REPLY payload; a device that speaks another protocol
+    /// version is refused.
+    fn decode(payload: &[u8]) -> Result<DeviceInfo, DeviceError> {
+        let i = InfoReply::decode(payload).map_err(|_| {
+            // The version byte comes first; name it when it is the cause.
+            match payload.first() {
+                Some(&v) if v != link::PROTOCOL_VERSION => DeviceError::Version(v),
+                _ => DeviceError::Protocol("bad INFO-REPLY"),
+            }
+        })?;
+        if i.protocol != link::PROTOCOL_VERSION {
+            return Err(DeviceError::Version(i.protocol));
+        }
+        Ok(DeviceInfo {
+            protocol: i.protocol,
+            firmware: i.firmware.to_string(),
+            board: i.board.to_string(),
+            max_payload: i.max_payload,
+            header_bytes: i.header_bytes,
+            header_fields: i.header_fields,
+            slots: i
+                .slots
+                .iter()
+                .map(|s: &SlotInfo<'_>| DeviceSlot {
+                    key_id: s.key_id,
+                    algorithm: s.algorithm,
+                    bits: s.bits,
+                    public_key: s.public_key.to_vec(),
+                })
+                .collect(),
+        })
+    }
+
+    /// The slot `key_id`, when it holds a key.
+    pub fn slot(&self, key_id: u8) -> Option<&DeviceSlot> {
+        self.slots
+            .iter()
+            .find(|s| s.key_id == key_id && s.algorithm.is_some() && !s.public_key.is_empty())
+    }
+}
+
+/// A signature the device made, with the slot's public key as INFO gave it
+/// on the same connection, to check the signature against.
+#[derive(Debug, Clone)]
+pub struct SignedField {
+    /// The whole `DKIM-Signature: ...` field, without the final CRLF.
+    pub field: Vec<u8>,
+    /// The slot that signed it.
+    pub slot: DeviceSlot,
 }
 
 /// How many requests may be in flight before the client reads answers.
@@ -225,6 +304,8 @@ struct Conn {
     frame: Vec<u8>,
     /// Answers read on this connection, in all.
     answers: u64,
+    /// What INFO reported on this connection, last.
+    info: Option<DeviceInfo>,
 }
 
 impl Conn {
@@ -245,6 +326,7 @@ impl Conn {
             in_flight: VecDeque::new(),
             frame: vec![0u8; MAX_FRAME],
             answers: 0,
+            info: None,
         })
     }
 
@@ -356,6 +438,28 @@ impl Conn {
         let (kind, payload) = self.request(Kind::Abort, &[]).await?;
         expect_ok(kind, &payload)
     }
+
+    /// INFO, kept on the connection for checking signatures.
+    async fn info(&mut self) -> Result<&DeviceInfo, DeviceError> {
+        let (kind, p) = self.request(Kind::Info, &[]).await?;
+        if kind != Kind::InfoReply {
+            return Err(DeviceError::Protocol("expected INFO-REPLY"));
+        }
+        Ok(self.info.insert(DeviceInfo::decode(&p)?))
+    }
+
+    /// The slot `key_id` as INFO reports it, asking again when the last
+    /// answer had no key there (it may have been provisioned since).
+    async fn slot(&mut self, key_id: u8) -> Result<DeviceSlot, DeviceError> {
+        if let Some(s) = self.info.as_ref().and_then(|i| i.slot(key_id)) {
+            return Ok(s.clone());
+        }
+        self.info()
+            .await?
+            .slot(key_id)
+            .cloned()
+            .ok_or(DeviceError::NoPublicKey(key_id))
+    }
 }
 
 fn expect_ok(kind: Kind, payload: &[u8]) -> Result<(), DeviceError> {
@@ -450,6 +554,8 @@ impl Device {
             let opened = tokio::time::timeout(self.timeout, async {
                 let mut c = Conn::open(&self.addr, self.timeout).await?;
                 c.resync().await?;
+                // The slots' public keys, to check every signature against.
+                c.info().await?;
                 Ok::<_, DeviceError>(c)
             })
             .await
@@ -503,23 +609,7 @@ impl Device {
 
     /// INFO: firmware, limits and key slots.
     pub async fn info(&self) -> Result<DeviceInfo, DeviceError> {
-        self.with_conn(async |c| {
-            let (kind, p) = c.request(Kind::Info, &[]).await?;
-            if kind != Kind::InfoReply {
-                return Err(DeviceError::Protocol("expected INFO-REPLY"));
-            }
-            let i = InfoReply::decode(&p).map_err(|_| DeviceError::Protocol("bad INFO-REPLY"))?;
-            Ok(DeviceInfo {
-                protocol: i.protocol,
-                firmware: i.firmware.to_string(),
-                board: i.board.to_string(),
-                max_payload: i.max_payload,
-                header_bytes: i.header_bytes,
-                header_fields: i.header_fields,
-                slots: i.slots.to_vec(),
-            })
-        })
-        .await
+        self.with_conn(async |c| c.info().await.cloned()).await
     }
 
     /// STATS: the device's measurement counters.
@@ -562,7 +652,9 @@ impl Device {
 
     /// Sign one message: SIGN-BEGIN, a HEADER per field (raw, `Name:value`
     /// with folding, no final CRLF), the body in chunks of any size, SIGN-END.
-    /// Returns the whole `DKIM-Signature: ...` field without the final CRLF.
+    /// Returns the whole `DKIM-Signature: ...` field without the final CRLF,
+    /// and the slot's public key from INFO on the same connection: the
+    /// caller checks the signature against it before using it.
     ///
     /// The device signs with the key in slot `key_id`, whatever
     /// `request.algorithm` says.
@@ -572,7 +664,7 @@ impl Device {
         request: &SignRequest<'_>,
         header_fields: impl IntoIterator<Item = H>,
         body_chunks: impl IntoIterator<Item = B>,
-    ) -> Result<Vec<u8>, DeviceError>
+    ) -> Result<SignedField, DeviceError>
     where
         H: AsRef<[u8]>,
         B: AsRef<[u8]>,
@@ -596,7 +688,7 @@ impl Device {
         request: &SignRequest<'_>,
         header_fields: impl IntoIterator<Item = H>,
         body_chunks: impl IntoIterator<Item = std::io::Result<B>>,
-    ) -> Result<Vec<u8>, DeviceError>
+    ) -> Result<SignedField, DeviceError>
     where
         H: AsRef<[u8]>,
         B: AsRef<[u8]>,
@@ -640,7 +732,8 @@ impl Device {
             if kind != Kind::Signature {
                 return Err(DeviceError::Protocol("expected SIGNATURE"));
             }
-            Ok(p)
+            let slot = c.slot(key_id).await?;
+            Ok(SignedField { field: p, slot })
         })
         .await
     }

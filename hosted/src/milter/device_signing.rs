@@ -12,18 +12,30 @@
 //! A device that does not answer in time, is busy past `busy_timeout`, or
 //! answers with an error fails the message: `on_error` applies, and the
 //! device client reconnects (and resynchronizes the link) for the next one.
+//!
+//! Nothing the device returns goes into a message unchecked: the field must
+//! parse as a DKIM-Signature for the domain and selector asked for, and its
+//! signature must verify over this message (core's verifier, the same as
+//! for mail received) under the public key the device's INFO reports for
+//! the slot. A device that returns a bad signature (a fault, a wrong key, a
+//! compromised link) fails the message with `on_error`, and the link is
+//! dropped so that the next message starts from a fresh INFO.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use mass_core::BodyInterest;
 use mass_core::dkim::signature_field::DkimSignature;
+use mass_core::dkim::verify::{KeyAnswer, Reason, VerifyOptions};
 use mass_core::{SignRequest, SigningAlgorithm};
 
-use crate::device::{Device, DeviceKey};
+use crate::device::{Device, DeviceKey, SignedField};
+use crate::keys::record::record_data;
 use crate::spool::Spool;
 
 use super::Signature;
 use super::headers::HeaderBuf;
+use super::verifying::Verifier;
 use crate::device::DeviceError;
 
 /// Body bytes kept in memory per message before the spool moves to a file.
@@ -67,6 +79,8 @@ pub enum DeviceJobError {
     },
     /// The device returned a field that is not the signature asked for.
     BadField { key: String, why: String },
+    /// The device's signature does not verify under the slot's public key.
+    BadSignature { key: String, why: String },
 }
 
 impl std::fmt::Display for DeviceJobError {
@@ -84,6 +98,10 @@ impl std::fmt::Display for DeviceJobError {
             }
             DeviceJobError::Device { key, addr, error } => write!(f, "{key} at {addr}: {error}"),
             DeviceJobError::BadField { key, why } => write!(f, "{key}: the device returned {why}"),
+            DeviceJobError::BadSignature { key, why } => write!(
+                f,
+                "{key}: the device's signature does not verify under its slot's public key ({why})"
+            ),
         }
     }
 }
@@ -161,7 +179,14 @@ impl DeviceJob {
                 }
                 r => r?,
             };
-            let signature = check_field(key, &field)?;
+            let signature = check_field(key, &field.field)?;
+            let checked = check_signature(key, &field, &fields, &mut self.spool, self.now);
+            if checked.is_err() {
+                // The link or the device is in doubt: the next message
+                // starts from a new connection and a fresh INFO.
+                self.device.close().await;
+            }
+            checked?;
             tracing::debug!(
                 key = signature.label,
                 body_bytes = self.spool.len(),
@@ -181,7 +206,7 @@ async fn sign_once(
     key: &DeviceKey,
     req: &SignRequest<'_>,
     fields: &[&[u8]],
-) -> Result<Vec<u8>, DeviceJobError> {
+) -> Result<SignedField, DeviceJobError> {
     let body = spool.chunks().map_err(|error| DeviceJobError::ReadSpool {
         key: key.label(),
         error,
@@ -194,6 +219,84 @@ async fn sign_once(
             addr: device.addr().to_string(),
             error,
         })
+}
+
+/// Check the device's signature over the message: core's verifier is fed
+/// the new field above the message's header fields, then the spooled body,
+/// with the slot's public key as the only key record.
+fn check_signature(
+    key: &DeviceKey,
+    signed: &SignedField,
+    fields: &[&[u8]],
+    spool: &mut Spool,
+    now: u64,
+) -> Result<(), DeviceJobError> {
+    let bad = |why: String| DeviceJobError::BadSignature {
+        key: key.label(),
+        why,
+    };
+    let Some(algorithm) = signed.slot.algorithm else {
+        return Err(bad("the slot is empty".into()));
+    };
+    let record = record_data(algorithm, &signed.slot.public_key);
+    let mut verifier = Box::new(Verifier::new(VerifyOptions::new(now)));
+    std::iter::once(signed.field.as_slice())
+        .chain(fields.iter().copied())
+        .try_for_each(|f| verifier.header_field(f))
+        .and_then(|()| verifier.end_of_headers())
+        .map_err(|e| bad(format!("header not verifiable: {e}")))?;
+    let body = spool.chunks().map_err(|error| DeviceJobError::ReadSpool {
+        key: key.label(),
+        error,
+    })?;
+    for chunk in body {
+        let chunk = chunk.map_err(|error| DeviceJobError::ReadSpool {
+            key: key.label(),
+            error,
+        })?;
+        match verifier.body(chunk.as_ref()) {
+            Ok(BodyInterest::Done) => break,
+            Ok(_) => {}
+            Err(e) => return Err(bad(format!("body not verifiable: {e}"))),
+        }
+    }
+    verifier
+        .end_of_input()
+        .map_err(|e| bad(format!("message not verifiable: {e}")))?;
+    // Only requests for the slot's name get its key; the message's own
+    // signatures get none (they are not ours to check). The new field is
+    // the top one, so its result is the first.
+    let requests: Vec<(usize, bool)> = verifier
+        .key_requests()
+        .map(|r| {
+            let ours = r.domain.eq_ignore_ascii_case(&key.domain) && r.selector == key.selector;
+            (r.id, ours)
+        })
+        .collect();
+    let records = [record.as_bytes()];
+    for (id, ours) in requests {
+        let answer = if ours {
+            KeyAnswer::Records(&records)
+        } else {
+            KeyAnswer::NotFound
+        };
+        verifier.provide_key(id, answer);
+    }
+    let verification = verifier
+        .finish()
+        .map_err(|e| bad(format!("verification failed: {e}")))?;
+    let Some(result) = verification.results().next() else {
+        return Err(bad("no result".into()));
+    };
+    // The crypto must verify; policy about the message itself (From
+    // count, unsigned duplicates) is the receiver's to judge.
+    match result.reason {
+        Reason::Verified
+        | Reason::FromCount { .. }
+        | Reason::UnsignedDuplicate { .. }
+        | Reason::BodyLengthLimit => Ok(()),
+        other => Err(bad(format!("{other:?}"))),
+    }
 }
 
 /// Check what the device returned before it goes into the message: a

@@ -35,7 +35,7 @@ const HEADER_FIELDS: usize = 128;
 /// The most signatures checked (the default `max_signatures` is 5).
 const SIGNATURES: usize = 8;
 
-type Verifier = MessageVerifier<HEADER_BYTES, HEADER_FIELDS, SIGNATURES>;
+pub(super) type Verifier = MessageVerifier<HEADER_BYTES, HEADER_FIELDS, SIGNATURES>;
 
 /// The permerror reason when the header section passed `max_header_bytes`.
 const OVER_MAX_HEADER_BYTES: &str = "header section over max_header_bytes, not verified";

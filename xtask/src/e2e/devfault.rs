@@ -708,12 +708,12 @@ pub(super) fn step_devfaults(ctx: &Ctx) -> Result<String, String> {
     }
 }
 
-/// `devbadsig` (not in the default steps: it fails, and says why): the
-/// device answers SIGN-END with a well-formed DKIM-Signature for the right
-/// d= and s= whose `b=` is wrong (one character changed on the line, with
-/// the frame's CRC made good). `mass serve` checks the field's syntax, d=
-/// and s= only, so the message goes out with a signature no verifier
-/// accepts. Wanted: a 4xx for it, as for the other garbage answers.
+/// `devbadsig`: the device answers SIGN-END with a well-formed
+/// DKIM-Signature for the right d= and s= whose `b=` is wrong (one
+/// character changed on the line, with the frame's CRC made good). `mass
+/// serve` verifies every device signature under the slot's public key from
+/// INFO before it goes in, so the message gets a 4xx, as for the other
+/// garbage answers, and the next one is signed.
 pub(super) fn step_devbadsig(ctx: &Ctx) -> Result<String, String> {
     let (dev, line, mut mass, sink) = setup(ctx, "devbadsig")?;
     line.set(Fault::BadB);
@@ -750,13 +750,11 @@ pub(super) fn step_devbadsig(ctx: &Ctx) -> Result<String, String> {
     }
 }
 
-/// `devhangup` (not in the default steps: it fails, and says why): the
-/// line to the device is closed while the daemon is idle between messages
-/// (a TCP link dropped, a serial bridge that closes idle connections, a
-/// device restarted), with the device itself fine. The next message should
-/// be signed: nothing of it reached the device, so connecting again is
-/// safe. Today it gets `on_error`: the daemon finds the link dead only
-/// when the message's first answer does not come, and fails the message.
+/// `devhangup`: the line to the device is closed while the daemon is idle
+/// between messages (a TCP link dropped, a serial bridge that closes idle
+/// connections, a device restarted), with the device itself fine. The next
+/// message is signed: nothing of it reached the device, so the daemon
+/// sends it again on a new connection (`DeviceError::LinkClosed`).
 pub(super) fn step_devhangup(ctx: &Ctx) -> Result<String, String> {
     let (dev, line, mut mass, sink) = setup(ctx, "devhangup")?;
     let (before, _) = send_during(ctx, "devhangup-before", 2000, || Ok(()))?;

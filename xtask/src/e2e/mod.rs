@@ -32,8 +32,9 @@
 //!   ([`devfault`]): cut mid-body, garbage answers, answers after the
 //!   timeout, a reset mid-message (keys provisioned again): each message
 //!   tempfailed, the next one signed; nothing delivered unsigned.
-//! - `devbadsig` (not run by default; fails today): a well-formed device
-//!   signature with a wrong `b=` is inserted unverified.
+//! - `devbadsig`: a well-formed device signature with a wrong `b=` is
+//!   caught (verified under the slot's public key from INFO): 4xx, not
+//!   inserted; the next message is signed.
 //! - `devhangup`: the device link closed while idle; the next message is
 //!   sent again on a new connection and signed (no `on_error`).
 //! - `diskfull`: `TMPDIR` on a 1 MiB tmpfs under a device signer
@@ -112,6 +113,7 @@ const ALL_STEPS: &[&str] = &[
     "dnsfaults",
     "devfaults",
     "devhangup",
+    "devbadsig",
     "diskfull",
     "reload",
     "soak",
