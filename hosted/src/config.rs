@@ -16,6 +16,11 @@
 //! secret_file = "batv.secret"             # mode 0600, like key files
 //! local_domains = ["example.com"]
 //! action = "reject"                       # or "tag": add X-BATV and accept
+//! [arc]                                   # optional: ARC sealing (RFC 8617)
+//! domain = "lists.example.com"            # d= of the ARC-Message-Signature and ARC-Seal
+//! selector = "arc2026"
+//! file = "keys/arc2026.pem"
+//! seal = true                             # default; false keeps the table but seals nothing
 //! ```
 //!
 //! Relative key paths are taken from the directory of the config file.
@@ -338,6 +343,30 @@ pub struct Config {
     /// `[batv]` with its secret loaded, by [`Config::parse`].
     #[serde(skip)]
     pub batv_policy: Option<std::sync::Arc<crate::batv::BatvPolicy>>,
+    /// `[arc]`: seal an ARC set on mail that leaves through us after it
+    /// arrived through us (`crate::milter::arc`).
+    #[serde(default)]
+    pub arc: Option<ArcConfig>,
+}
+
+/// The `[arc]` table: the key that seals ARC sets (RFC 8617 §5.1).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArcConfig {
+    /// Seal (the default); `false` leaves the table in place and seals
+    /// nothing.
+    #[serde(default = "default_true")]
+    pub seal: bool,
+    /// `d=` of the ARC-Message-Signature and ARC-Seal.
+    pub domain: String,
+    /// `s=` of both.
+    pub selector: String,
+    /// The PEM private key (RSA of 1024 bits or more, or Ed25519).
+    pub file: PathBuf,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_on_error() -> OnError {
@@ -399,6 +428,10 @@ pub enum ConfigErrorKind {
     KeyDomain,
     /// A `[[key]]` whose `selector` is not a selector.
     KeySelector,
+    /// `[arc] domain` is empty or not a name.
+    ArcDomain,
+    /// `[arc] selector` is empty or not a name.
+    ArcSelector,
     /// A `[[key]]` with no schemes.
     KeySchemes,
     /// The `[batv]` table.
@@ -461,6 +494,8 @@ impl fmt::Display for ConfigErrorKind {
             ConfigErrorKind::MaxPacket => f.write_str("max_packet must be at least 1024"),
             ConfigErrorKind::KeyDomain => f.write_str("[[key]] domain is not a domain name"),
             ConfigErrorKind::KeySelector => f.write_str("[[key]] selector is not a selector"),
+            ConfigErrorKind::ArcDomain => f.write_str("[arc] domain is not a domain name"),
+            ConfigErrorKind::ArcSelector => f.write_str("[arc] selector is not a selector"),
             ConfigErrorKind::KeySchemes => {
                 f.write_str("[[key]] schemes is empty (dkim, domainkeys or both)")
             }
@@ -506,6 +541,12 @@ impl From<KeyFileError> for ConfigError {
 }
 
 /// 1-based line of byte offset `at` in `text`.
+/// A `d=` or `s=` as a config names it: not empty, no whitespace, no `;`
+/// (the core signer checks the DNS syntax itself).
+fn is_tag_value_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(|c: char| c.is_whitespace() || c == ';')
+}
+
 fn line_of(text: &str, at: usize) -> usize {
     text.as_bytes()
         .iter()
@@ -559,15 +600,10 @@ impl Config {
         }
         for key in &mut config.keys {
             let bad = |kind| error(line_at(&format!("\"{}\"", key.selector)), kind);
-            if key.domain.is_empty() || key.domain.contains(|c: char| c.is_whitespace() || c == ';')
-            {
+            if !is_tag_value_name(&key.domain) {
                 return Err(bad(ConfigErrorKind::KeyDomain));
             }
-            if key.selector.is_empty()
-                || key
-                    .selector
-                    .contains(|c: char| c.is_whitespace() || c == ';')
-            {
+            if !is_tag_value_name(&key.selector) {
                 return Err(bad(ConfigErrorKind::KeySelector));
             }
             if key.schemes.is_empty() {
@@ -595,9 +631,24 @@ impl Config {
                 .map_err(|e| error(line_at("[signer]"), ConfigErrorKind::Signer(e)))?;
             config.device = Some(device);
         }
+        if let Some(arc) = &mut config.arc {
+            if !is_tag_value_name(&arc.domain) {
+                return Err(error(line_at("[arc]"), ConfigErrorKind::ArcDomain));
+            }
+            if !is_tag_value_name(&arc.selector) {
+                return Err(error(line_at("[arc]"), ConfigErrorKind::ArcSelector));
+            }
+            arc.domain = arc.domain.trim_end_matches('.').to_ascii_lowercase();
+            if arc.file.is_relative() {
+                arc.file = base.join(&arc.file);
+            }
+        }
         if !config.insecure_key_permissions {
             for key in &config.keys {
                 check_key_permissions(&key.file)?;
+            }
+            if let Some(arc) = &config.arc {
+                check_key_permissions(&arc.file)?;
             }
         }
         Ok(config)

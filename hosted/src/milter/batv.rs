@@ -272,6 +272,7 @@ mod tests {
                 keys: Vec::new(),
                 key_source: Arc::new(super::super::KeySources::Zone(Default::default())),
                 device: None,
+                arc_key: None,
             },
             crate::clock::Clock::Fixed(NOW),
         ));

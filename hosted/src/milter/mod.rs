@@ -6,6 +6,7 @@
 //!                                          └─► codec::Reply bytes ─► one write
 //! ```
 
+mod arc;
 mod batv;
 pub mod codec;
 pub mod device_signing;
@@ -33,6 +34,8 @@ pub struct State {
     pub key_source: Arc<KeySources>,
     /// The signing device of `[signer]`, if any.
     pub device: Option<Arc<crate::device::Device>>,
+    /// The `[arc]` sealing key, when sealing is on.
+    pub arc_key: Option<Arc<SigningKey>>,
 }
 
 /// Where key records come from: DNS, or a zone file (`key_zone_file`, for
@@ -132,6 +135,16 @@ impl State {
                 .map_err(|e| StateError::Resolver(e.to_string()))?,
             )),
         };
+        let arc_key = match config.arc.as_ref().filter(|a| a.seal) {
+            Some(a) => {
+                let material = crate::keys::load_key(&a.file).map_err(StateError::Key)?;
+                let key = SigningKey::new(a.domain.clone(), a.selector.clone(), material).map_err(
+                    |e| StateError::Key(crate::keys::KeyError::File(a.file.clone(), Box::new(e))),
+                )?;
+                Some(Arc::new(key))
+            }
+            None => None,
+        };
         let device = config.device.as_ref().map(|dc| {
             previous
                 .and_then(|p| p.device.clone())
@@ -143,6 +156,7 @@ impl State {
             keys,
             key_source: Arc::new(key_source),
             device,
+            arc_key,
         })
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::State;
+use super::arc::{ArcSealJob, ArcStart};
 use super::codec::{ClientAddress, CodecError, Command, Negotiated, Reply, action, protocol};
 use super::device_signing::DeviceJob;
 use super::headers::{HeaderBuf, from_domain};
@@ -99,6 +100,8 @@ struct Message {
     skipped: bool,
     /// BATV envelope changes for this message.
     batv: super::batv::Envelope,
+    /// The ARC set this message gets as it leaves (`[arc]`).
+    arc: Option<Box<ArcSealJob>>,
 }
 
 /// One milter connection.
@@ -176,6 +179,7 @@ impl Session {
             phase: Phase::Headers,
             skipped: false,
             batv: Default::default(),
+            arc: None,
         })
     }
 
@@ -413,6 +417,17 @@ impl Session {
         } else {
             Phase::Verifying(Box::new(VerifyJob::start(&state, &m.headers, now)))
         };
+        if internal && let Some(key) = state.arc_key.clone() {
+            let also_dkim = matches!(m.phase, Phase::Signing(_));
+            match ArcSealJob::start(key, &m.headers, &state.config.authserv_id, now, also_dkim) {
+                Ok(ArcStart::Sealing(job)) => m.arc = Some(job),
+                Ok(ArcStart::NotOurs) => {}
+                Ok(ArcStart::ChainNotValidated) => tracing::info!(
+                    "not ARC-sealed: the message carries ARC sets whose validation was not recorded on arrival"
+                ),
+                Err(e) => tracing::warn!(error = %e, "not ARC-sealed"),
+            }
+        }
     }
 
     /// Feed a body chunk; false when nothing more of the body is wanted.
@@ -422,17 +437,27 @@ impl Session {
             self.decide();
         }
         let m = self.message();
-        match &mut m.phase {
-            Phase::Signing(job) => match job.body(chunk) {
-                Ok(more) => more,
-                Err(e) => {
-                    m.phase = Phase::Failed(Failure::Sign(e));
-                    false
-                }
-            },
-            Phase::Verifying(job) => job.body(chunk),
-            Phase::Headers | Phase::Refused(_) | Phase::Failed(_) | Phase::NoClock(_) => false,
-        }
+        let arc_wants_more = match m.arc.as_mut().map(|job| job.body(chunk)) {
+            Some(Ok(more)) => more,
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "not ARC-sealed");
+                m.arc = None;
+                false
+            }
+            None => false,
+        };
+        arc_wants_more
+            | match &mut m.phase {
+                Phase::Signing(job) => match job.body(chunk) {
+                    Ok(more) => more,
+                    Err(e) => {
+                        m.phase = Phase::Failed(Failure::Sign(e));
+                        false
+                    }
+                },
+                Phase::Verifying(job) => job.body(chunk),
+                Phase::Headers | Phase::Refused(_) | Phase::Failed(_) | Phase::NoClock(_) => false,
+            }
     }
 
     fn end_of_message(&mut self, out: &mut Vec<u8>) {
@@ -448,6 +473,30 @@ impl Session {
         if let Ok(now) = m.now {
             m.batv.end_of_message(batv_policy, now, &queue_id, out);
         }
+        // The ARC set goes on top of everything else this message gets.
+        // Sealing is added value: a failure is logged and the message goes
+        // on as it would without `[arc]`.
+        let arc_set = match m.arc.map(|job| job.finish()) {
+            Some(Ok(set)) => set,
+            Some(Err(e)) => {
+                tracing::warn!(queue_id, error = %e, "not ARC-sealed");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let insert_arc = |out: &mut Vec<u8>| {
+            for field in &arc_set {
+                Reply::InsertHeader {
+                    index: 0,
+                    name: field.name,
+                    value: &field.value,
+                }
+                .encode(out);
+            }
+            if let Some(seal) = arc_set.last() {
+                tracing::info!(queue_id, set = seal.label, "ARC-sealed");
+            }
+        };
         let ms = m.started.elapsed().as_secs_f64() * 1000.0;
         let on_error = |out: &mut Vec<u8>, why: &dyn std::fmt::Display| match state.config.on_error
         {
@@ -485,6 +534,7 @@ impl Session {
                         }
                         .encode(out);
                     }
+                    insert_arc(out);
                     Reply::Continue.encode(out);
                     tracing::info!(
                         queue_id,
@@ -564,6 +614,7 @@ impl Session {
                     value: &outcome.auth_results,
                 }
                 .encode(out);
+                insert_arc(out);
                 Reply::Continue.encode(out);
                 tracing::info!(
                     queue_id,

@@ -40,6 +40,7 @@ fn shared_on(extra: &str, clock: Clock) -> Arc<super::super::Shared> {
                 crate::dns::ZoneKeySource::parse(ZONE).unwrap(),
             )),
             device: config_device(&config),
+            arc_key: None,
             config,
         },
         clock,
@@ -384,4 +385,98 @@ fn a_body_over_max_body_is_not_spooled() {
     let last = replies.last().unwrap();
     assert_eq!(last.0, b'y');
     assert!(last.1.starts_with(b"451 4.3.0"));
+}
+
+/// `[arc]`: internal mail that carries our Authentication-Results (it
+/// arrived through us) leaves with an ARC set i=1 on top of the
+/// DKIM-Signature, at every split point, and core's chain validator passes
+/// the message as the MTA writes it.
+#[test]
+fn internal_mail_with_our_results_is_arc_sealed_and_the_chain_passes() {
+    use mass_core::arc::{ChainStatus, ChainValidator, ValidateOptions};
+    use mass_core::dkim::verify::KeyAnswer;
+    let config = Config::parse(
+        "listen = \"inet:127.0.0.1:1\"\nauthserv_id = \"mx.example.net\"\n\
+         internal_networks = [\"10.0.0.0/8\"]\n",
+        "test",
+        std::path::Path::new("."),
+    )
+    .unwrap();
+    let key = Arc::new(
+        SigningKey::new(
+            "football.example.com".into(),
+            "brisbane".into(),
+            parse_pem(ED25519_PEM).unwrap(),
+        )
+        .unwrap(),
+    );
+    let shared = Arc::new(super::super::Shared::with_clock(
+        State {
+            keys: vec![key.clone()],
+            key_source: Arc::new(super::super::KeySources::Zone(
+                crate::dns::ZoneKeySource::parse(ZONE).unwrap(),
+            )),
+            device: None,
+            arc_key: Some(key),
+            config,
+        },
+        Clock::Fixed(NOW),
+    ));
+    let body = b"Hi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n";
+    let input = conversation(b"10.1.2.3", b" Joe <joe@football.example.com>", body);
+    let record = b"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+    for at in (0..=input.len()).step_by(3) {
+        let replies = run(&shared, &input, at);
+        let inserted: Vec<(String, String)> = replies
+            .iter()
+            .filter(|r| r.0 == b'i')
+            .map(|(_, p)| {
+                let text = String::from_utf8_lossy(&p[4..]).into_owned();
+                let (name, value) = text.split_once('\0').unwrap();
+                (name.to_string(), value.trim_end_matches('\0').to_string())
+            })
+            .collect();
+        let names: Vec<&str> = inserted.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "DKIM-Signature",
+                "ARC-Authentication-Results",
+                "ARC-Message-Signature",
+                "ARC-Seal"
+            ],
+            "split at {at}"
+        );
+        assert!(inserted[1].1.contains("i=1; mx.example.net; dkim=pass"));
+        assert!(
+            !inserted[2].1.contains("dkim-signature"),
+            "h= leaves it out"
+        );
+        // The message as the MTA writes it: each insert at the top.
+        let mut message = Vec::new();
+        for (name, value) in inserted.iter().rev() {
+            message.extend_from_slice(
+                format!("{name}:{value}\r\n")
+                    .replace("\r\n", "\n")
+                    .replace('\n', "\r\n")
+                    .as_bytes(),
+            );
+        }
+        message.extend_from_slice(
+            b"From: Joe <joe@football.example.com>\r\nSubject: Is dinner ready?\r\n\tfolded\r\n\
+              Authentication-Results: mx.example.net; dkim=pass\r\n\r\n",
+        );
+        message.extend_from_slice(body);
+        let mut v = Box::new(ChainValidator::<16384, 64, 8>::new(ValidateOptions::new(
+            NOW,
+        )));
+        v.update(&message).unwrap();
+        v.end_of_input().unwrap();
+        let ids: Vec<usize> = v.key_requests().map(|r| r.id).collect();
+        for id in ids {
+            v.provide_key(id, KeyAnswer::Records(&[record]));
+        }
+        let result = v.finish().unwrap();
+        assert_eq!(result.status, ChainStatus::Pass, "{result:?}");
+    }
 }

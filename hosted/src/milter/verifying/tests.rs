@@ -48,6 +48,7 @@ fn state(source: KeySources) -> State {
         keys: Vec::new(),
         key_source: Arc::new(source),
         device: None,
+        arc_key: None,
     }
 }
 
