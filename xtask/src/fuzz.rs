@@ -48,6 +48,7 @@ const TARGETS: &[(&str, Option<usize>)] = &[
     ("verify", None),
     ("sign_message", None),
     ("domainkeys", None),
+    ("arc", None),
     // the device link (mass-core `link`)
     ("link_frames", Some(16384)),
     ("link_messages", Some(16384)),
