@@ -34,7 +34,7 @@
 //!
 //! No input makes this crate panic. That covers every byte a peer or a
 //! caller can hand it: message chunks split anywhere, header fields,
-//! DKIM-Signature and DomainKey-Signature fields, key records and DNS
+//! DKIM-Signature, DomainKey-Signature and ARC fields, key records and DNS
 //! answers (`KeyAnswer`), public-key DER, link frames and payloads, BATV
 //! addresses, and the caller's own numbers (`now`, `l=`, limits, up to
 //! `u64::MAX`). It also covers calls in the wrong order (they return
@@ -70,6 +70,7 @@
 //! | [`canon`] | canonicalization, line-ending normalization, body hashes | RFC 6376 §3.4, §3.7, §5.3; RFC 4870 §3.4 |
 //! | [`crypto`] | signers and verifiers behind one interface | RFC 8017, RFC 8032, RFC 8463 |
 //! | [`dkim`] | DKIM-Signature, key records, public keys, signing, verification | RFC 6376, RFC 8301, RFC 8463 |
+//! | [`arc`] | ARC fields, chain validation, sealing | RFC 8617 |
 //! | [`domainkeys`] | DomainKeys signing and verification | RFC 4870 |
 //! | [`batv`] | `prvs=` envelope tags (as Exim) | draft-levine-smtp-batv-01; RFC 5321 §4.5.3.1 |
 //! | [`link`] | the framed link to a signing device | `firmware/PROTOCOL.md` |
