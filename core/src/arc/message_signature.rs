@@ -4,7 +4,7 @@
 //! DKIM-Signature field", with three differences: its name, no `v=`, and
 //! `i=`, which is the ARC instance instead of the agent identifier. So it
 //! is parsed by the DKIM-Signature parser ([`DkimSignature`], with
-//! [`Flavor::ArcMessage`]), and only `i=` is read here. An AMS whose `h=`
+//! its ARC flavour), and only `i=` is read here. An AMS whose `h=`
 //! names ARC-Seal is refused (§4.1.2: ARC-Seal fields "MUST NOT be
 //! included"; the validation suite makes it a fail).
 
