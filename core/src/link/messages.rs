@@ -54,16 +54,16 @@ impl<'a> Provision<'a> {
     }
 }
 
-const FLAG_TIMESTAMP: u8 = 1;
+pub(super) const FLAG_TIMESTAMP: u8 = 1;
 const FLAG_EXPIRATION: u8 = 2;
 const FLAG_IDENTITY: u8 = 4;
-const FLAG_OVERSIGN: u8 = 8;
+pub(super) const FLAG_OVERSIGN: u8 = 8;
 const FLAG_COPIED_HEADERS: u8 = 16;
 const FLAG_LENGTH_WHOLE: u8 = 32;
 const FLAG_LENGTH_LIMIT: u8 = 64;
 const FLAGS_ALL: u8 = 127;
-const CANON_HEADER_RELAXED: u8 = 1;
-const CANON_BODY_RELAXED: u8 = 2;
+pub(super) const CANON_HEADER_RELAXED: u8 = 1;
+pub(super) const CANON_BODY_RELAXED: u8 = 2;
 
 /// SIGN-BEGIN: a [`SignRequest`] and the key slot to sign with. The slot's
 /// algorithm gives `a=`.
@@ -119,6 +119,27 @@ impl<'a> HeaderNames<'a> {
             count,
             encoded: out.get(..len).unwrap_or(&[]),
         })
+    }
+
+    /// View `count` names encoded in `encoded` (each a str8), checking
+    /// that exactly `count` names are there and nothing after them.
+    pub fn from_encoded(count: u8, encoded: &'a [u8]) -> Result<HeaderNames<'a>, DecodeError> {
+        let mut check = Reader::new(encoded);
+        for _ in 0..count {
+            check.str8()?;
+        }
+        check.end()?;
+        Ok(HeaderNames { count, encoded })
+    }
+
+    /// The name count as it travels.
+    pub(super) fn count(&self) -> u8 {
+        self.count
+    }
+
+    /// The encoded names.
+    pub(super) fn encoded(&self) -> &'a [u8] {
+        self.encoded
     }
 
     /// How many names.
@@ -285,13 +306,8 @@ impl<'a> SignBegin<'a> {
             None
         };
         let count = r.u8()?;
-        let encoded = r.rest();
         // Exactly `count` names, nothing after them.
-        let mut check = Reader::new(encoded);
-        for _ in 0..count {
-            check.str8()?;
-        }
-        check.end()?;
+        let headers = HeaderNames::from_encoded(count, r.rest())?;
         let canon_of = |bit: u8| {
             if canon & bit != 0 {
                 Canon::Relaxed
@@ -307,7 +323,7 @@ impl<'a> SignBegin<'a> {
                 header: canon_of(CANON_HEADER_RELAXED),
                 body: canon_of(CANON_BODY_RELAXED),
             },
-            headers: HeaderNames { count, encoded },
+            headers,
             oversign: has(FLAG_OVERSIGN),
             timestamp,
             expiration,

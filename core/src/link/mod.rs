@@ -35,7 +35,10 @@ pub const MAX_PAYLOAD: usize = 4096;
 /// The largest frame on the wire.
 pub const MAX_FRAME: usize = FRAME_HEADER_LEN + MAX_PAYLOAD + FRAME_TRAILER_LEN;
 /// Protocol version reported by INFO.
-pub const PROTOCOL_VERSION: u8 = 2;
+///
+/// 3 added SEAL-BEGIN ([`SealBegin`]) and its answer [`Kind::ArcSet`]: the
+/// device seals ARC sets (RFC 8617 §5.1) with a provisioned key.
+pub const PROTOCOL_VERSION: u8 = 3;
 /// The `seq` of frames the device sends on its own (framing errors). Hosts
 /// number their requests from 1 and skip 0.
 pub const SEQ_UNSOLICITED: u8 = 0;
@@ -57,12 +60,16 @@ pub enum Kind {
     Header,
     /// Request: a chunk of the body (after the blank line), any size up to [`MAX_PAYLOAD`].
     Body,
-    /// Request: finish. Answer: [`Kind::Signature`], the whole DKIM-Signature field.
+    /// Request: finish. Answer: [`Kind::Signature`], the whole DKIM-Signature
+    /// field, or [`Kind::ArcSet`] after a SEAL-BEGIN.
     SignEnd,
     /// Request: drop the current signature, if any. Answer: [`Kind::Ok`].
     Abort,
     /// Request: measurement counters. Answer: [`Kind::StatsReply`].
     Stats,
+    /// Request: start sealing the next ARC set ([`SealBegin`]). Answer:
+    /// [`Kind::Ok`]. HEADER, BODY and SIGN-END follow as for a signature.
+    SealBegin,
     /// Answer: done, nothing to return.
     Ok,
     /// Answer to INFO ([`InfoReply`]).
@@ -71,6 +78,10 @@ pub enum Kind {
     Signature,
     /// Answer to STATS ([`Stats`]).
     StatsReply,
+    /// Answer to SIGN-END after SEAL-BEGIN: the ARC set, its three fields
+    /// (ARC-Authentication-Results, ARC-Message-Signature, ARC-Seal) joined
+    /// by CRLF, without a final CRLF.
+    ArcSet,
     /// Answer: a typed error ([`DeviceError`]).
     Error,
 }
@@ -87,10 +98,12 @@ impl Kind {
             Kind::SignEnd => 0x06,
             Kind::Abort => 0x07,
             Kind::Stats => 0x08,
+            Kind::SealBegin => 0x09,
             Kind::Ok => 0x80,
             Kind::InfoReply => 0x81,
             Kind::Signature => 0x82,
             Kind::StatsReply => 0x83,
+            Kind::ArcSet => 0x84,
             Kind::Error => 0xEE,
         }
     }
@@ -106,10 +119,12 @@ impl Kind {
             0x06 => Kind::SignEnd,
             0x07 => Kind::Abort,
             0x08 => Kind::Stats,
+            0x09 => Kind::SealBegin,
             0x80 => Kind::Ok,
             0x81 => Kind::InfoReply,
             0x82 => Kind::Signature,
             0x83 => Kind::StatsReply,
+            0x84 => Kind::ArcSet,
             0xEE => Kind::Error,
             _ => return None,
         })
@@ -143,6 +158,8 @@ pub enum ErrorCode {
     Sign,
     /// The RSA heap arena ran out.
     OutOfMemory,
+    /// The ARC sealer refused; `detail` says why ([`sealer_error`]).
+    Seal,
     /// A code this side does not know (newer peer).
     Other(u8),
 }
@@ -162,6 +179,7 @@ impl ErrorCode {
             ErrorCode::NoSession => 9,
             ErrorCode::Sign => 10,
             ErrorCode::OutOfMemory => 11,
+            ErrorCode::Seal => 12,
             ErrorCode::Other(b) => b,
         }
     }
@@ -180,6 +198,7 @@ impl ErrorCode {
             9 => ErrorCode::NoSession,
             10 => ErrorCode::Sign,
             11 => ErrorCode::OutOfMemory,
+            12 => ErrorCode::Seal,
             other => ErrorCode::Other(other),
         }
     }
@@ -199,7 +218,8 @@ impl ErrorCode {
 pub struct DeviceError {
     /// What went wrong.
     pub code: ErrorCode,
-    /// For [`ErrorCode::Sign`], the signer's reason; otherwise 0.
+    /// For [`ErrorCode::Sign`], the signer's reason; for
+    /// [`ErrorCode::Seal`], the sealer's; otherwise 0.
     pub detail: u8,
 }
 
@@ -241,6 +261,7 @@ impl fmt::Display for DeviceError {
             ErrorCode::NoSession => "no signature in progress",
             ErrorCode::Sign => "signer refused",
             ErrorCode::OutOfMemory => "device out of memory",
+            ErrorCode::Seal => "ARC sealer refused",
             ErrorCode::Other(_) => "unknown device error",
         };
         write!(
@@ -382,11 +403,16 @@ mod codec;
 mod crc;
 mod frame;
 mod messages;
+mod seal_begin;
 
 pub use codec::{Reader, Writer, algorithm_from_u8, algorithm_to_u8};
 pub use crc::{Crc32, crc32};
 pub use frame::{Event, Frame, FrameDecoder, encode_frame, seal_frame};
 pub use messages::{HeaderNames, InfoReply, MAX_SLOTS, Provision, SignBegin, SlotInfo, Stats};
+pub use seal_begin::{
+    AAR_RESULTS_ENCODED_CAP, AarResults, MAX_AAR_RESULTS, MAX_AAR_RESULTS_BYTES, SealBegin,
+    SealBeginError, chain_from_u8, chain_to_u8, sealer_error,
+};
 
 #[cfg(test)]
 mod tests;

@@ -210,3 +210,215 @@ fn signer_error_details_are_pinned() {
         assert_eq!((d.code, d.detail), (ErrorCode::Sign, detail));
     }
 }
+
+mod seal {
+    use super::*;
+    use crate::arc::{ArcSealer, ChainStatus, SealRequest, SealerError};
+
+    fn request<'a>(names: &'a [&'a str]) -> SealRequest<'a> {
+        let mut req = SealRequest::new(
+            "example.org",
+            "arc",
+            SigningAlgorithm::Ed25519Sha256,
+            "mx.example.org",
+        );
+        req.headers = HeaderSelection::Exact(names);
+        req.timestamp = Some(1_790_000_000);
+        req
+    }
+
+    #[test]
+    fn seal_begin_round_trips() {
+        let names = ["From", "To", "Subject", "DKIM-Signature"];
+        let results: [&[u8]; 2] = [b"dkim=pass header.d=example.com", b"spf=pass"];
+        for (chain, oversign, timestamp) in [
+            (ChainStatus::None, false, Some(7)),
+            (ChainStatus::Pass, true, None),
+            (ChainStatus::Fail, true, Some(u64::MAX)),
+        ] {
+            let mut req = request(&names);
+            if oversign {
+                req.headers = HeaderSelection::Oversign(&names);
+            }
+            req.timestamp = timestamp;
+            req.canonicalization.body = Canon::Simple;
+            let (mut nb, mut rb) = ([0u8; 128], [0u8; 128]);
+            let begin =
+                SealBegin::from_request(1, &req, chain, &results, &mut nb, &mut rb).unwrap();
+            let mut out = [0u8; 512];
+            let n = begin.encode(&mut out).unwrap();
+            let back = SealBegin::decode(&out[..n]).unwrap();
+            assert_eq!(back, begin);
+            assert_eq!(back.results.iter().collect::<std::vec::Vec<_>>(), results);
+            let mut names_back: heapless::Vec<&str, 8> = heapless::Vec::new();
+            let r = back
+                .to_request(SigningAlgorithm::RsaSha256, &mut names_back)
+                .unwrap();
+            assert_eq!(r.headers, req.headers);
+            assert_eq!(
+                (r.domain, r.selector, r.authserv_id, r.timestamp),
+                (req.domain, req.selector, req.authserv_id, req.timestamp)
+            );
+            assert_eq!(r.canonicalization, req.canonicalization);
+            assert_eq!(r.algorithm, SigningAlgorithm::RsaSha256);
+            for cut in 0..n {
+                assert!(SealBegin::decode(&out[..cut]).is_err(), "cut {cut}");
+            }
+            let mut longer = out[..n].to_vec();
+            longer.push(0);
+            assert!(SealBegin::decode(&longer).is_err());
+        }
+    }
+
+    #[test]
+    fn seal_begin_rejects_bad_bytes() {
+        let names = ["From"];
+        let req = request(&names);
+        let (mut nb, mut rb) = ([0u8; 64], [0u8; 64]);
+        let begin =
+            SealBegin::from_request(0, &req, ChainStatus::None, &[], &mut nb, &mut rb).unwrap();
+        let mut out = [0u8; 256];
+        let n = begin.encode(&mut out).unwrap();
+        for (at, value) in [(1, 4), (2, 2), (2, 0x80), (3, 3)] {
+            let mut bad = out[..n].to_vec();
+            bad[at] = value;
+            assert_eq!(
+                SealBegin::decode(&bad),
+                Err(DecodeError::Invalid),
+                "byte {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn aar_results_are_bounded() {
+        let long = [b'x'; MAX_AAR_RESULTS_BYTES + 1];
+        let mut buf = [0u8; 2 * AAR_RESULTS_ENCODED_CAP];
+        assert_eq!(
+            AarResults::encode_into(&[&long[..]], &mut buf),
+            Err(SealBeginError::ResultsTooLong {
+                len: MAX_AAR_RESULTS_BYTES + 1
+            })
+        );
+        let many = [&b"a=b"[..]; MAX_AAR_RESULTS + 1];
+        assert_eq!(
+            AarResults::encode_into(&many, &mut buf),
+            Err(SealBeginError::TooManyResults {
+                count: MAX_AAR_RESULTS + 1
+            })
+        );
+        // Exactly at the bounds fits the encoded capacity.
+        let texts = [&long[..MAX_AAR_RESULTS_BYTES / MAX_AAR_RESULTS]; MAX_AAR_RESULTS];
+        let mut exact = [0u8; AAR_RESULTS_ENCODED_CAP];
+        let r = AarResults::encode_into(&texts, &mut exact).unwrap();
+        assert_eq!(r.len(), MAX_AAR_RESULTS);
+        assert_eq!(r.encoded().len(), AAR_RESULTS_ENCODED_CAP);
+        // A peer that sends more is refused when decoding.
+        let mut w = Writer::new(&mut buf);
+        w.bytes16(&long).unwrap();
+        let n = w.len();
+        assert_eq!(
+            AarResults::from_encoded(1, &buf[..n]),
+            Err(DecodeError::TooMany)
+        );
+        assert_eq!(
+            AarResults::from_encoded(MAX_AAR_RESULTS as u8 + 1, &[0; 34]),
+            Err(DecodeError::TooMany)
+        );
+    }
+
+    #[test]
+    fn sealer_error_details_are_pinned() {
+        let pinned = [
+            (SealerError::ChainFailed, 1),
+            (SealerError::ChainFull, 2),
+            (SealerError::ChainMismatch, 3),
+            (SealerError::BadAuthservId, 4),
+            (SealerError::ArcFieldInHeaderList, 5),
+        ];
+        for (e, detail) in pinned {
+            let d = DeviceError::from(e);
+            assert_eq!((d.code, d.detail), (ErrorCode::Seal, detail), "{e:?}");
+            assert_eq!(ErrorCode::from_u8(d.code.to_u8()), ErrorCode::Seal);
+        }
+        let d = DeviceError::from(SealerError::Stream(Error::HeaderBytesCapacity { limit: 1 }));
+        assert_eq!((d.code, d.detail), (ErrorCode::Sign, 1));
+        assert_eq!(Kind::from_u8(0x09), Some(Kind::SealBegin));
+        assert_eq!(Kind::from_u8(0x84), Some(Kind::ArcSet));
+    }
+
+    /// A signer as long as RSA-4096, for sizes only; counts its signatures.
+    struct Wide(usize);
+    impl crate::DigestSigner for Wide {
+        fn algorithm(&self) -> SigningAlgorithm {
+            SigningAlgorithm::RsaSha256
+        }
+        fn signature_len(&self) -> usize {
+            512
+        }
+        fn sign_digest(&mut self, _: &[u8; 32], out: &mut [u8]) -> Result<usize, Error> {
+            self.0 += 1;
+            out.get_mut(..512).ok_or(Error::Key)?.fill(0xA5);
+            Ok(512)
+        }
+    }
+
+    /// Seal at instance 50 with RSA-4096-sized signatures, `t=` of 20
+    /// digits, 1024 bytes of results in 16 texts, an `h=` of 599 bytes,
+    /// and `d=`, `s=` and authserv-id of `name_len` bytes, into a frame's
+    /// payload.
+    fn seal_largest(name_len: usize) -> (usize, Result<usize, SealerError>, usize) {
+        let label = "a".repeat(63);
+        let long = std::format!("{label}.{label}.{label}.{}", "b".repeat(61));
+        let domain = &long[long.len() - name_len..];
+        let authserv = "m".repeat(name_len);
+        // 30 names of 9 bytes, each present and oversigned: 60 in h=.
+        let names: std::vec::Vec<std::string::String> =
+            (0..30).map(|i| std::format!("x-hdr-{i:03}")).collect();
+        let names: std::vec::Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+        let mut req = SealRequest::new(domain, domain, SigningAlgorithm::RsaSha256, &authserv);
+        req.headers = HeaderSelection::Oversign(&names);
+        req.timestamp = Some(u64::MAX);
+        let mut sealer: ArcSealer<65536, 256> = ArcSealer::new(&req).unwrap();
+        for n in &names {
+            sealer
+                .header_field(std::format!("{n}: v").as_bytes())
+                .unwrap();
+        }
+        // Instance 50: 49 sets before (only their instances matter here).
+        for i in 1..50 {
+            sealer
+                .header_field(std::format!("ARC-Seal: i={i}; cv=pass").as_bytes())
+                .unwrap();
+        }
+        sealer.end_of_headers().unwrap();
+        let text = [b'r'; MAX_AAR_RESULTS_BYTES / MAX_AAR_RESULTS];
+        let results = [&text[..]; MAX_AAR_RESULTS];
+        let mut key = Wide(0);
+        let len = sealer.required_len(&results, &key).unwrap();
+        let mut out = std::vec![0u8; MAX_PAYLOAD];
+        let set = sealer.finish(&results, ChainStatus::Fail, &mut key, &mut out);
+        (len, set.map(|s| s.len), key.0)
+    }
+
+    /// The bound PROTOCOL.md states: names of up to 64 bytes give a set
+    /// that fits one frame however long the rest is; past the frame the
+    /// sealer refuses before it signs anything.
+    #[test]
+    fn the_largest_set_fits_a_frame() {
+        let (len, sealed, signatures) = seal_largest(64);
+        std::eprintln!("largest set with 64-byte names: {len} bytes");
+        assert!(len <= MAX_PAYLOAD, "{len}");
+        assert_eq!((sealed, signatures), (Ok(len), 2));
+        let (len, sealed, signatures) = seal_largest(253);
+        std::eprintln!("largest set with 253-byte names: {len} bytes");
+        assert!(len > MAX_PAYLOAD);
+        assert_eq!(
+            (sealed, signatures),
+            (
+                Err(SealerError::Stream(Error::BufferTooSmall { required: len })),
+                0
+            )
+        );
+    }
+}
