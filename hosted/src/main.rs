@@ -1,7 +1,7 @@
 //! `mass`: the command-line tool and milter daemon.
 
 use mass_hosted::cli::{
-    batv, device as device_cli, keygen, sign as sign_cli, verify as verify_cli,
+    arc as arc_cli, batv, device as device_cli, keygen, sign as sign_cli, verify as verify_cli,
 };
 
 use clap::{Parser, Subcommand};
@@ -29,6 +29,8 @@ enum Command {
     Keygen(keygen::KeygenArgs),
     /// Verify a message's DKIM signatures; print one Authentication-Results field.
     Verify(verify_cli::VerifyArgs),
+    /// ARC (RFC 8617): validate a message's chain, or seal it with the next set.
+    Arc(arc_cli::ArcArgs),
     /// A signing device: show its slots, provision a key (never read back).
     Device(device_cli::DeviceArgs),
     /// Run the milter daemon: sign or verify each message (config in TOML).
@@ -75,6 +77,7 @@ fn run() -> ExitCode {
         Command::Keygen(args) => report("keygen", keygen::run(&args)),
         Command::Verify(args) => verify_cli::run(&args),
         Command::Device(args) => report("device", device_cli::run(&args)),
+        Command::Arc(args) => arc_cli::run(&args),
         Command::Serve {
             config: Some(config),
             ..

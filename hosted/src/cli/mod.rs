@@ -1,5 +1,6 @@
 //! The `mass` subcommands, one module each.
 
+pub mod arc;
 pub mod batv;
 pub mod dev;
 pub mod device;

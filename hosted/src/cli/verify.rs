@@ -112,7 +112,7 @@ impl From<io::Error> for VerifyCliError {
 
 /// This host's name, for the default authserv-id (RFC 8601 §2.5 suggests the
 /// host name of the verifier).
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .ok()

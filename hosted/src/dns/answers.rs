@@ -1,5 +1,5 @@
 //! Answering a verifier's key requests: the one key lookup that `mass
-//! verify` and `mass serve` use, for DKIM and DomainKeys alike (and for
+//! verify` and `mass serve` use, for DKIM, DomainKeys and ARC alike (and for
 //! any later protocol whose verifier implements [`WantsKeys`]).
 //!
 //! ```text
@@ -25,6 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
 
+use mass_core::arc::ChainValidator;
 use mass_core::dkim::key_record::KeyRecord;
 use mass_core::dkim::verify::{KeyAnswer, MessageVerifier};
 use mass_core::domainkeys::DkMessageVerifier;
@@ -51,6 +52,25 @@ pub trait WantsKeys {
 }
 
 impl<const B: usize, const F: usize, const S: usize> WantsKeys for MessageVerifier<B, F, S> {
+    fn key_names(&self) -> Vec<(usize, String)> {
+        self.key_requests()
+            .map(|request| (request.id, request.to_string()))
+            .collect()
+    }
+
+    fn is_key_record(&self, record: &[u8]) -> bool {
+        KeyRecord::parse(record).is_ok()
+    }
+
+    fn take_key(&mut self, id: usize, answer: KeyAnswer<'_>) {
+        self.provide_key(id, answer);
+    }
+}
+
+/// ARC (RFC 8617 §5.2): the AMS and AS keys are DKIM key records at the
+/// same names (§4.1.2, §4.1.3), so the lookup and its record filter are
+/// DKIM's.
+impl<const B: usize, const F: usize, const K: usize> WantsKeys for ChainValidator<B, F, K> {
     fn key_names(&self) -> Vec<(usize, String)> {
         self.key_requests()
             .map(|request| (request.id, request.to_string()))
