@@ -567,3 +567,35 @@ fn a_failed_chain_is_sealed_over_the_new_set_alone() {
     let seal2 = lines_with(&two, "ARC-Seal").remove(0);
     assert!(seal2.contains("cv=fail"));
 }
+
+#[test]
+fn random_edits_never_panic_and_never_depend_on_the_cut() {
+    use crate::test_support::XorShift;
+    let sealed = chain(MSG, 2);
+    let records = dns(2);
+    let mut rng = XorShift::new(0x00a2_c0de);
+    for _ in 0..60 {
+        let mut m = sealed.clone();
+        for _ in 0..=rng.below(3) {
+            let at = rng.below(m.len());
+            match rng.below(3) {
+                0 => m[at] = rng.byte_from(b"i=0123456789;:ab \r\n\t"),
+                1 => {
+                    m.remove(at);
+                }
+                _ => m.insert(at, rng.byte_from(b"=;i1 \r\n")),
+            }
+        }
+        let run = |cut: usize| {
+            let mut v = Validator::new(ValidateOptions::new(NOW));
+            v.update(&m[..cut])?;
+            v.update(&m[cut..])?;
+            v.end_of_input()?;
+            answer_keys(&mut v, &records);
+            v.finish()
+        };
+        let whole = run(m.len());
+        let cut = rng.below(m.len() + 1);
+        assert_eq!(run(cut), whole, "cut at {cut}");
+    }
+}
