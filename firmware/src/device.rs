@@ -3,7 +3,7 @@
 
 use mass_core::link::{
     self, DeviceError, ErrorCode, FRAME_HEADER_LEN, FrameError, InfoReply, Kind, MAX_PAYLOAD,
-    Provision, SEQ_UNSOLICITED, SignBegin, SlotInfo, Stats,
+    Provision, SEQ_UNSOLICITED, SealBegin, SignBegin, SlotInfo, Stats,
 };
 
 use crate::keys::{KeySlot, PublicKey, SLOTS};
@@ -63,6 +63,7 @@ impl Device {
             Some(Kind::Info) => self.info(seq, tx),
             Some(Kind::Provision) => self.provision(frame.payload).map(|()| ok_frame(seq, tx)),
             Some(Kind::SignBegin) => self.sign_begin(frame.payload).map(|()| ok_frame(seq, tx)),
+            Some(Kind::SealBegin) => self.seal_begin(frame.payload).map(|()| ok_frame(seq, tx)),
             Some(Kind::Header) => self.header(frame.payload).map(|()| ok_frame(seq, tx)),
             Some(Kind::Body) => self.body(frame.payload).map(|()| ok_frame(seq, tx)),
             Some(Kind::SignEnd) => self.sign_end(seq, tx),
@@ -139,6 +140,18 @@ impl Device {
         Ok(())
     }
 
+    fn seal_begin(&mut self, payload: &[u8]) -> Result<(), DeviceError> {
+        // Like SIGN-BEGIN, it replaces whatever was left unfinished.
+        self.session = None;
+        let req = SealBegin::decode(payload).map_err(|_| DeviceError::new(ErrorCode::Malformed))?;
+        let slot = self
+            .slots
+            .get(usize::from(req.key_id))
+            .ok_or(DeviceError::new(ErrorCode::NoSuchKey))?;
+        Session::start_seal(&mut self.session, &req, slot)?;
+        Ok(())
+    }
+
     fn header(&mut self, field: &[u8]) -> Result<(), DeviceError> {
         let session = self
             .session
@@ -179,10 +192,14 @@ impl Device {
         let payload = tx
             .get_mut(FRAME_HEADER_LEN..FRAME_HEADER_LEN + MAX_PAYLOAD)
             .ok_or(DeviceError::new(ErrorCode::Malformed))?;
+        let kind = if session.is_seal() {
+            Kind::ArcSet
+        } else {
+            Kind::Signature
+        };
         let n = session.finish(slot, payload)?;
         self.stats.last_sign_ticks = ticks::now() - t0;
-        link::seal_frame(seq, Kind::Signature, n, tx)
-            .map_err(|_| DeviceError::new(ErrorCode::Malformed))
+        link::seal_frame(seq, kind, n, tx).map_err(|_| DeviceError::new(ErrorCode::Malformed))
     }
 
     fn stats(&mut self, seq: u8, tx: &mut [u8]) -> Result<usize, DeviceError> {
