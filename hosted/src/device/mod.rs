@@ -113,6 +113,11 @@ pub enum DeviceError {
     Version(u8),
     /// The device signed with a slot that its INFO reports empty.
     NoPublicKey(u8),
+    /// A seal request the link cannot carry (AAR results over the bound,
+    /// names too long).
+    SealRequest(link::SealBeginError),
+    /// The device's ARC set does not check out under the slot's public key.
+    BadSeal(BadSeal),
 }
 
 impl fmt::Display for DeviceError {
@@ -137,6 +142,8 @@ impl fmt::Display for DeviceError {
                 f,
                 "signing device gave no public key for slot {slot}, so its signature cannot be checked"
             ),
+            DeviceError::SealRequest(e) => write!(f, "request not sendable to the device: {e}"),
+            DeviceError::BadSeal(e) => write!(f, "signing device: {e}"),
         }
     }
 }
@@ -146,6 +153,8 @@ impl std::error::Error for DeviceError {
         match self {
             DeviceError::Io(e) | DeviceError::LinkClosed(e) | DeviceError::Spool(e) => Some(e),
             DeviceError::Device(e) => Some(e),
+            DeviceError::SealRequest(e) => Some(e),
+            DeviceError::BadSeal(e) => Some(e),
             _ => None,
         }
     }
@@ -174,6 +183,9 @@ impl DeviceError {
                 | DeviceError::LinkClosed(_)
                 | DeviceError::Timeout
                 | DeviceError::Protocol(_)
+                // A device or link that returns a bad seal is not trusted
+                // further: the next call starts from a fresh INFO.
+                | DeviceError::BadSeal(_)
         )
     }
 
@@ -424,6 +436,54 @@ impl Conn {
             ));
         }
         Ok((k, p))
+    }
+
+    /// After a SIGN-BEGIN or SEAL-BEGIN: a HEADER per field, then the body
+    /// gathered into BODY frames of `frame` bytes (`tap` sees every body
+    /// byte), pipelined; returns once every answer was read. A body read
+    /// error ends with [`DeviceError::Spool`], the link still in step.
+    async fn stream_message<H, B>(
+        &mut self,
+        header_fields: impl IntoIterator<Item = H>,
+        body_chunks: impl IntoIterator<Item = std::io::Result<B>>,
+        frame: usize,
+        mut tap: impl FnMut(&[u8]),
+    ) -> Result<(), DeviceError>
+    where
+        H: AsRef<[u8]>,
+        B: AsRef<[u8]>,
+    {
+        for field in header_fields {
+            self.send(Kind::Header, field.as_ref()).await?;
+            self.drain_to(PIPELINE).await?;
+        }
+        let mut pending: Vec<u8> = Vec::with_capacity(frame);
+        for chunk in body_chunks {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    // Read the answers so the link stays in step.
+                    self.drain_to(0).await?;
+                    return Err(DeviceError::Spool(e));
+                }
+            };
+            tap(chunk.as_ref());
+            let mut rest = chunk.as_ref();
+            while !rest.is_empty() {
+                let take = rest.len().min(frame - pending.len());
+                pending.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+                if pending.len() == frame {
+                    self.send(Kind::Body, &pending).await?;
+                    pending.clear();
+                    self.drain_to(PIPELINE).await?;
+                }
+            }
+        }
+        if !pending.is_empty() {
+            self.send(Kind::Body, &pending).await?;
+        }
+        self.drain_to(0).await
     }
 
     /// Bring the link to a known state: complete any truncated frame with
@@ -694,40 +754,12 @@ impl Device {
         B: AsRef<[u8]>,
     {
         let begin = encode_sign_begin(key_id, request)?;
+        let frame = self.body_frame.load(Ordering::Relaxed);
         self.with_conn(async |c| {
             c.drain_to(0).await?;
             c.send(Kind::SignBegin, &begin).await?;
-            for field in header_fields {
-                c.send(Kind::Header, field.as_ref()).await?;
-                c.drain_to(PIPELINE).await?;
-            }
-            let frame = self.body_frame.load(Ordering::Relaxed);
-            let mut pending: Vec<u8> = Vec::with_capacity(frame);
-            for chunk in body_chunks {
-                let chunk = match chunk {
-                    Ok(chunk) => chunk,
-                    Err(e) => {
-                        // Read the answers so the link stays in step.
-                        c.drain_to(0).await?;
-                        return Err(DeviceError::Spool(e));
-                    }
-                };
-                let mut rest = chunk.as_ref();
-                while !rest.is_empty() {
-                    let take = rest.len().min(frame - pending.len());
-                    pending.extend_from_slice(&rest[..take]);
-                    rest = &rest[take..];
-                    if pending.len() == frame {
-                        c.send(Kind::Body, &pending).await?;
-                        pending.clear();
-                        c.drain_to(PIPELINE).await?;
-                    }
-                }
-            }
-            if !pending.is_empty() {
-                c.send(Kind::Body, &pending).await?;
-            }
-            c.drain_to(0).await?;
+            c.stream_message(header_fields, body_chunks, frame, |_| {})
+                .await?;
             let (kind, p) = c.request(Kind::SignEnd, &[]).await?;
             if kind != Kind::Signature {
                 return Err(DeviceError::Protocol("expected SIGNATURE"));
@@ -793,9 +825,11 @@ pub fn key_from_pem(pem: &str) -> Result<(SigningAlgorithm, Zeroizing<Vec<u8>>),
 }
 
 mod config;
+mod seal;
 mod serial;
 
 pub use config::*;
+pub use seal::{BadSeal, SealedArcSet};
 
 #[cfg(test)]
 mod tests;
