@@ -45,6 +45,12 @@
 //! - `soak`: 2,000 messages of mixed sizes, sign and verify ([`soak`];
 //!   `cargo xtask soak` sends 100,000): 0 lost, 0 unsigned, RSS,
 //!   descriptors and tasks of `mass serve` flat.
+//! - `list`: ARC through a real mailing list ([`list`], issue 11): 100
+//!   messages signed by `mass sign` go through Debian's `mlmmj` behind
+//!   Postfix (subject tag, footer) with `mass serve` verifying on arrival
+//!   and sealing on the way out; at the sink dkimpy finds every author
+//!   signature broken, every ARC chain `cv=pass`, and the author's
+//!   `dkim=pass` in the AAR of `i=1`.
 //! - `batv`: BATV through its own Postfix and `mass serve` ([`batv`]):
 //!   prvs= envelope senders out, forged bounces 550, valid ones untagged.
 //! - `--bench`: no milter vs mass (TCP, unix) vs OpenDKIM (TCP, unix),
@@ -88,6 +94,7 @@ mod dkim;
 mod dnsfault;
 mod drain;
 mod kill;
+mod list;
 mod load;
 mod memory;
 mod miltertest;
@@ -117,6 +124,7 @@ const ALL_STEPS: &[&str] = &[
     "diskfull",
     "reload",
     "soak",
+    "list",
 ];
 
 /// The peers a step needs beyond what `mta-harness.sh deps` installs
@@ -132,6 +140,11 @@ fn step_peers(step: &str) -> &'static [(&'static str, &'static [&'static str])] 
             ("QEMU (runs the signing device)", &["qemu-system-arm"]),
         ],
         "miltertest" => &[("miltertest", &["miltertest"])],
+        "list" => &[
+            ("mlmmj (the mailing list)", &["mlmmj"]),
+            ("dkimpy (DKIM and ARC at the sink)", &["python3-dkim"]),
+            NACL,
+        ],
         _ => &[],
     }
 }
@@ -674,6 +687,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "diskfull" => diskfull::step_diskfull(&ctx),
             "reload" => reload::step_reload(&ctx),
             "soak" => soak::step_soak(&ctx),
+            "list" => list::step_list(&ctx),
             "batv" => continue,
             _ => Err("unknown step".into()),
         };
