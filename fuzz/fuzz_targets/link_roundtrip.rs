@@ -164,11 +164,15 @@ fn message(u: &mut Unstructured<'_>) -> Result<Option<Sent>> {
                 slots,
             };
             encoded(|o| i.encode(o)).map(|payload| {
-                let back = InfoReply::decode(&payload).expect("own INFO-REPLY decodes");
-                assert_eq!(back, i);
+                // INFO-REPLY borrows the public keys from the payload.
+                let debug = {
+                    let back = InfoReply::decode(&payload).expect("own INFO-REPLY decodes");
+                    assert_eq!(back, i);
+                    format!("{back:?}")
+                };
                 Sent {
                     kind: Kind::InfoReply,
-                    debug: format!("{back:?}"),
+                    debug,
                     payload,
                 }
             })
