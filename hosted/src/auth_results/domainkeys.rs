@@ -107,21 +107,7 @@ pub fn reports(verifier: Box<HostDkVerifier>) -> Result<Vec<DkReport>, mass_core
 /// written with `fold` between lines.
 pub fn append_to_field(field: &mut String, reports: &[DkReport], fold: &str) {
     for r in reports {
-        field.push(';');
-        // Folded between words at 78 columns (RFC 5322 §2.1.1); the fold
-        // string counts as the start of a new line.
-        let mut line = 0usize;
-        for (i, word) in r.resinfo.split(' ').enumerate() {
-            if i == 0 || line + 1 + word.len() > 78 {
-                field.push_str(fold);
-                line = fold.trim_start_matches(['\r', '\n']).len() * 8;
-            } else {
-                field.push(' ');
-                line += 1;
-            }
-            field.push_str(word);
-            line += word.len();
-        }
+        super::append_resinfo(field, &r.resinfo, fold);
     }
 }
 

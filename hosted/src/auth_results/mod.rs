@@ -13,7 +13,10 @@
 //! - [`write_json`] gives the same data as one JSON object per line per
 //!   signature.
 
+mod arc;
 pub mod domainkeys;
+
+pub use arc::arc_entry;
 
 use mass_core::dkim::verify::{Verdict, Verification};
 use serde::Serialize;
@@ -295,6 +298,26 @@ pub fn write_field(authserv_id: &str, results: &[SignatureResult], fold: &str) -
         }
     }
     folder.out
+}
+
+/// Append one more resinfo (`method=result ...`) to a written field: a
+/// `;`, then its words folded between words at 78 columns (RFC 5322
+/// §2.1.1), starting on a new line; the fold string counts as the start of
+/// a new line.
+pub fn append_resinfo(field: &mut String, resinfo: &str, fold: &str) {
+    field.push(';');
+    let mut line = 0usize;
+    for (i, word) in resinfo.split(' ').enumerate() {
+        if i == 0 || line + 1 + word.len() > 78 {
+            field.push_str(fold);
+            line = fold.trim_start_matches(['\r', '\n']).len() * 8;
+        } else {
+            field.push(' ');
+            line += 1;
+        }
+        field.push_str(word);
+        line += word.len();
+    }
 }
 
 /// One JSON object per signature, as [`write_json`] writes it.

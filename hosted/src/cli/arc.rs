@@ -30,7 +30,7 @@ use mass_core::header::field_value;
 use mass_core::{HeaderSelection, canon::Canonicalization};
 use serde::Serialize;
 
-use crate::auth_results;
+use crate::auth_results::{self, arc_entry};
 use crate::cli::CliError;
 use crate::cli::io::{read_message, stream, write_signed};
 use crate::cli::sign::{HEADER_BYTES, HEADER_FIELDS, parse_canon, read_key};
@@ -183,32 +183,6 @@ pub async fn validate_reader<K: KeySource>(
     validator.end_of_input().map_err(CliError::Sign)?;
     dns::provide_keys(vec![&mut *validator], keys).await;
     validator.finish().map_err(CliError::Sign)
-}
-
-/// The `arc=` result as RFC 8617 §10.1 registers it, with the instance
-/// count and reason as a comment and `header.oldest-pass` on pass.
-pub fn arc_entry(result: &ArcResult) -> String {
-    let reason: String = result
-        .reason
-        .to_string()
-        .chars()
-        .map(|c| {
-            if matches!(c, '(' | ')' | '\\') {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
-    let mut entry = format!("arc={} ({reason}", result.status);
-    if result.instances > 0 {
-        entry.push_str(&format!(", {} set(s)", result.instances));
-    }
-    entry.push(')');
-    if result.status == ChainStatus::Pass {
-        entry.push_str(&format!(" header.oldest-pass={}", result.oldest_pass));
-    }
-    entry
 }
 
 #[derive(Serialize)]

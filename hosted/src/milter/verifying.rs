@@ -18,6 +18,7 @@
 //! `domainkeys=` results that never count as a DKIM pass.
 
 use mass_core::BodyInterest;
+use mass_core::arc::{ChainValidator, ValidateOptions};
 use mass_core::dkim::verify::{MessageVerifier, VerifyOptions};
 
 use crate::auth_results::domainkeys::{self, HostDkVerifier};
@@ -36,6 +37,20 @@ const HEADER_FIELDS: usize = 128;
 const SIGNATURES: usize = 8;
 
 pub(super) type Verifier = MessageVerifier<HEADER_BYTES, HEADER_FIELDS, SIGNATURES>;
+
+/// The most distinct keys one ARC validation looks up (the core's default
+/// budget, `DEFAULT_MAX_KEY_LOOKUPS`, is lower).
+const ARC_KEYS: usize = 16;
+/// The ARC chain validator (RFC 8617 §5.2): it keeps the ARC fields (at
+/// most 3 × 50 of a chain that can pass) and the fields the newest AMS signs.
+type ArcValidator = ChainValidator<HEADER_BYTES, 192, ARC_KEYS>;
+
+/// The header fields that make a message worth an ARC validation.
+const ARC_FIELDS: [&str; 3] = [
+    "ARC-Seal",
+    "ARC-Message-Signature",
+    "ARC-Authentication-Results",
+];
 
 /// The permerror reason when the header section passed `max_header_bytes`.
 const OVER_MAX_HEADER_BYTES: &str = "header section over max_header_bytes, not verified";
@@ -60,6 +75,12 @@ pub struct VerifyJob {
     /// The DomainKeys verifier, when the message has a DomainKey-Signature
     /// (it needs the whole body; a failure of its own only drops it).
     domainkeys: Option<Box<HostDkVerifier>>,
+    /// The ARC chain validator, when the message has ARC fields; its
+    /// `arc=` result goes into our Authentication-Results, where `[arc]`
+    /// sealing reads it when the message leaves.
+    arc: Option<Box<ArcValidator>>,
+    /// Why the ARC chain could not be validated, when it could not.
+    arc_broken: Option<String>,
     /// Why the message could not be verified, when it could not.
     broken: Option<String>,
     body_done: bool,
@@ -72,6 +93,8 @@ impl VerifyJob {
         let mut job = VerifyJob {
             verifier: None,
             domainkeys: None,
+            arc: None,
+            arc_broken: None,
             broken: None,
             body_done: false,
         };
@@ -91,6 +114,20 @@ impl VerifyJob {
                 .and_then(|()| dk.end_of_headers());
             if fed.is_ok() {
                 job.domainkeys = Some(dk);
+            }
+        }
+        if ARC_FIELDS
+            .iter()
+            .any(|name| headers.values(name).next().is_some())
+        {
+            let mut arc = Box::new(ArcValidator::new(ValidateOptions::new(now)));
+            let fed = headers
+                .fields()
+                .try_for_each(|(_, field)| arc.header_field(field))
+                .and_then(|()| arc.end_of_headers());
+            match fed {
+                Ok(()) => job.arc = Some(arc),
+                Err(e) => job.arc_broken = Some(format!("ARC header section not validatable: {e}")),
             }
         }
         if headers.values("DKIM-Signature").next().is_none() {
@@ -120,7 +157,13 @@ impl VerifyJob {
         {
             self.domainkeys = None;
         }
-        let dk_wants_more = self.domainkeys.is_some();
+        if let Some(arc) = self.arc.as_mut()
+            && let Err(e) = arc.body(chunk)
+        {
+            self.arc = None;
+            self.arc_broken = Some(format!("ARC body not validatable: {e}"));
+        }
+        let dk_wants_more = self.domainkeys.is_some() || self.arc.is_some();
         if self.body_done {
             return dk_wants_more;
         }
@@ -144,11 +187,16 @@ impl VerifyJob {
             .domainkeys
             .as_ref()
             .is_some_and(|v| v.key_requests().next().is_some());
-        dk || self.broken.is_none()
-            && self
-                .verifier
-                .as_ref()
-                .is_some_and(|v| v.key_requests().next().is_some())
+        let arc = self
+            .arc
+            .as_ref()
+            .is_some_and(|v| v.key_requests().next().is_some());
+        dk || arc
+            || self.broken.is_none()
+                && self
+                    .verifier
+                    .as_ref()
+                    .is_some_and(|v| v.key_requests().next().is_some())
     }
 
     /// Fetch every key record the verifiers ask for, through the one key
@@ -157,6 +205,9 @@ impl VerifyJob {
         let mut verifiers: Vec<&mut (dyn WantsKeys + Send)> = Vec::new();
         if let Some(dk) = self.domainkeys.as_mut() {
             verifiers.push(&mut **dk);
+        }
+        if let Some(arc) = self.arc.as_mut() {
+            verifiers.push(&mut **arc);
         }
         if let (Some(v), None) = (self.verifier.as_mut(), &self.broken) {
             verifiers.push(&mut **v);
@@ -203,6 +254,32 @@ impl VerifyJob {
             .unwrap_or_default();
         let mut field = auth_results::write_field(id, &results, "\n\t");
         domainkeys::append_to_field(&mut field, &dk_reports, "\n\t");
+        // A chain that cannot be validated is a fail (§5.2), with the why
+        // as a comment (parentheses and backslashes taken out).
+        let arc_fail = |why: &str| {
+            let why: String = why
+                .chars()
+                .map(|c| {
+                    if matches!(c, '(' | ')' | '\\') {
+                        ' '
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            format!("arc=fail ({why})")
+        };
+        let arc = match (self.arc, self.arc_broken) {
+            (Some(v), None) => match v.finish() {
+                Ok(result) => Some(auth_results::arc_entry(&result)),
+                Err(e) => Some(arc_fail(&format!("not validatable: {e}"))),
+            },
+            (_, Some(why)) => Some(arc_fail(&why)),
+            (None, None) => None,
+        };
+        if let Some(arc) = &arc {
+            auth_results::append_resinfo(&mut field, arc, "\n\t");
+        }
         let value = field
             .split_once(':')
             .map(|(_, v)| v.to_string())
@@ -217,6 +294,10 @@ impl VerifyJob {
                 )
             })
             .collect();
+        let dk_summary = match arc.as_deref().and_then(|a| a.split(' ').next()) {
+            Some(arc) => format!("{dk_summary} {arc}"),
+            None => dk_summary,
+        };
         let summary = if results.is_empty() {
             "none".to_string() + &dk_summary
         } else {

@@ -321,3 +321,6 @@ async fn row_07_a_forged_result_past_max_header_bytes_is_deleted() {
     let whole = milter_verify(&state, message.as_bytes(), 1 << 20).await;
     assert_eq!(whole.delete_auth_results, [3, 2]);
 }
+
+#[path = "arc_tests.rs"]
+mod arc_tests;
