@@ -4,12 +4,14 @@
 //! a truncated frame or a corrupted frame on the wire. The wire is decoded in
 //! pieces, and every frame goes to a model of the device's command handler
 //! (`firmware/src/device.rs`): PROVISION (Ed25519 seeds, RSA DER parsed with
-//! the device's ChaCha20 RNG), SIGN-BEGIN into core's `MessageSigner`, HEADER,
-//! BODY, SIGN-END signing with the slot's key, ABORT, and the decoders of the
+//! the device's ChaCha20 RNG), SIGN-BEGIN into core's `MessageSigner`,
+//! SEAL-BEGIN into core's `ArcSealer` (protocol 3), HEADER, BODY, SIGN-END
+//! signing or sealing with the slot's key, ABORT, and the decoders of the
 //! answers (INFO-REPLY, STATS-REPLY, ERROR) for the host's side.
 //!
 //! Checked: nothing panics; a payload that decodes encodes back to the same
-//! bytes (the encodings are canonical); a signature fits one frame; and when
+//! bytes (the encodings are canonical); a signature fits one frame, and an
+//! ARC set does or is refused before signing; and when
 //! the script put only clean junk between whole frames, exactly the sealed
 //! frames come out, in order.
 #![no_main]
@@ -17,17 +19,19 @@
 use chacha20::ChaCha20Rng;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use mass_core::arc::{ArcSealer, ChainStatus};
 use mass_core::link::{
-    DeviceError, Event, FrameDecoder, InfoReply, Kind, MAX_FRAME, MAX_PAYLOAD, Provision,
-    SignBegin, Stats, encode_frame,
+    AAR_RESULTS_ENCODED_CAP, AarResults, DeviceError, Event, FrameDecoder, InfoReply, Kind,
+    MAX_AAR_RESULTS, MAX_FRAME, MAX_PAYLOAD, Provision, SealBegin, SignBegin, Stats, encode_frame,
 };
 use mass_core::{DigestSigner, Ed25519Signer, MessageSigner, RsaSha256Signer, SigningAlgorithm};
 use rand_core::SeedableRng;
 
-const KINDS: [Kind; 13] = [
+const KINDS: [Kind; 15] = [
     Kind::Info,
     Kind::Provision,
     Kind::SignBegin,
+    Kind::SealBegin,
     Kind::Header,
     Kind::Body,
     Kind::SignEnd,
@@ -37,6 +41,7 @@ const KINDS: [Kind; 13] = [
     Kind::InfoReply,
     Kind::Signature,
     Kind::StatsReply,
+    Kind::ArcSet,
     Kind::Error,
 ];
 
@@ -50,10 +55,45 @@ enum Slot {
     Rsa,
 }
 
+/// What a session makes, as `firmware/src/session.rs` holds it (the budget
+/// board's capacities).
+enum Work {
+    Dkim(Box<MessageSigner<4096, 32>>),
+    Arc {
+        sealer: Box<ArcSealer<4096, 32>>,
+        chain: ChainStatus,
+        count: u8,
+        results: heapless::Vec<u8, AAR_RESULTS_ENCODED_CAP>,
+    },
+}
+
+impl Work {
+    fn header_field(&mut self, field: &[u8]) -> core::result::Result<(), mass_core::Error> {
+        match self {
+            Work::Dkim(s) => s.header_field(field),
+            Work::Arc { sealer, .. } => sealer.header_field(field),
+        }
+    }
+
+    fn end_of_headers(&mut self) -> core::result::Result<(), mass_core::Error> {
+        match self {
+            Work::Dkim(s) => s.end_of_headers(),
+            Work::Arc { sealer, .. } => sealer.end_of_headers(),
+        }
+    }
+
+    fn body(&mut self, chunk: &[u8]) -> core::result::Result<(), mass_core::Error> {
+        match self {
+            Work::Dkim(s) => s.body(chunk).map(drop),
+            Work::Arc { sealer, .. } => sealer.body(chunk).map(drop),
+        }
+    }
+}
+
 /// The device's command handler, minus the board.
 struct Device {
     slots: [Slot; SLOTS],
-    session: Option<(u8, Box<MessageSigner<4096, 32>>, bool)>,
+    session: Option<(u8, Work, bool)>,
 }
 
 fn reencodes<E: core::fmt::Debug>(
@@ -108,15 +148,44 @@ impl Device {
                     .map_err(|_| "malformed")?;
                 assert_eq!(request.domain, req.domain);
                 let signer = MessageSigner::new(&request).map_err(|_| "sign")?;
-                self.session = Some((req.key_id, Box::new(signer), false));
+                self.session = Some((req.key_id, Work::Dkim(Box::new(signer)), false));
+                Ok(())
+            }
+            Some(Kind::SealBegin) => {
+                self.session = None;
+                let req = SealBegin::decode(payload).map_err(|_| "malformed")?;
+                reencodes(payload, |o| req.encode(o));
+                let algorithm = match self.slots.get(usize::from(req.key_id)) {
+                    Some(Slot::Ed25519(_)) => SigningAlgorithm::Ed25519Sha256,
+                    Some(Slot::Rsa) => SigningAlgorithm::RsaSha256,
+                    _ => return Err("no such key"),
+                };
+                let mut names: heapless::Vec<&str, 64> = heapless::Vec::new();
+                let request = req
+                    .to_request(algorithm, &mut names)
+                    .map_err(|_| "malformed")?;
+                assert_eq!(request.authserv_id, req.authserv_id);
+                let results = heapless::Vec::from_slice(req.results.encoded())
+                    .expect("decode bounds the results");
+                let sealer = ArcSealer::new(&request).map_err(|_| "seal")?;
+                self.session = Some((
+                    req.key_id,
+                    Work::Arc {
+                        sealer: Box::new(sealer),
+                        chain: req.chain,
+                        count: req.results.len() as u8,
+                        results,
+                    },
+                    false,
+                ));
                 Ok(())
             }
             Some(Kind::Header) => {
-                let (_, signer, in_body) = self.session.as_mut().ok_or("no session")?;
+                let (_, work, in_body) = self.session.as_mut().ok_or("no session")?;
                 let r = if *in_body {
                     Err("out of order")
                 } else {
-                    signer.header_field(payload).map_err(|_| "sign")
+                    work.header_field(payload).map_err(|_| "sign")
                 };
                 if r.is_err() {
                     self.session = None;
@@ -124,33 +193,60 @@ impl Device {
                 r
             }
             Some(Kind::Body) => {
-                let (_, signer, in_body) = self.session.as_mut().ok_or("no session")?;
+                let (_, work, in_body) = self.session.as_mut().ok_or("no session")?;
                 let mut r = Ok(());
                 if !*in_body {
                     *in_body = true;
-                    r = signer.end_of_headers().map_err(|_| "sign");
+                    r = work.end_of_headers().map_err(|_| "sign");
                 }
-                let r = r.and_then(|()| signer.body(payload).map(drop).map_err(|_| "sign"));
+                let r = r.and_then(|()| work.body(payload).map_err(|_| "sign"));
                 if r.is_err() {
                     self.session = None;
                 }
                 r
             }
             Some(Kind::SignEnd) => {
-                let (key_id, mut signer, in_body) = self.session.take().ok_or("no session")?;
+                let (key_id, mut work, in_body) = self.session.take().ok_or("no session")?;
                 if !in_body {
-                    signer.end_of_headers().map_err(|_| "sign")?;
+                    work.end_of_headers().map_err(|_| "sign")?;
                 }
                 let Some(Slot::Ed25519(key)) = self.slots.get_mut(usize::from(key_id)) else {
                     return Err("no such key");
                 };
                 assert_eq!(key.algorithm(), SigningAlgorithm::Ed25519Sha256);
                 let mut out = vec![0u8; MAX_PAYLOAD];
-                let n = signer.finish(key, &mut out).map_err(|_| "sign")?;
-                assert!(out[..n].starts_with(b"DKIM-Signature:"));
                 let mut frame = vec![0u8; MAX_FRAME];
-                encode_frame(1, Kind::Signature, &out[..n], &mut frame)
-                    .expect("a signature fits a frame");
+                match &mut work {
+                    Work::Dkim(signer) => {
+                        let n = signer.finish(key, &mut out).map_err(|_| "sign")?;
+                        assert!(out[..n].starts_with(b"DKIM-Signature:"));
+                        encode_frame(1, Kind::Signature, &out[..n], &mut frame)
+                            .expect("a signature fits a frame");
+                    }
+                    Work::Arc {
+                        sealer,
+                        chain,
+                        count,
+                        results,
+                    } => {
+                        let texts = AarResults::from_encoded(*count, results)
+                            .and_then(|r| r.collect::<MAX_AAR_RESULTS>())
+                            .expect("the copied results decode");
+                        let room = sealer.required_len(&texts, key);
+                        match sealer.finish(&texts, *chain, key, &mut out) {
+                            Ok(set) => {
+                                assert_eq!(room.ok(), Some(set.len));
+                                assert!(out[..set.len].starts_with(b"ARC-Authentication-Results:"));
+                                encode_frame(1, Kind::ArcSet, &out[..set.len], &mut frame)
+                                    .expect("a set that was written fits a frame");
+                            }
+                            Err(mass_core::arc::SealerError::Stream(
+                                mass_core::Error::BufferTooSmall { required },
+                            )) => assert!(required > MAX_PAYLOAD),
+                            Err(_) => return Err("seal"),
+                        }
+                    }
+                }
                 Ok(())
             }
             Some(Kind::Abort) => {

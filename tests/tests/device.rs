@@ -26,6 +26,8 @@ use mass_core::{
 use mass_hosted::device::{Device, DeviceAddr, key_from_pem};
 use rand_core::SeedableRng;
 
+mod arc;
+
 const RSA_PEM: &str = include_str!("../data/device-test-rsa2048.pem");
 const ED25519_SEED: [u8; 32] = *b"mass device test ed25519 seed 01";
 const RSA_SLOT: u8 = 0;
@@ -234,7 +236,7 @@ async fn device_sign(
         .sign(slot, req, &m.fields, m.body.chunks(chunk.max(1)))
         .await
         .unwrap_or_else(|e| panic!("device signing failed: {e}"));
-    String::from_utf8(sig).unwrap()
+    String::from_utf8(sig.field).unwrap()
 }
 
 fn compare_many(algorithm: SigningAlgorithm, slot: u8, seed: u64) {
@@ -564,6 +566,12 @@ fn figures_under_icount() {
         println!(
             "FIGURES stack_peak_bytes={} stack_room={}",
             s2.stack_peak, s2.stack_size
+        );
+        arc::seal_figures(&dev).await;
+        let s3 = dev.stats().await.unwrap();
+        println!(
+            "FIGURES after seals: heap_peak_bytes={} stack_peak_bytes={}",
+            s3.heap_peak, s3.stack_peak
         );
     });
 }

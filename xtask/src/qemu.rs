@@ -486,12 +486,13 @@ pub fn firmware_tests(run: &mut Run) {
                 continue;
             }
         };
-        // The main board runs the byte-for-byte comparisons and the bad
-        // input; the budget board shows the same program signs (RSA-2048
-        // included) in its memory, and streams the 10 MiB body.
-        let filter = match board {
-            Board::Mps2An385 => "device::main_",
-            Board::Lm3s6965evb => "device::budget_",
+        // The main board runs the byte-for-byte comparisons (signatures
+        // and ARC sets) and the bad input; the budget board shows the same
+        // program signs and seals (RSA-2048 included) in its memory, and
+        // streams the 10 MiB body.
+        let filters: &[&str] = match board {
+            Board::Mps2An385 => &["device::main_", "device::arc::main_"],
+            Board::Lm3s6965evb => &["device::budget_", "device::arc::budget_"],
         };
         let output = firmware_dir()
             .join("target")
@@ -502,8 +503,8 @@ pub fn firmware_tests(run: &mut Run) {
                 Command::new(util::cargo())
                     .current_dir(util::root())
                     .args(test_args)
-                    .arg(filter)
                     .args(["--", "--ignored", "--test-threads=1"])
+                    .args(filters)
                     .env("MASS_DEVICE", &dev.addr)
                     .env("MASS_DEVICE_BOARD", board.name())
                     .stdout(out)
