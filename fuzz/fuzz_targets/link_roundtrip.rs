@@ -1,16 +1,19 @@
 //! Link messages round trip: message structs built from the input (PROVISION,
-//! SIGN-BEGIN, INFO-REPLY, STATS-REPLY, ERROR), encoded, sealed in frames,
+//! SIGN-BEGIN, SEAL-BEGIN, INFO-REPLY, STATS-REPLY, ERROR), encoded, sealed in frames,
 //! decoded from the wire in pieces and decoded again, come back equal. An
 //! encoding that does not fit fails with an `EncodeError` that says at least
-//! how much room it needs. SIGN-BEGIN also goes through `to_request` and
-//! `from_request` and back.
+//! how much room it needs. SIGN-BEGIN and SEAL-BEGIN also go through
+//! `to_request` and `from_request` and back; AAR results over their bounds
+//! are refused with a typed error.
 #![no_main]
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use mass_core::arc::ChainStatus;
 use mass_core::link::{
-    DeviceError, ErrorCode, Event, FrameDecoder, HeaderNames, InfoReply, Kind, MAX_FRAME,
-    MAX_PAYLOAD, MAX_SLOTS, Provision, SEED_LEN, SignBegin, SlotInfo, Stats, encode_frame,
+    AarResults, DeviceError, ErrorCode, Event, FrameDecoder, HeaderNames, InfoReply, Kind,
+    MAX_AAR_RESULTS, MAX_AAR_RESULTS_BYTES, MAX_FRAME, MAX_PAYLOAD, MAX_SLOTS, Provision, SEED_LEN,
+    SealBegin, SealBeginError, SignBegin, SlotInfo, Stats, encode_frame,
 };
 use mass_core::{BodyLength, Canon, Canonicalization, SigningAlgorithm};
 
@@ -63,7 +66,7 @@ fn encoded(
 }
 
 fn message(u: &mut Unstructured<'_>) -> Result<Option<Sent>> {
-    let which: u8 = u.int_in_range(0..=4)?;
+    let which: u8 = u.int_in_range(0..=5)?;
     Ok(match which {
         0 => {
             let mut seed = [0u8; SEED_LEN];
@@ -198,6 +201,75 @@ fn message(u: &mut Unstructured<'_>) -> Result<Option<Sent>> {
                 }
             })
         }
+        5 => {
+            let count = u.int_in_range(0..=20usize)?;
+            let mut names = Vec::with_capacity(count);
+            for _ in 0..count {
+                names.push(text(u)?);
+            }
+            let mut names_buf = vec![0u8; 8192];
+            let Ok(headers) = HeaderNames::encode_into(&names, &mut names_buf) else {
+                return Ok(None);
+            };
+            let texts_count = u.int_in_range(0..=MAX_AAR_RESULTS + 1)?;
+            let mut texts: Vec<&[u8]> = Vec::with_capacity(texts_count);
+            for _ in 0..texts_count {
+                let len = u.int_in_range(0..=400usize)?;
+                texts.push(u.bytes(len.min(u.len()))?);
+            }
+            let total: usize = texts.iter().map(|t| t.len()).sum();
+            let mut results_buf = vec![0u8; 8192];
+            let results = match AarResults::encode_into(&texts, &mut results_buf) {
+                Ok(r) => r,
+                Err(SealBeginError::TooManyResults { count }) => {
+                    assert!(count > MAX_AAR_RESULTS);
+                    return Ok(None);
+                }
+                Err(SealBeginError::ResultsTooLong { len }) => {
+                    assert!(len > MAX_AAR_RESULTS_BYTES && len == total);
+                    return Ok(None);
+                }
+                Err(e) => panic!("results within bounds fit 8192 bytes: {e:?}"),
+            };
+            assert_eq!(results.iter().collect::<Vec<_>>(), texts);
+            let chain = *u.choose(&[ChainStatus::None, ChainStatus::Pass, ChainStatus::Fail])?;
+            let sb = SealBegin {
+                key_id: u.arbitrary()?,
+                domain: text(u)?,
+                selector: text(u)?,
+                canonicalization: Canonicalization {
+                    header: canon(u)?,
+                    body: canon(u)?,
+                },
+                headers,
+                oversign: u.arbitrary()?,
+                timestamp: u.arbitrary()?,
+                authserv_id: text(u)?,
+                chain,
+                results,
+            };
+            let alg = algorithm(u)?;
+            let mut collected: heapless::Vec<&str, 16> = heapless::Vec::new();
+            if let Ok(req) = sb.to_request(alg, &mut collected) {
+                assert_eq!(req.algorithm, alg);
+                let (mut nb, mut rb) = (vec![0u8; 8192], vec![0u8; 8192]);
+                let again =
+                    SealBegin::from_request(sb.key_id, &req, chain, &texts, &mut nb, &mut rb)
+                        .expect("names and results fit");
+                assert_eq!(again, sb);
+            } else {
+                assert!(names.len() > 16);
+            }
+            encoded(|o| sb.encode(o)).map(|payload| {
+                let back = SealBegin::decode(&payload).expect("own SEAL-BEGIN decodes");
+                assert_eq!(back, sb);
+                Sent {
+                    kind: Kind::SealBegin,
+                    debug: format!("{back:?}"),
+                    payload,
+                }
+            })
+        }
         _ => {
             let e = DeviceError {
                 code: ErrorCode::from_u8(u.arbitrary()?),
@@ -223,6 +295,7 @@ fn redecode(kind: u8, payload: &[u8]) -> String {
             format!("{:?} {:?} {:?}", p, p.seed, p.key)
         }
         Kind::SignBegin => format!("{:?}", SignBegin::decode(payload).expect("decodes")),
+        Kind::SealBegin => format!("{:?}", SealBegin::decode(payload).expect("decodes")),
         Kind::InfoReply => format!("{:?}", InfoReply::decode(payload).expect("decodes")),
         Kind::StatsReply => format!("{:?}", Stats::decode(payload).expect("decodes")),
         Kind::Error => format!("{:?}", DeviceError::decode(payload).expect("decodes")),
