@@ -22,6 +22,9 @@
 //! 7. ARC (issue 11, `arc.rs`): the ARC test suite's validation and signing
 //!    cases and mail-auth's ARC messages, through mass-core directly
 //!    (`cargo xtask interop arc` runs only these).
+//! 8. ARC against dkimpy and Mail::DKIM, both ways, with tampering (issue 11,
+//!    `arc_peers.rs`): chains of 1-3 hops by mixed sealers, validated by all
+//!    three (`cargo xtask interop arc-peers` runs only this).
 //!
 //! Any single failure fails the task; counts are printed per peer, algorithm
 //! and canonicalization.
@@ -32,6 +35,7 @@
 //! binary instead of building one.
 
 pub(crate) mod arc;
+mod arc_peers;
 pub(crate) mod batv;
 pub(crate) mod corpus;
 mod dkim;
@@ -56,6 +60,8 @@ struct Options {
     release: bool,
     /// `arc`: only the ARC suites (`arc.rs`), no peers and no build.
     arc_only: bool,
+    /// `arc-peers`: only ARC against the peers (`arc_peers.rs`).
+    arc_peers_only: bool,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
@@ -67,6 +73,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         verifying: true,
         release: false,
         arc_only: false,
+        arc_peers_only: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -88,6 +95,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--signing-only" => o.verifying = false,
             "--verifying-only" => o.signing = false,
             "arc" => o.arc_only = true,
+            "arc-peers" => o.arc_peers_only = true,
             other => return Err(format!("interop: unknown option `{other}`")),
         }
     }
@@ -201,6 +209,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return run.finish();
     }
     let mut tally = Tally::default();
+    if opts.arc_peers_only {
+        return run_arc_peers_only(run, tally, &opts);
+    }
     let root = util::root();
     let started = Instant::now();
 
@@ -283,6 +294,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     arc::run(&mut run);
     tally.time("ARC test suites", t);
 
+    // ARC against dkimpy and Mail::DKIM, both ways (issue 11).
+    let t = Instant::now();
+    arc_peers::run_step(&mut run, &mut tally, &mass, &work, opts.count, opts.seed);
+    tally.time("ARC against dkimpy and Mail::DKIM", t);
+
     // BATV against Exim's prvs lives in its own module (also `cargo xtask interop-batv`).
     let t = Instant::now();
     batv::run(&mut run);
@@ -300,6 +316,27 @@ pub fn run(args: &[String]) -> Result<(), String> {
     tally.print();
     let failed_before_finish = run_has_failures(&tally);
     if opts.keep || failed_before_finish {
+        eprintln!(
+            "xtask[interop]: kept the messages in {} for a look",
+            work.display()
+        );
+    } else {
+        let _ = fs::remove_dir_all(&work);
+    }
+    run.finish()
+}
+
+/// `cargo xtask interop arc-peers`: build mass, run `arc_peers.rs` alone.
+fn run_arc_peers_only(mut run: util::Run, mut tally: Tally, opts: &Options) -> Result<(), String> {
+    let started = Instant::now();
+    let Some((work, mass)) = util::scratch_with_mass(&mut run, "interop", opts.release) else {
+        return run.finish();
+    };
+    eprintln!("xtask[interop]: working in {}", work.display());
+    arc_peers::run_step(&mut run, &mut tally, &mass, &work, opts.count, opts.seed);
+    tally.time("ARC against dkimpy and Mail::DKIM", started);
+    tally.print();
+    if opts.keep || run_has_failures(&tally) {
         eprintln!(
             "xtask[interop]: kept the messages in {} for a look",
             work.display()
