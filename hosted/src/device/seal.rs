@@ -32,10 +32,12 @@ use mass_core::{BodyInterest, SigningAlgorithm};
 use super::{Device, DeviceError, DeviceSlot};
 use std::sync::atomic::Ordering;
 
-/// The host's room for the header fields an AMS names, when checking it.
-const CHECK_BYTES: usize = 256 * 1024;
+/// The host's room for the header fields an AMS names, when checking it:
+/// eight times the main board's whole header store (8 KiB, 64 fields),
+/// which holds them on the device.
+const CHECK_BYTES: usize = 64 * 1024;
 /// The most such fields.
-const CHECK_FIELDS: usize = 1024;
+const CHECK_FIELDS: usize = 512;
 
 /// An ARC set the device sealed and this host checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
