@@ -2,6 +2,7 @@
 //! `mass arc verify` and for `mass serve`'s arrival results.
 
 use mass_core::arc::{ArcResult, ChainStatus};
+use serde::Serialize;
 
 /// The `arc=` result as RFC 8617 §10.1 registers it, with the instance
 /// count and reason as a comment and `header.oldest-pass` on pass.
@@ -27,4 +28,29 @@ pub fn arc_entry(result: &ArcResult) -> String {
         entry.push_str(&format!(" header.oldest-pass={}", result.oldest_pass));
     }
     entry
+}
+
+/// The `arc=` result as one JSON object and a newline, in the shape of the
+/// DKIM ones (`method` is `arc`).
+pub fn arc_json(authserv_id: &str, result: &ArcResult) -> String {
+    #[derive(Serialize)]
+    struct JsonArc<'a> {
+        authserv_id: &'a str,
+        method: &'static str,
+        result: &'static str,
+        instances: u8,
+        oldest_pass: u8,
+        reason: String,
+    }
+    let object = JsonArc {
+        authserv_id,
+        method: "arc",
+        result: result.status.as_str(),
+        instances: result.instances,
+        oldest_pass: result.oldest_pass,
+        reason: result.reason.to_string(),
+    };
+    let mut line = serde_json::to_string(&object).unwrap_or_default();
+    line.push('\n');
+    line
 }

@@ -28,7 +28,6 @@ use mass_core::arc::{
 use mass_core::dkim::verify::{MessageVerifier, VerifyOptions};
 use mass_core::header::field_value;
 use mass_core::{HeaderSelection, canon::Canonicalization};
-use serde::Serialize;
 
 use crate::auth_results::{self, arc_entry};
 use crate::cli::CliError;
@@ -43,7 +42,7 @@ use crate::keys::{KeySigner, SigningKey};
 pub const ARC_KEYS: usize = 16;
 
 /// The validator the CLI runs: the header caps of `mass sign`.
-type HostValidator = ChainValidator<HEADER_BYTES, HEADER_FIELDS, ARC_KEYS>;
+pub(crate) type HostValidator = ChainValidator<HEADER_BYTES, HEADER_FIELDS, ARC_KEYS>;
 /// The sealer the CLI runs.
 type HostSealer = ArcSealer<HEADER_BYTES, HEADER_FIELDS>;
 /// The DKIM verifier `seal` runs to fill the AAR.
@@ -185,16 +184,6 @@ pub async fn validate_reader<K: KeySource>(
     validator.finish().map_err(CliError::Sign)
 }
 
-#[derive(Serialize)]
-struct JsonArc<'a> {
-    authserv_id: &'a str,
-    method: &'static str,
-    result: &'static str,
-    instances: u8,
-    oldest_pass: u8,
-    reason: String,
-}
-
 fn run_verify(args: &VerifyArgs) -> Result<bool, CliError> {
     let now = Clock::System.now_or(args.lookup.now)?;
     let result = runtime()?.block_on(async {
@@ -211,17 +200,7 @@ fn run_verify(args: &VerifyArgs) -> Result<bool, CliError> {
         .clone()
         .unwrap_or_else(crate::cli::verify::host_name);
     let text = if args.json {
-        let object = JsonArc {
-            authserv_id: &authserv_id,
-            method: "arc",
-            result: result.status.as_str(),
-            instances: result.instances,
-            oldest_pass: result.oldest_pass,
-            reason: result.reason.to_string(),
-        };
-        let mut line = serde_json::to_string(&object).unwrap_or_default();
-        line.push('\n');
-        line
+        auth_results::arc_json(&authserv_id, &result)
     } else {
         format!(
             "{}: {authserv_id};\n\t{}\n",

@@ -15,6 +15,9 @@
 //! reported as `domainkeys=` results with a comment that they are legacy
 //! SHA-1 results: they never count as a pass for the exit status.
 
+use mass_core::arc::{ArcResult, ChainStatus, ValidateOptions};
+
+use crate::cli::arc::HostValidator;
 use std::fmt;
 use std::future::Future;
 use std::io::{self, Read, Write};
@@ -150,6 +153,9 @@ pub struct MessageReport {
     pub signatures_seen: usize,
     /// One result per DomainKey-Signature checked (legacy; never a pass).
     pub domainkeys: Vec<crate::auth_results::domainkeys::DkReport>,
+    /// The ARC chain's result (RFC 8617 §5.2), when the message has ARC
+    /// fields (`arc=none` is not reported).
+    pub arc: Option<ArcResult>,
 }
 
 impl MessageReport {
@@ -178,8 +184,11 @@ pub async fn verify_reader<K: KeySource>(
     let mut verifier = Box::new(HostMessageVerifier::new(options));
     // DomainKeys (RFC 4870) runs beside it over the same chunks.
     let mut domainkeys = crate::auth_results::domainkeys::new_verifier();
+    // So does the ARC chain validator (`arc=` beside `dkim=`).
+    let mut arc = Box::new(HostValidator::new(ValidateOptions::new(settings.now)));
     crate::cli::io::stream(input, |chunk| {
         domainkeys.update(chunk).map_err(VerifyCliError::Message)?;
+        arc.update(chunk).map_err(VerifyCliError::Message)?;
         verifier
             .update(chunk)
             .map(drop)
@@ -187,9 +196,12 @@ pub async fn verify_reader<K: KeySource>(
     })?;
     verifier.end_of_input().map_err(VerifyCliError::Message)?;
     domainkeys.end_of_input().map_err(VerifyCliError::Message)?;
-    // The one key lookup the milter uses too: DKIM's and DomainKeys' names
-    // side by side, each once.
-    dns::provide_keys(vec![&mut *verifier, &mut *domainkeys], keys).await;
+    arc.end_of_input().map_err(VerifyCliError::Message)?;
+    // The one key lookup the milter uses too: DKIM's, DomainKeys' and
+    // ARC's names side by side, each once.
+    dns::provide_keys(vec![&mut *verifier, &mut *domainkeys, &mut *arc], keys).await;
+    let arc = arc.finish().map_err(VerifyCliError::Message)?;
+    let arc = Some(arc).filter(|a| a.status != ChainStatus::None);
     let domainkeys =
         crate::auth_results::domainkeys::reports(domainkeys).map_err(VerifyCliError::Message)?;
 
@@ -199,6 +211,7 @@ pub async fn verify_reader<K: KeySource>(
         results,
         signatures_seen: verification.signatures_seen(),
         domainkeys,
+        arc,
     })
 }
 
@@ -280,10 +293,16 @@ fn run_inner(args: &VerifyArgs) -> Result<bool, VerifyCliError> {
             &authserv_id,
             &report.domainkeys,
         ));
+        if let Some(arc) = &report.arc {
+            lines.push_str(&auth_results::arc_json(&authserv_id, arc));
+        }
         lines
     } else {
         let mut field = auth_results::write_field(&authserv_id, &report.results, "\n\t");
         crate::auth_results::domainkeys::append_to_field(&mut field, &report.domainkeys, "\n\t");
+        if let Some(arc) = &report.arc {
+            auth_results::append_resinfo(&mut field, &auth_results::arc_entry(arc), "\n\t");
+        }
         field.push('\n');
         field
     };
@@ -390,6 +409,45 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    /// `arc=` beside `dkim=`: a message DKIM-signed, then ARC-sealed by the
+    /// same key, passes both through the one lookup; without ARC fields
+    /// there is no `arc=`.
+    #[tokio::test]
+    async fn an_arc_chain_is_reported_beside_dkim() {
+        use mass_core::arc::{ArcSealer, SealRequest};
+        let dkim_signed = signed(&["s"]);
+        let mut req = SealRequest::new(
+            "example.test",
+            "s",
+            SigningAlgorithm::Ed25519Sha256,
+            "mx.example.test",
+        );
+        req.timestamp = Some(1_700_000_000);
+        let mut sealer = Box::new(ArcSealer::<4096, 32>::new(&req).unwrap());
+        sealer.update(&dkim_signed).unwrap();
+        let mut out = [0u8; 2048];
+        let set = sealer
+            .finish(&[b"dkim=pass"], ChainStatus::None, &mut key(), &mut out)
+            .unwrap();
+        let mut sealed = out[..set.len].to_vec();
+        sealed.extend_from_slice(b"\r\n");
+        sealed.extend_from_slice(&dkim_signed);
+        let zone = format!(
+            "s._domainkey.example.test. IN TXT \"v=DKIM1; k=ed25519; p={}\"\n",
+            base64ct::Base64::encode_string(&key().public_key())
+        );
+        let keys = ZoneKeySource::parse(zone.as_bytes()).unwrap();
+        let settings = VerifySettings::new(1_700_000_100);
+        let report = verify_reader(&sealed[..], &keys, &settings).await.unwrap();
+        assert!(report.any_pass());
+        let arc = report.arc.expect("an arc= result");
+        assert_eq!((arc.status, arc.instances), (ChainStatus::Pass, 1));
+        let plain = verify_reader(&dkim_signed[..], &keys, &settings)
+            .await
+            .unwrap();
+        assert_eq!(plain.arc, None);
     }
 
     #[tokio::test]
