@@ -244,6 +244,37 @@ mod tests {
         assert_eq!(unfold(b"a\r\n  b"), "a b");
     }
 
+    /// Security: an ARC-Authentication-Results that claims our authserv-id
+    /// (forged upstream, under someone else's seal) is never taken for our
+    /// arrival results: only our own Authentication-Results is, so such a
+    /// message is not sealed with results we never saw.
+    #[test]
+    fn a_forged_aar_claiming_our_authserv_id_is_not_our_results() {
+        let key = Arc::new(
+            SigningKey::new(
+                "list.example".into(),
+                "arc".into(),
+                crate::keys::KeyMaterial::Ed25519(Box::new(ed25519_dalek::SigningKey::from_bytes(
+                    &[5u8; 32],
+                ))),
+            )
+            .unwrap(),
+        );
+        let mut headers = HeaderBuf::default();
+        for (name, value) in [
+            (
+                "ARC-Authentication-Results",
+                " i=1; mx.example.net; dkim=pass",
+            ),
+            ("From", " a@example.test"),
+            ("Authentication-Results", " other.example; dkim=pass"),
+        ] {
+            headers.push(name.as_bytes(), value.as_bytes(), true, 1 << 20);
+        }
+        let start = ArcSealJob::start(key, &headers, "mx.example.net", 1, false).unwrap();
+        assert!(matches!(start, ArcStart::NotOurs), "{start:?}");
+    }
+
     #[test]
     fn the_recorded_arc_result_is_the_chain_status() {
         assert_eq!(
