@@ -7,18 +7,7 @@ use serde::Serialize;
 /// The `arc=` result as RFC 8617 §10.1 registers it, with the instance
 /// count and reason as a comment and `header.oldest-pass` on pass.
 pub fn arc_entry(result: &ArcResult) -> String {
-    let reason: String = result
-        .reason
-        .to_string()
-        .chars()
-        .map(|c| {
-            if matches!(c, '(' | ')' | '\\') {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
+    let reason = comment_text(&result.reason.to_string());
     let mut entry = format!("arc={} ({reason}", result.status);
     if result.instances > 0 {
         entry.push_str(&format!(", {} set(s)", result.instances));
@@ -28,6 +17,26 @@ pub fn arc_entry(result: &ArcResult) -> String {
         entry.push_str(&format!(" header.oldest-pass={}", result.oldest_pass));
     }
     entry
+}
+
+/// `arc=fail` for a chain that could not be validated at all (§5.2: that
+/// is a fail), with the why as a comment.
+pub fn arc_fail_entry(why: &str) -> String {
+    format!("arc=fail ({})", comment_text(why))
+}
+
+/// `text` safe inside an RFC 5322 comment: parentheses and backslashes
+/// become spaces.
+fn comment_text(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if matches!(c, '(' | ')' | '\\') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// The `arc=` result as one JSON object and a newline, in the shape of the

@@ -16,7 +16,7 @@
 mod arc;
 pub mod domainkeys;
 
-pub use arc::{arc_entry, arc_json};
+pub use arc::{arc_entry, arc_fail_entry, arc_json};
 
 use mass_core::dkim::verify::{Verdict, Verification};
 use serde::Serialize;

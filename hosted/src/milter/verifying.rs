@@ -254,27 +254,14 @@ impl VerifyJob {
             .unwrap_or_default();
         let mut field = auth_results::write_field(id, &results, "\n\t");
         domainkeys::append_to_field(&mut field, &dk_reports, "\n\t");
-        // A chain that cannot be validated is a fail (§5.2), with the why
-        // as a comment (parentheses and backslashes taken out).
-        let arc_fail = |why: &str| {
-            let why: String = why
-                .chars()
-                .map(|c| {
-                    if matches!(c, '(' | ')' | '\\') {
-                        ' '
-                    } else {
-                        c
-                    }
-                })
-                .collect();
-            format!("arc=fail ({why})")
-        };
         let arc = match (self.arc, self.arc_broken) {
             (Some(v), None) => match v.finish() {
                 Ok(result) => Some(auth_results::arc_entry(&result)),
-                Err(e) => Some(arc_fail(&format!("not validatable: {e}"))),
+                Err(e) => Some(auth_results::arc_fail_entry(&format!(
+                    "not validatable: {e}"
+                ))),
             },
-            (_, Some(why)) => Some(arc_fail(&why)),
+            (_, Some(why)) => Some(auth_results::arc_fail_entry(&why)),
             (None, None) => None,
         };
         if let Some(arc) = &arc {

@@ -10,9 +10,9 @@
 
 use std::hint::black_box;
 
+use mass_core::DigestSigner;
 use mass_core::arc::{ArcSealer, ChainStatus, ChainValidator, SealRequest, ValidateOptions};
 use mass_core::dkim::verify::KeyAnswer;
-use mass_core::{DigestSigner, MessageSigner, SignRequest};
 
 use super::{median, rate};
 
@@ -46,19 +46,6 @@ fn chained(msg: &[u8], key: &mut dyn DigestSigner, hops: usize) -> Vec<u8> {
     message
 }
 
-/// `msg` signed once with DKIM by `key`.
-fn dkim_signed(msg: &[u8], key: &mut dyn DigestSigner) -> Vec<u8> {
-    let req = SignRequest::new("example.org", "bench", key.algorithm());
-    let mut s = Box::new(MessageSigner::<8192, 64>::new(&req).expect("request"));
-    s.update(msg).expect("message");
-    let mut out = [0u8; 2048];
-    let n = s.finish(key, &mut out).expect("sign");
-    let mut signed = out[..n].to_vec();
-    signed.extend_from_slice(b"\r\n");
-    signed.extend_from_slice(msg);
-    signed
-}
-
 /// Validate `chained` once; it must pass with 3 instances.
 fn validate(chained: &[u8], record: &[u8]) {
     let mut v = Box::new(ChainValidator::<16384, 256, 8>::new(ValidateOptions::new(
@@ -79,7 +66,7 @@ fn validate(chained: &[u8], record: &[u8]) {
 /// Validation of a 3-hop chain against DKIM verification, for one key.
 pub fn figures(name: &str, msg: &[u8], key: &mut dyn DigestSigner, record: &[u8]) {
     let chain = chained(msg, key, 3);
-    let signed = dkim_signed(msg, key);
+    let signed = super::signed_message(msg, key);
     let (mut arc, mut dkim, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..super::ROUNDS {
         let run_arc = || rate(1.0, || validate(black_box(&chain), record));
