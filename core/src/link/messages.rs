@@ -107,6 +107,28 @@ impl fmt::Debug for HeaderNames<'_> {
 }
 
 impl<'a> HeaderNames<'a> {
+    /// The names, collected into `names` (up to its capacity), as an `h=`
+    /// selection: oversigned or exact.
+    pub fn selection<'n, const N: usize>(
+        &self,
+        oversign: bool,
+        names: &'n mut heapless::Vec<&'a str, N>,
+    ) -> Result<HeaderSelection<'n>, DecodeError>
+    where
+        'a: 'n,
+    {
+        names.clear();
+        for n in self.iter() {
+            names.push(n).map_err(|_| DecodeError::TooMany)?;
+        }
+        let names: &'n [&'n str] = names.as_slice();
+        Ok(if oversign {
+            HeaderSelection::Oversign(names)
+        } else {
+            HeaderSelection::Exact(names)
+        })
+    }
+
     /// Encode `names` into `out` and view them; at most 255 names of at most 255 bytes.
     pub fn encode_into(names: &[&str], out: &'a mut [u8]) -> Result<HeaderNames<'a>, EncodeError> {
         let count = u8::try_from(names.len()).map_err(|_| EncodeError { needed: usize::MAX })?;
@@ -196,21 +218,12 @@ impl<'a> SignBegin<'a> {
     where
         'a: 'n,
     {
-        names.clear();
-        for n in self.headers.iter() {
-            names.push(n).map_err(|_| DecodeError::TooMany)?;
-        }
-        let names: &'n [&'n str] = names.as_slice();
         Ok(SignRequest {
             domain: self.domain,
             selector: self.selector,
             algorithm,
             canonicalization: self.canonicalization,
-            headers: if self.oversign {
-                HeaderSelection::Oversign(names)
-            } else {
-                HeaderSelection::Exact(names)
-            },
+            headers: self.headers.selection(self.oversign, names)?,
             timestamp: self.timestamp,
             expiration: self.expiration,
             identity: self.identity,

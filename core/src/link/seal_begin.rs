@@ -239,21 +239,12 @@ impl<'a> SealBegin<'a> {
     where
         'a: 'n,
     {
-        names.clear();
-        for n in self.headers.iter() {
-            names.push(n).map_err(|_| DecodeError::TooMany)?;
-        }
-        let names: &'n [&'n str] = names.as_slice();
         Ok(SealRequest {
             domain: self.domain,
             selector: self.selector,
             algorithm,
             canonicalization: self.canonicalization,
-            headers: if self.oversign {
-                HeaderSelection::Oversign(names)
-            } else {
-                HeaderSelection::Exact(names)
-            },
+            headers: self.headers.selection(self.oversign, names)?,
             timestamp: self.timestamp,
             authserv_id: self.authserv_id,
         })
