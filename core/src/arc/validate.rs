@@ -275,6 +275,8 @@ struct Intake<const B: usize, const F: usize> {
     broken: Option<Reason>,
     highest: u8,
     examining: Option<Member>,
+    /// An ARC field has been seen (kept or not).
+    saw_arc_field: bool,
 }
 
 impl<const B: usize, const F: usize> Intake<B, F> {
@@ -327,6 +329,7 @@ impl<const B: usize, const F: usize> FieldSink for Intake<B, F> {
     fn begin_field(&mut self, name: &[u8]) -> Result<bool, Error> {
         self.examining = None;
         let member = Member::from_field_name(name);
+        self.saw_arc_field |= member.is_some();
         if member.is_some() && self.broken.is_some() {
             // The chain fails whatever these say.
             return Ok(false);
@@ -403,6 +406,7 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const KEYS: usize>
                 broken: None,
                 highest: 0,
                 examining: None,
+                saw_arc_field: false,
             },
             headers_done: false,
             decided: None,
@@ -462,6 +466,13 @@ impl<const HEADER_BYTES: usize, const HEADER_FIELDS: usize, const KEYS: usize>
             return Err(Error::OutOfOrder);
         }
         Ok(self.feed_body(chunk))
+    }
+
+    /// True once an ARC field has been seen, even one that was not kept (a
+    /// caller whose intake failed on capacity tells "no chain" from "a
+    /// chain it could not validate" with this).
+    pub fn saw_arc_fields(&self) -> bool {
+        self.intake.saw_arc_field
     }
 
     /// The result, if the header block alone decided it.

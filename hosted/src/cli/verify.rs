@@ -155,7 +155,29 @@ pub struct MessageReport {
     pub domainkeys: Vec<crate::auth_results::domainkeys::DkReport>,
     /// The ARC chain's result (RFC 8617 §5.2), when the message has ARC
     /// fields (`arc=none` is not reported).
-    pub arc: Option<ArcResult>,
+    pub arc: Option<ArcReport>,
+}
+
+/// What the ARC validation of a message that has ARC fields found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArcReport {
+    /// The chain was validated.
+    Validated(ArcResult),
+    /// The chain could not be validated (a header over the validator's
+    /// capacity, say): `arc=fail` (§5.2). DKIM is verified all the same.
+    NotValidatable(mass_core::Error),
+}
+
+impl ArcReport {
+    /// The Authentication-Results entry.
+    fn entry(&self) -> String {
+        match self {
+            ArcReport::Validated(r) => auth_results::arc_entry(r),
+            ArcReport::NotValidatable(e) => {
+                auth_results::arc_fail_entry(&format!("not validatable: {e}"))
+            }
+        }
+    }
 }
 
 impl MessageReport {
@@ -186,9 +208,15 @@ pub async fn verify_reader<K: KeySource>(
     let mut domainkeys = crate::auth_results::domainkeys::new_verifier();
     // So does the ARC chain validator (`arc=` beside `dkim=`).
     let mut arc = Box::new(HostValidator::new(ValidateOptions::new(settings.now)));
+    let mut arc_error = None;
     crate::cli::io::stream(input, |chunk| {
         domainkeys.update(chunk).map_err(VerifyCliError::Message)?;
-        arc.update(chunk).map_err(VerifyCliError::Message)?;
+        // An ARC failure never stops DKIM: it is kept and reported.
+        if arc_error.is_none()
+            && let Err(e) = arc.update(chunk)
+        {
+            arc_error = Some(e);
+        }
         verifier
             .update(chunk)
             .map(drop)
@@ -196,12 +224,28 @@ pub async fn verify_reader<K: KeySource>(
     })?;
     verifier.end_of_input().map_err(VerifyCliError::Message)?;
     domainkeys.end_of_input().map_err(VerifyCliError::Message)?;
-    arc.end_of_input().map_err(VerifyCliError::Message)?;
+    if arc_error.is_none()
+        && let Err(e) = arc.end_of_input()
+    {
+        arc_error = Some(e);
+    }
     // The one key lookup the milter uses too: DKIM's, DomainKeys' and
     // ARC's names side by side, each once.
-    dns::provide_keys(vec![&mut *verifier, &mut *domainkeys, &mut *arc], keys).await;
-    let arc = arc.finish().map_err(VerifyCliError::Message)?;
-    let arc = Some(arc).filter(|a| a.status != ChainStatus::None);
+    let mut verifiers: Vec<&mut (dyn dns::WantsKeys + Send)> =
+        vec![&mut *verifier, &mut *domainkeys];
+    if arc_error.is_none() {
+        verifiers.push(&mut *arc);
+    }
+    dns::provide_keys(verifiers, keys).await;
+    let arc = match arc_error {
+        // Only a message with ARC fields gets an arc= result.
+        Some(e) => arc.saw_arc_fields().then_some(ArcReport::NotValidatable(e)),
+        None => match arc.finish() {
+            Ok(r) if r.status == ChainStatus::None => None,
+            Ok(r) => Some(ArcReport::Validated(r)),
+            Err(e) => Some(ArcReport::NotValidatable(e)),
+        },
+    };
     let domainkeys =
         crate::auth_results::domainkeys::reports(domainkeys).map_err(VerifyCliError::Message)?;
 
@@ -293,15 +337,23 @@ fn run_inner(args: &VerifyArgs) -> Result<bool, VerifyCliError> {
             &authserv_id,
             &report.domainkeys,
         ));
-        if let Some(arc) = &report.arc {
-            lines.push_str(&auth_results::arc_json(&authserv_id, arc));
+        match &report.arc {
+            Some(ArcReport::Validated(arc)) => {
+                lines.push_str(&auth_results::arc_json(&authserv_id, arc));
+            }
+            Some(ArcReport::NotValidatable(e)) => lines.push_str(&format!(
+                "{{\"authserv_id\":{},\"method\":\"arc\",\"result\":\"fail\",\"reason\":{}}}\n",
+                serde_json::Value::from(authserv_id.as_str()),
+                serde_json::Value::from(format!("not validatable: {e}"))
+            )),
+            None => {}
         }
         lines
     } else {
         let mut field = auth_results::write_field(&authserv_id, &report.results, "\n\t");
         crate::auth_results::domainkeys::append_to_field(&mut field, &report.domainkeys, "\n\t");
         if let Some(arc) = &report.arc {
-            auth_results::append_resinfo(&mut field, &auth_results::arc_entry(arc), "\n\t");
+            auth_results::append_resinfo(&mut field, &arc.entry(), "\n\t");
         }
         field.push('\n');
         field
@@ -442,7 +494,9 @@ mod tests {
         let settings = VerifySettings::new(1_700_000_100);
         let report = verify_reader(&sealed[..], &keys, &settings).await.unwrap();
         assert!(report.any_pass());
-        let arc = report.arc.expect("an arc= result");
+        let Some(ArcReport::Validated(arc)) = report.arc else {
+            panic!("no arc= result");
+        };
         assert_eq!((arc.status, arc.instances), (ChainStatus::Pass, 1));
         let plain = verify_reader(&dkim_signed[..], &keys, &settings)
             .await
