@@ -285,8 +285,63 @@ impl Ctx {
     }
 
     fn up(&self, milter: &str, sink: &Path) -> Result<(), String> {
-        self.harness(&["up", milter, &sink.display().to_string()])
-            .map(|_| ())
+        self.harness(&["up", milter, &sink.display().to_string()])?;
+        if milter != "none" {
+            self.wait_for_new_smtpd();
+        }
+        Ok(())
+    }
+
+    /// After a reload, Postfix's idle smtpd processes serve one more
+    /// client with the old milter setting (a milter that is gone answers
+    /// `451 4.7.1`) before they exit. Probe with MAIL FROM until three in a
+    /// row are accepted (each probe that meets an old process retires it),
+    /// for at most 20 s; a step that still meets one fails on its own.
+    fn wait_for_new_smtpd(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut accepted_in_a_row = 0;
+        while accepted_in_a_row < 3 && Instant::now() < deadline {
+            if self.probe_mail_from() {
+                accepted_in_a_row += 1;
+            } else {
+                accepted_in_a_row = 0;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+
+    /// One SMTP session to the harness's smtpd: true if MAIL FROM got 250.
+    fn probe_mail_from(&self) -> bool {
+        use std::io::{BufRead, BufReader, Write};
+        let Ok(stream) = TcpStream::connect(("127.0.0.1", self.mta.smtp)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let Ok(mut writer) = stream.try_clone() else {
+            return false;
+        };
+        let mut reader = BufReader::new(stream);
+        // The last line of a reply (`250 ...`, not `250-...`).
+        let mut reply = || {
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(n) if n > 0 && line.as_bytes().get(3) == Some(&b'-') => continue,
+                    Ok(n) if n > 0 => return line.clone(),
+                    _ => return String::new(),
+                }
+            }
+        };
+        let mut ok = reply().starts_with("220");
+        for (command, want) in [
+            ("EHLO probe.harness.test\r\n", "250"),
+            ("MAIL FROM:<probe@example.com>\r\n", "250"),
+        ] {
+            ok = ok && writer.write_all(command.as_bytes()).is_ok() && reply().starts_with(want);
+        }
+        let _ = writer.write_all(b"QUIT\r\n");
+        ok
     }
 
     /// Send `n` messages of `size` bytes; returns messages per second end
