@@ -98,6 +98,7 @@ mod bytes;
 pub mod canon;
 pub mod crypto;
 pub mod dkim;
+pub mod dkim2;
 #[cfg(feature = "rsa")]
 pub mod domainkeys;
 pub mod error;
