@@ -20,6 +20,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod device;
+pub mod dkim2;
 pub mod dns;
 pub mod keys;
 pub mod milter;

@@ -1,7 +1,8 @@
 //! `mass`: the command-line tool and milter daemon.
 
 use mass_hosted::cli::{
-    arc as arc_cli, batv, device as device_cli, keygen, sign as sign_cli, verify as verify_cli,
+    arc as arc_cli, batv, device as device_cli, dkim2 as dkim2_cli, keygen, sign as sign_cli,
+    verify as verify_cli,
 };
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,9 @@ enum Command {
     Verify(verify_cli::VerifyArgs),
     /// ARC (RFC 8617): validate a message's chain, or seal it with the next set.
     Arc(arc_cli::ArcArgs),
+    /// DKIM2 (draft-ietf-dkim-dkim2-spec-03): sign one hop for an SMTP
+    /// envelope, or verify a whole chain.
+    Dkim2(dkim2_cli::Dkim2Args),
     /// A signing device: show its slots, provision a key (never read back).
     Device(device_cli::DeviceArgs),
     /// Run the milter daemon: sign or verify each message (config in TOML).
@@ -78,6 +82,7 @@ fn run() -> ExitCode {
         Command::Verify(args) => verify_cli::run(&args),
         Command::Device(args) => report("device", device_cli::run(&args)),
         Command::Arc(args) => arc_cli::run(&args),
+        Command::Dkim2(args) => dkim2_cli::run(&args),
         Command::Serve {
             config: Some(config),
             ..

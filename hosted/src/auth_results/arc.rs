@@ -27,7 +27,7 @@ pub fn arc_fail_entry(why: &str) -> String {
 
 /// `text` safe inside an RFC 5322 comment: parentheses and backslashes
 /// become spaces.
-fn comment_text(text: &str) -> String {
+pub(super) fn comment_text(text: &str) -> String {
     text.chars()
         .map(|c| {
             if matches!(c, '(' | ')' | '\\') {

@@ -14,9 +14,11 @@
 //!   signature.
 
 mod arc;
+mod dkim2;
 pub mod domainkeys;
 
 pub use arc::{arc_entry, arc_fail_entry, arc_json};
+pub use dkim2::{dkim2_entry, dkim2_json};
 
 use mass_core::dkim::verify::{Verdict, Verification};
 use serde::Serialize;

@@ -4,6 +4,7 @@ pub mod arc;
 pub mod batv;
 pub mod dev;
 pub mod device;
+pub mod dkim2;
 pub mod io;
 pub mod keygen;
 pub mod sign;

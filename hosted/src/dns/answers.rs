@@ -28,6 +28,7 @@ use std::task::Poll;
 use mass_core::arc::ChainValidator;
 use mass_core::dkim::key_record::KeyRecord;
 use mass_core::dkim::verify::{KeyAnswer, MessageVerifier};
+use mass_core::dkim2::Dkim2Verifier;
 use mass_core::domainkeys::DkMessageVerifier;
 
 use super::{KeySource, LookupError, TxtRecord, key_record_candidates, normalize_name};
@@ -71,6 +72,25 @@ impl<const B: usize, const F: usize, const S: usize> WantsKeys for MessageVerifi
 /// same names (§4.1.2, §4.1.3), so the lookup and its record filter are
 /// DKIM's.
 impl<const B: usize, const F: usize, const K: usize> WantsKeys for ChainValidator<B, F, K> {
+    fn key_names(&self) -> Vec<(usize, String)> {
+        self.key_requests()
+            .map(|request| (request.id, request.to_string()))
+            .collect()
+    }
+
+    fn is_key_record(&self, record: &[u8]) -> bool {
+        KeyRecord::parse(record).is_ok()
+    }
+
+    fn take_key(&mut self, id: usize, answer: KeyAnswer<'_>) {
+        self.provide_key(id, answer);
+    }
+}
+
+/// DKIM2: its keys are DKIM key records at the same names.
+impl<const B: usize, const F: usize, const K: usize, const R: usize> WantsKeys
+    for Dkim2Verifier<B, F, K, R>
+{
     fn key_names(&self) -> Vec<(usize, String)> {
         self.key_requests()
             .map(|request| (request.id, request.to_string()))

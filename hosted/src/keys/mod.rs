@@ -226,6 +226,11 @@ impl SigningKey {
         })
     }
 
+    /// The selector (`s=`) this key is published under.
+    pub fn selector(&self) -> &str {
+        &self.selector
+    }
+
     /// `domain/selector (algorithm)`, for logs.
     pub fn label(&self) -> String {
         format!(

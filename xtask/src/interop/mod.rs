@@ -25,20 +25,27 @@
 //! 8. ARC against dkimpy and Mail::DKIM, both ways, with tampering (issue 11,
 //!    `arc_peers.rs`): chains of 1-3 hops by mixed sealers, validated by all
 //!    three (`cargo xtask interop arc-peers` runs only this).
+//! 9. DKIM2 against mail-auth, both ways, with tampering and a replay (issue
+//!    12, `dkim2_peers.rs`): chains of 1-3 hops by mass and mail-auth mixed,
+//!    verified by both (`cargo xtask interop dkim2-peers` runs only this).
 //!
 //! Any single failure fails the task; counts are printed per peer, algorithm
 //! and canonicalization.
 //!
 //! Options: `--count N` (messages, default 300), `--seed N`, `--keep` (keep the
-//! temp dir), `--signing-only`, `--verifying-only`, `--release` (test a
+//! temp dir), `--signing-only`, `--verifying-only`, `arc` or `dkim2` (only that
+//! protocol's suites), `--release` (test a
 //! release build of mass instead of the dev build). `MASS_BIN=path` uses that
-//! binary instead of building one.
+//! binary instead of building one. `arc-peers` or `dkim2-peers`: only that
+//! peers step, with a build of mass.
 
 pub(crate) mod arc;
 mod arc_peers;
 pub(crate) mod batv;
 pub(crate) mod corpus;
 mod dkim;
+pub(crate) mod dkim2;
+mod dkim2_peers;
 pub(crate) mod domainkeys;
 mod message;
 mod vectors;
@@ -60,8 +67,11 @@ struct Options {
     release: bool,
     /// `arc`: only the ARC suites (`arc.rs`), no peers and no build.
     arc_only: bool,
+    dkim2_only: bool,
     /// `arc-peers`: only ARC against the peers (`arc_peers.rs`).
     arc_peers_only: bool,
+    /// `dkim2-peers`: only DKIM2 against mail-auth (`dkim2_peers.rs`).
+    dkim2_peers_only: bool,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
@@ -73,7 +83,9 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         verifying: true,
         release: false,
         arc_only: false,
+        dkim2_only: false,
         arc_peers_only: false,
+        dkim2_peers_only: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -95,7 +107,9 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--signing-only" => o.verifying = false,
             "--verifying-only" => o.signing = false,
             "arc" => o.arc_only = true,
+            "dkim2" => o.dkim2_only = true,
             "arc-peers" => o.arc_peers_only = true,
+            "dkim2-peers" => o.dkim2_peers_only = true,
             other => return Err(format!("interop: unknown option `{other}`")),
         }
     }
@@ -208,9 +222,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
         arc::run(&mut run);
         return run.finish();
     }
+    if opts.dkim2_only {
+        dkim2::run(&mut run);
+        return run.finish();
+    }
     let mut tally = Tally::default();
     if opts.arc_peers_only {
-        return run_arc_peers_only(run, tally, &opts);
+        let label = "ARC against dkimpy and Mail::DKIM";
+        return run_peers_only(run, tally, &opts, label, arc_peers::run_step);
+    }
+    if opts.dkim2_peers_only {
+        let label = "DKIM2 against mail-auth";
+        return run_peers_only(run, tally, &opts, label, dkim2_peers::run_step);
     }
     let root = util::root();
     let started = Instant::now();
@@ -294,6 +317,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
     arc::run(&mut run);
     tally.time("ARC test suites", t);
 
+    // The DKIM2 corpus runs on the core itself (issue 12).
+    let t = Instant::now();
+    dkim2::run(&mut run);
+    tally.time("DKIM2 corpus", t);
+
+    // DKIM2 against mail-auth, both ways (issue 12).
+    let t = Instant::now();
+    dkim2_peers::run_step(&mut run, &mut tally, &mass, &work, opts.count, opts.seed);
+    tally.time("DKIM2 against mail-auth", t);
+
     // ARC against dkimpy and Mail::DKIM, both ways (issue 11).
     let t = Instant::now();
     arc_peers::run_step(&mut run, &mut tally, &mass, &work, opts.count, opts.seed);
@@ -326,15 +359,25 @@ pub fn run(args: &[String]) -> Result<(), String> {
     run.finish()
 }
 
-/// `cargo xtask interop arc-peers`: build mass, run `arc_peers.rs` alone.
-fn run_arc_peers_only(mut run: util::Run, mut tally: Tally, opts: &Options) -> Result<(), String> {
+/// A peers step's `run_step` (run, tally, mass, work dir, count, seed).
+type PeerStep = fn(&mut util::Run, &mut Tally, &Path, &Path, usize, u64);
+
+/// `cargo xtask interop arc-peers` or `dkim2-peers`: build mass, run that
+/// step (`label`) alone.
+fn run_peers_only(
+    mut run: util::Run,
+    mut tally: Tally,
+    opts: &Options,
+    label: &str,
+    step: PeerStep,
+) -> Result<(), String> {
     let started = Instant::now();
     let Some((work, mass)) = util::scratch_with_mass(&mut run, "interop", opts.release) else {
         return run.finish();
     };
     eprintln!("xtask[interop]: working in {}", work.display());
-    arc_peers::run_step(&mut run, &mut tally, &mass, &work, opts.count, opts.seed);
-    tally.time("ARC against dkimpy and Mail::DKIM", started);
+    step(&mut run, &mut tally, &mass, &work, opts.count, opts.seed);
+    tally.time(label, started);
     tally.print();
     if opts.keep || run_has_failures(&tally) {
         eprintln!(
