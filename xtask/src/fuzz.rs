@@ -49,6 +49,7 @@ const TARGETS: &[(&str, Option<usize>)] = &[
     ("sign_message", None),
     ("domainkeys", None),
     ("arc", None),
+    ("dkim2", None),
     ("dkim2_recipe", None),
     // the device link (mass-core `link`)
     ("link_frames", Some(16384)),
