@@ -11,7 +11,7 @@
 //! domain = "example.com"
 //! selector = "s2026"
 //! file = "keys/s2026.example.com.pem"
-//! schemes = ["dkim", "domainkeys"]         # optional; default ["dkim"]
+//! schemes = ["dkim", "domainkeys"]         # optional; default ["dkim"]; "dkim2" signs DKIM2 hops
 //! [batv]                                  # optional: BATV prvs= (crate::batv)
 //! secret_file = "batv.secret"             # mode 0600, like key files
 //! local_domains = ["example.com"]
@@ -21,6 +21,11 @@
 //! selector = "arc2026"
 //! file = "keys/arc2026.pem"
 //! seal = true                             # default; false keeps the table but seals nothing
+//! [dkim2]                                 # optional: DKIM2 (crate::milter::dkim2)
+//! verify = true                           # default: check chains on arrival (dkim2= results)
+//! record_changes = true                   # a list host: keep arrivals, write recipes on exit
+//! keep = 1000                             # arrivals kept (by Message-ID) ...
+//! keep_seconds = 3600                     # ... and for how long
 //! ```
 //!
 //! Relative key paths are taken from the directory of the config file.
@@ -254,6 +259,9 @@ pub enum Scheme {
     Dkim,
     /// DomainKeys (RFC 4870): a DomainKey-Signature, rsa-sha1.
     Domainkeys,
+    /// DKIM2 (draft-ietf-dkim-dkim2-spec-03): a DKIM2-Signature for each
+    /// hop that leaves with a MAIL FROM in this key's domain.
+    Dkim2,
 }
 
 fn default_schemes() -> Vec<Scheme> {
@@ -347,6 +355,56 @@ pub struct Config {
     /// arrived through us (`crate::milter::arc`).
     #[serde(default)]
     pub arc: Option<ArcConfig>,
+    /// `[dkim2]`: DKIM2 verification and list-host recipes
+    /// (`crate::milter::dkim2`).
+    #[serde(default)]
+    pub dkim2: Dkim2Config,
+}
+
+/// The `[dkim2]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dkim2Config {
+    /// Check DKIM2 chains on arrival and write `dkim2=` results (default).
+    #[serde(default = "default_true")]
+    pub verify: bool,
+    /// Keep each arriving message (by Message-ID) so that, when a list or
+    /// forwarder sends it on changed, the DKIM2 hop signed on exit records
+    /// the recipe back to it. Off by default: it keeps message copies in
+    /// memory.
+    #[serde(default)]
+    pub record_changes: bool,
+    /// How many arrivals are kept at most.
+    #[serde(default = "default_keep")]
+    pub keep: usize,
+    /// How long an arrival is kept, in seconds.
+    #[serde(default = "default_keep_seconds")]
+    pub keep_seconds: u64,
+    /// The largest message kept or signed as a DKIM2 hop (bytes).
+    #[serde(default = "default_dkim2_max_message")]
+    pub max_message_bytes: usize,
+}
+
+impl Default for Dkim2Config {
+    fn default() -> Self {
+        Dkim2Config {
+            verify: true,
+            record_changes: false,
+            keep: default_keep(),
+            keep_seconds: default_keep_seconds(),
+            max_message_bytes: default_dkim2_max_message(),
+        }
+    }
+}
+
+fn default_keep() -> usize {
+    1000
+}
+fn default_keep_seconds() -> u64 {
+    3600
+}
+fn default_dkim2_max_message() -> usize {
+    10 << 20
 }
 
 /// The `[arc]` table: the key that seals ARC sets (RFC 8617 §5.1).
@@ -497,7 +555,7 @@ impl fmt::Display for ConfigErrorKind {
             ConfigErrorKind::ArcDomain => f.write_str("[arc] domain is not a domain name"),
             ConfigErrorKind::ArcSelector => f.write_str("[arc] selector is not a selector"),
             ConfigErrorKind::KeySchemes => {
-                f.write_str("[[key]] schemes is empty (dkim, domainkeys or both)")
+                f.write_str("[[key]] schemes is empty (dkim, domainkeys, dkim2)")
             }
             ConfigErrorKind::Batv(e) => e.fmt(f),
             ConfigErrorKind::Signer(e) => e.fmt(f),

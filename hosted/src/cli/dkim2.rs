@@ -19,18 +19,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use mass_core::dkim2::VerifyOptions;
 use mass_core::dkim2::sign::{Destination, SignerError};
-use mass_core::dkim2::{Dkim2Result, Dkim2Signer, Dkim2Verifier, Envelope, HopRequest, Status};
-use mass_core::{DigestSigner, dkim2::VerifyOptions};
+use mass_core::dkim2::{Dkim2Result, Dkim2Verifier, Envelope, HopRequest, Status};
 
 use crate::auth_results;
 use crate::cli::CliError;
 use crate::cli::io::read_message;
 use crate::cli::sign::{HEADER_BYTES, HEADER_FIELDS, read_key};
 use crate::clock::Clock;
-use crate::dkim2::{Revision, revise};
+use crate::dkim2::{HopError, Revision, revise, sign_hop};
 use crate::dns::{self, DnsKeySource, ZoneKeySource};
-use crate::keys::{KeySigner, SigningKey};
+use crate::keys::SigningKey;
 
 /// The most distinct keys a DKIM2 verification looks up.
 pub const DKIM2_KEYS: usize = 16;
@@ -40,8 +40,6 @@ pub const DKIM2_RECIPE_BYTES: usize = 16 * 1024;
 /// The verifier hosts run.
 pub type HostDkim2Verifier =
     Dkim2Verifier<HEADER_BYTES, HEADER_FIELDS, DKIM2_KEYS, DKIM2_RECIPE_BYTES>;
-/// The signer hosts run.
-pub type HostDkim2Signer<'r> = Dkim2Signer<'r, HEADER_BYTES, HEADER_FIELDS>;
 
 /// `mass dkim2`: DKIM2 chains.
 #[derive(clap::Args, Debug)]
@@ -202,47 +200,19 @@ fn run_sign(args: &SignArgs) -> Result<bool, CliError> {
         flags: &flags,
         recipe: recipe.as_deref(),
     };
-    let fields = sign_hop(&request, &message, &keys)?;
+    let key_refs: Vec<&SigningKey> = keys.iter().collect();
+    let fields = sign_hop(&request, &message, &key_refs).map_err(|e| match e {
+        HopError::Signer(e) => signer_error(e),
+        HopError::Stream(e) => CliError::Sign(e),
+    })?;
     let mut out = io::BufWriter::new(io::stdout().lock());
-    out.write_all(&fields)
+    fields
+        .iter()
+        .try_for_each(|f| out.write_all(f).and_then(|()| out.write_all(b"\r\n")))
         .and_then(|()| out.write_all(&message))
         .and_then(|()| out.flush())
         .map_err(CliError::Write)?;
     Ok(true)
-}
-
-/// Sign `message` (CRLF line ends) for `request` with `keys`; return the
-/// new header fields, each ending in CRLF, to put on top of it.
-pub fn sign_hop(
-    request: &HopRequest<'_>,
-    message: &[u8],
-    keys: &[SigningKey],
-) -> Result<Vec<u8>, CliError> {
-    let mut signer = Box::new(HostDkim2Signer::new(request).map_err(signer_error)?);
-    signer.update(message).map_err(CliError::Sign)?;
-    let mut signers: Vec<KeySigner<'_>> = keys.iter().map(KeySigner::new).collect();
-    let selectors: Vec<&str> = keys.iter().map(SigningKey::selector).collect();
-    let mut pairs: Vec<(&str, &mut dyn DigestSigner)> = selectors
-        .iter()
-        .copied()
-        .zip(signers.iter_mut().map(|s| s as &mut dyn DigestSigner))
-        .collect();
-    let mut buf = vec![0u8; 4096];
-    let hop = loop {
-        match signer.finish(&mut pairs, &mut buf) {
-            Ok(hop) => break hop,
-            Err(SignerError::BufferTooSmall { required }) if required > buf.len() => {
-                buf.resize(required, 0);
-            }
-            Err(e) => return Err(signer_error(e)),
-        }
-    };
-    let mut fields = Vec::with_capacity(buf.len() + 4);
-    for span in [Some(hop.signature), hop.instance].into_iter().flatten() {
-        fields.extend_from_slice(span.get(&buf).unwrap_or_default());
-        fields.extend_from_slice(b"\r\n");
-    }
-    Ok(fields)
 }
 
 fn signer_error(e: SignerError) -> CliError {

@@ -10,6 +10,7 @@ mod arc;
 mod batv;
 pub mod codec;
 pub mod device_signing;
+pub mod dkim2;
 mod headers;
 pub mod server;
 mod session;
@@ -168,6 +169,9 @@ impl State {
 pub struct Shared {
     state: RwLock<Arc<State>>,
     clock: Clock,
+    /// Arrivals kept for DKIM2 recipes (`[dkim2] record_changes`); kept
+    /// across reloads.
+    arrivals: dkim2::Arrivals,
 }
 
 impl Shared {
@@ -181,7 +185,13 @@ impl Shared {
         Shared {
             state: RwLock::new(Arc::new(state)),
             clock,
+            arrivals: dkim2::Arrivals::default(),
         }
+    }
+
+    /// The arrivals kept for DKIM2 recipes.
+    pub fn arrivals(&self) -> &dkim2::Arrivals {
+        &self.arrivals
     }
 
     /// The clock messages read.

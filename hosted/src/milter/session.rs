@@ -102,6 +102,13 @@ struct Message {
     batv: super::batv::Envelope,
     /// The ARC set this message gets as it leaves (`[arc]`).
     arc: Option<Box<ArcSealJob>>,
+    /// MAIL FROM and RCPT TO.
+    envelope: super::dkim2::Envelope,
+    /// The DKIM2 hop this message gets as it leaves.
+    dkim2_exit: Option<Box<super::dkim2::Dkim2Exit>>,
+    /// The message as it arrived, kept for DKIM2 recipes
+    /// (`[dkim2] record_changes`).
+    arrival: Option<super::dkim2::Gathered>,
 }
 
 /// One milter connection.
@@ -180,6 +187,9 @@ impl Session {
             skipped: false,
             batv: Default::default(),
             arc: None,
+            envelope: Default::default(),
+            dkim2_exit: None,
+            arrival: None,
         })
     }
 
@@ -227,11 +237,15 @@ impl Session {
                 let state = self.message().state.clone();
                 let internal = self.internal(&state);
                 self.message().batv = super::batv::Envelope::mail(args.first(), internal);
+                self.message().envelope.mail_from = text(args.first().unwrap_or_default());
                 self.reply(command, Reply::Continue, out);
             }
             Command::Rcpt(args) => {
                 let queue_id = self.queue_id.clone().unwrap_or_else(|| "-".into());
                 let m = self.message();
+                m.envelope
+                    .rcpt_to
+                    .push(text(args.first().unwrap_or_default()));
                 let policy = m.state.config.batv_policy.clone();
                 // Without a clock no tag can be checked; the message gets
                 // `on_error` at its end.
@@ -374,6 +388,7 @@ impl Session {
                             domain
                                 .as_deref()
                                 .is_some_and(|d| k.domain.eq_ignore_ascii_case(d))
+                                && super::signing::signs_dkim_or_domainkeys(&state.config.keys, k)
                         })
                         .cloned()
                         .collect();
@@ -417,6 +432,29 @@ impl Session {
         } else {
             Phase::Verifying(Box::new(VerifyJob::start(&state, &m.headers, now)))
         };
+        let dkim2 = &state.config.dkim2;
+        if internal {
+            let from = super::headers::from_domain(&m.headers).ok().flatten();
+            let keys = super::dkim2::hop_keys(
+                &state.config.keys,
+                &state.keys,
+                &m.envelope,
+                from.as_deref(),
+            );
+            if !keys.is_empty() && !m.headers.overflowed() {
+                m.dkim2_exit = Some(Box::new(super::dkim2::Dkim2Exit::start(
+                    keys,
+                    m.envelope.clone(),
+                    &m.headers,
+                    dkim2.max_message_bytes,
+                )));
+            }
+        } else if dkim2.record_changes && super::dkim2::message_id(&m.headers).is_some() {
+            m.arrival = Some(super::dkim2::Gathered::new(
+                &m.headers,
+                dkim2.max_message_bytes,
+            ));
+        }
         if internal && let Some(key) = state.arc_key.clone() {
             let also_dkim = matches!(m.phase, Phase::Signing(_));
             match ArcSealJob::start(key, &m.headers, &state.config.authserv_id, now, also_dkim) {
@@ -437,6 +475,8 @@ impl Session {
             self.decide();
         }
         let m = self.message();
+        let dkim2_wants_more = m.dkim2_exit.as_mut().is_some_and(|job| job.body(chunk))
+            | m.arrival.as_mut().is_some_and(|a| a.body(chunk));
         let arc_wants_more = match m.arc.as_mut().map(|job| job.body(chunk)) {
             Some(Ok(more)) => more,
             Some(Err(e)) => {
@@ -447,6 +487,7 @@ impl Session {
             None => false,
         };
         arc_wants_more
+            | dkim2_wants_more
             | match &mut m.phase {
                 Phase::Signing(job) => match job.body(chunk) {
                     Ok(more) => more,
@@ -483,6 +524,40 @@ impl Session {
                 Vec::new()
             }
             None => Vec::new(),
+        };
+        // The DKIM2 hop, like ARC, is added value: a failure is logged.
+        let dkim2_hop = match (m.dkim2_exit, &m.now) {
+            (Some(job), Ok(now)) => {
+                match job.finish(*now, self.shared.arrivals(), &state.config.dkim2) {
+                    Ok(fields) => fields,
+                    Err(e) => {
+                        tracing::warn!(queue_id, error = %e, "no DKIM2 hop signed");
+                        Vec::new()
+                    }
+                }
+            }
+            _ => Vec::new(),
+        };
+        if let (Some(arrival), Some(id)) = (
+            m.arrival.and_then(super::dkim2::Gathered::finish),
+            super::dkim2::message_id(&m.headers),
+        ) {
+            self.shared
+                .arrivals()
+                .keep(&state.config.dkim2, id, arrival);
+        }
+        let insert_dkim2 = |out: &mut Vec<u8>| {
+            for field in &dkim2_hop {
+                Reply::InsertHeader {
+                    index: 0,
+                    name: field.name,
+                    value: &field.value,
+                }
+                .encode(out);
+            }
+            if let Some(sig) = dkim2_hop.last() {
+                tracing::info!(queue_id, hop = sig.label, "DKIM2 hop signed");
+            }
         };
         let insert_arc = |out: &mut Vec<u8>| {
             for field in &arc_set {
@@ -534,6 +609,7 @@ impl Session {
                         }
                         .encode(out);
                     }
+                    insert_dkim2(out);
                     insert_arc(out);
                     Reply::Continue.encode(out);
                     tracing::info!(
@@ -599,7 +675,7 @@ impl Session {
                 }
             },
             Phase::Verifying(job) => {
-                let outcome = job.finish(&state, &m.headers);
+                let outcome = job.finish(&state, &m.headers, &m.envelope);
                 for &index in &outcome.delete_auth_results {
                     Reply::ChangeHeader {
                         index: u32::try_from(index).unwrap_or(u32::MAX),
@@ -614,6 +690,7 @@ impl Session {
                     value: &outcome.auth_results,
                 }
                 .encode(out);
+                insert_dkim2(out);
                 insert_arc(out);
                 Reply::Continue.encode(out);
                 tracing::info!(

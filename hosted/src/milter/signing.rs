@@ -104,6 +104,17 @@ impl From<DeviceJobError> for SignError {
 
 /// Split the keys for a message by the schemes their `[[key]]` names:
 /// (DKIM keys, DomainKeys keys). A key not found in `configs` signs DKIM.
+/// Whether `key` signs DKIM or DomainKeys (a `dkim2`-only key signs DKIM2
+/// hops alone, chosen by MAIL FROM, not by From).
+pub fn signs_dkim_or_domainkeys(configs: &[KeyConfig], key: &SigningKey) -> bool {
+    configs
+        .iter()
+        .find(|c| c.domain.eq_ignore_ascii_case(&key.domain) && c.selector == key.selector)
+        .is_none_or(|c| {
+            c.schemes.contains(&Scheme::Dkim) || c.schemes.contains(&Scheme::Domainkeys)
+        })
+}
+
 pub fn split_schemes(
     configs: &[KeyConfig],
     keys: Vec<Arc<SigningKey>>,

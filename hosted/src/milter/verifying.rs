@@ -23,6 +23,7 @@ use mass_core::dkim::verify::{MessageVerifier, VerifyOptions};
 
 use crate::auth_results::domainkeys::{self, HostDkVerifier};
 use crate::auth_results::{self, DkimResult, SignatureResult};
+use crate::cli::dkim2::HostDkim2Verifier;
 use crate::dns::{self, KeySource, WantsKeys};
 
 use super::State;
@@ -81,6 +82,11 @@ pub struct VerifyJob {
     arc: Option<Box<ArcValidator>>,
     /// Why the ARC chain could not be validated, when it could not.
     arc_broken: Option<String>,
+    /// The DKIM2 verifier, when the message has DKIM2 fields and `[dkim2]
+    /// verify` is on; its `dkim2=` result goes into our field.
+    dkim2: Option<Box<HostDkim2Verifier>>,
+    /// Why the DKIM2 chain could not be verified, when it could not.
+    dkim2_broken: Option<String>,
     /// Why the message could not be verified, when it could not.
     broken: Option<String>,
     body_done: bool,
@@ -89,12 +95,14 @@ pub struct VerifyJob {
 impl VerifyJob {
     /// Start verifying; the header fields are all known at this point.
     /// `now` (Unix seconds) is the time `t=` and `x=` are checked against.
-    pub fn start(_state: &State, headers: &HeaderBuf, now: u64) -> VerifyJob {
+    pub fn start(state: &State, headers: &HeaderBuf, now: u64) -> VerifyJob {
         let mut job = VerifyJob {
             verifier: None,
             domainkeys: None,
             arc: None,
             arc_broken: None,
+            dkim2: None,
+            dkim2_broken: None,
             broken: None,
             body_done: false,
         };
@@ -130,6 +138,23 @@ impl VerifyJob {
                 Err(e) => job.arc_broken = Some(format!("ARC header section not validatable: {e}")),
             }
         }
+        let has_dkim2 = ["DKIM2-Signature", "Message-Instance"]
+            .iter()
+            .any(|name| headers.values(name).next().is_some());
+        if state.config.dkim2.verify && has_dkim2 {
+            let options = mass_core::dkim2::VerifyOptions::new(now);
+            let mut v = Box::new(HostDkim2Verifier::new(options));
+            let fed = headers
+                .fields()
+                .try_for_each(|(_, field)| v.header_field(field))
+                .and_then(|()| v.end_of_headers());
+            match fed {
+                Ok(()) => job.dkim2 = Some(v),
+                Err(e) => {
+                    job.dkim2_broken = Some(format!("DKIM2 header section not verifiable: {e}"))
+                }
+            }
+        }
         if headers.values("DKIM-Signature").next().is_none() {
             // Nothing to check: dkim=none, and no body needed.
             job.body_done = true;
@@ -163,7 +188,13 @@ impl VerifyJob {
             self.arc = None;
             self.arc_broken = Some(format!("ARC body not validatable: {e}"));
         }
-        let dk_wants_more = self.domainkeys.is_some() || self.arc.is_some();
+        if let Some(v) = self.dkim2.as_mut()
+            && let Err(e) = v.body(chunk)
+        {
+            self.dkim2 = None;
+            self.dkim2_broken = Some(format!("DKIM2 body not verifiable: {e}"));
+        }
+        let dk_wants_more = self.domainkeys.is_some() || self.arc.is_some() || self.dkim2.is_some();
         if self.body_done {
             return dk_wants_more;
         }
@@ -191,7 +222,12 @@ impl VerifyJob {
             .arc
             .as_ref()
             .is_some_and(|v| v.key_requests().next().is_some());
+        let dkim2 = self
+            .dkim2
+            .as_ref()
+            .is_some_and(|v| v.key_requests().next().is_some());
         dk || arc
+            || dkim2
             || self.broken.is_none()
                 && self
                     .verifier
@@ -209,6 +245,9 @@ impl VerifyJob {
         if let Some(arc) = self.arc.as_mut() {
             verifiers.push(&mut **arc);
         }
+        if let Some(v) = self.dkim2.as_mut() {
+            verifiers.push(&mut **v);
+        }
         if let (Some(v), None) = (self.verifier.as_mut(), &self.broken) {
             verifiers.push(&mut **v);
         }
@@ -216,7 +255,12 @@ impl VerifyJob {
     }
 
     /// The verdicts and the header changes.
-    pub fn finish(self, state: &State, headers: &HeaderBuf) -> VerifyOutcome {
+    pub fn finish(
+        self,
+        state: &State,
+        headers: &HeaderBuf,
+        envelope: &super::dkim2::Envelope,
+    ) -> VerifyOutcome {
         let id = &state.config.authserv_id;
         let fields = headers
             .fields()
@@ -267,6 +311,21 @@ impl VerifyJob {
         if let Some(arc) = &arc {
             auth_results::append_resinfo(&mut field, arc, "\n\t");
         }
+        let rcpts: Vec<&str> = envelope.rcpt_to.iter().map(String::as_str).collect();
+        let dkim2 = match (self.dkim2, self.dkim2_broken) {
+            (Some(v), None) => match v.finish(&mass_core::dkim2::Envelope {
+                mail_from: &envelope.mail_from,
+                rcpt_to: &rcpts,
+            }) {
+                Ok(result) => Some(auth_results::dkim2_entry(&result)),
+                Err(e) => Some(format!("dkim2=permerror (not verifiable: {e})")),
+            },
+            (_, Some(why)) => Some(format!("dkim2=permerror ({why})")),
+            (None, None) => None,
+        };
+        if let Some(dkim2) = &dkim2 {
+            auth_results::append_resinfo(&mut field, dkim2, "\n\t");
+        }
         let value = field
             .split_once(':')
             .map(|(_, v)| v.to_string())
@@ -283,6 +342,10 @@ impl VerifyJob {
             .collect();
         let dk_summary = match arc.as_deref().and_then(|a| a.split(' ').next()) {
             Some(arc) => format!("{dk_summary} {arc}"),
+            None => dk_summary,
+        };
+        let dk_summary = match dkim2.as_deref().and_then(|a| a.split(' ').next()) {
+            Some(d) => format!("{dk_summary} {d}"),
             None => dk_summary,
         };
         let summary = if results.is_empty() {

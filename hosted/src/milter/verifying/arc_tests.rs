@@ -85,7 +85,7 @@ fn arrival_results(message: &[u8], zone: ZoneKeySource) -> String {
             .unwrap()
             .block_on(job.fetch_keys(&*state.key_source));
     }
-    job.finish(&state, &headers)
+    job.finish(&state, &headers, &Default::default())
         .auth_results
         .replace("\n\t", " ")
 }

@@ -109,7 +109,7 @@ fn domainkeys_signatures_get_a_legacy_result() {
             .build()
             .unwrap()
             .block_on(job.fetch_keys(&*state.key_source));
-        let outcome = job.finish(&state, &headers);
+        let outcome = job.finish(&state, &headers, &Default::default());
         let ar = outcome.auth_results.replace("\n\t", " ");
         let want = if tamper { "fail" } else { "pass" };
         assert!(ar.contains("dkim=none;"), "{ar}");
@@ -197,7 +197,7 @@ async fn milter_verify(state: &State, message: &[u8], limit: usize) -> VerifyOut
     if job.needs_keys() {
         job.fetch_keys(&*state.key_source).await;
     }
-    job.finish(state, &headers)
+    job.finish(state, &headers, &Default::default())
 }
 
 /// The `dkim=` results of an Authentication-Results value, in order.
