@@ -162,7 +162,8 @@ impl<'a> HopRequest<'a> {
         }
     }
 
-    fn check(&self) -> Result<(), SignerError> {
+    /// Check the request as [`Dkim2Signer::new`] does.
+    pub fn check(&self) -> Result<(), SignerError> {
         check_dns_name(self.domain.as_bytes()).map_err(|_| SignerError::BadDomain)?;
         match self.destination {
             Destination::Envelope { mail_from, rcpt_to } => {
@@ -320,16 +321,31 @@ impl<'r, const HB: usize, const HF: usize> Dkim2Signer<'r, HB, HF> {
         keys: &mut [(&str, &mut dyn DigestSigner)],
         out: &mut [u8],
     ) -> Result<SignedHop, SignerError> {
+        let request = self.request;
+        self.finish_for(&request, keys, out)
+    }
+
+    /// [`finish`](Self::finish) for `request` (checked as [`new`](Self::new)
+    /// checks it) in place of the one `new` was given: for a signer kept
+    /// longer than its request's bytes, as a signing device keeps the
+    /// request apart from the signer and reads it again at the end.
+    pub fn finish_for(
+        &mut self,
+        request: &HopRequest<'_>,
+        keys: &mut [(&str, &mut dyn DigestSigner)],
+        out: &mut [u8],
+    ) -> Result<SignedHop, SignerError> {
+        request.check()?;
         if !self.headers_done {
             self.splitter.finish(&mut self.intake)?;
             self.headers_done = true;
         }
         check_keys(keys)?;
         let (hops, revisions) = self.chain_so_far()?;
-        if self.request.recipe.is_some() && revisions == 0 {
+        if request.recipe.is_some() && revisions == 0 {
             return Err(SignerError::RecipeWithoutInstance);
         }
-        let new_instance = revisions == 0 || self.request.recipe.is_some();
+        let new_instance = revisions == 0 || request.recipe.is_some();
         let revision = if new_instance {
             revisions.saturating_add(1)
         } else {
@@ -341,11 +357,11 @@ impl<'r, const HB: usize, const HF: usize> Dkim2Signer<'r, HB, HF> {
             let header = header_hash(&self.intake.store);
             let body = self.body.clone().finish().digest;
             let mut w = FieldWriter::new(out);
-            write_instance(&mut w, revision, &header, &body, self.request.recipe)?;
+            write_instance(&mut w, revision, &header, &body, request.recipe)?;
             mi_end = w.len;
             if mi_end > out.len() {
                 // Measure the rest before asking for more.
-                let sig_len = self.signature_len(keys, hops, revision, &mut [])?;
+                let sig_len = self.signature_len(request, keys, hops, revision, &mut [])?;
                 return Err(SignerError::BufferTooSmall {
                     required: mi_end.saturating_add(sig_len),
                 });
@@ -356,10 +372,10 @@ impl<'r, const HB: usize, const HF: usize> Dkim2Signer<'r, HB, HF> {
         // The signature field with its signatures left out: its input.
         let blank_len = {
             let mut w = FieldWriter::new(rest);
-            self.write_signature(&mut w, hops, revision, keys, None)?;
+            self.write_signature(&mut w, request, hops, revision, keys, None)?;
             w.len
         };
-        let need = self.signature_len(keys, hops, revision, &mut [])?;
+        let need = self.signature_len(request, keys, hops, revision, &mut [])?;
         if blank_len > rest.len() || need > rest.len() {
             return Err(SignerError::BufferTooSmall {
                 required: mi_end.saturating_add(need),
@@ -390,7 +406,7 @@ impl<'r, const HB: usize, const HF: usize> Dkim2Signer<'r, HB, HF> {
             *slot = sig.get(..len).unwrap_or_default();
         }
         let mut w = FieldWriter::new(rest);
-        self.write_signature(&mut w, hops, revision, keys, Some(&sigs))?;
+        self.write_signature(&mut w, request, hops, revision, keys, Some(&sigs))?;
         let sig_len = w.len;
         if sig_len > rest.len() {
             return Err(SignerError::BufferTooSmall {
@@ -412,6 +428,7 @@ impl<'r, const HB: usize, const HF: usize> Dkim2Signer<'r, HB, HF> {
     /// The length of the signature field with real signatures.
     fn signature_len(
         &self,
+        request: &HopRequest<'_>,
         keys: &[(&str, &mut dyn DigestSigner)],
         hops: u32,
         revision: u32,
@@ -427,7 +444,7 @@ impl<'r, const HB: usize, const HF: usize> Dkim2Signer<'r, HB, HF> {
             }
         }
         let mut w = FieldWriter::new(scratch);
-        self.write_signature(&mut w, hops, revision, keys, Some(&sigs))?;
+        self.write_signature(&mut w, request, hops, revision, keys, Some(&sigs))?;
         Ok(w.len)
     }
 
@@ -436,12 +453,12 @@ impl<'r, const HB: usize, const HF: usize> Dkim2Signer<'r, HB, HF> {
     fn write_signature(
         &self,
         w: &mut FieldWriter<'_>,
+        r: &HopRequest<'_>,
         hops: u32,
         revision: u32,
         keys: &[(&str, &mut dyn DigestSigner)],
         signatures: Option<&[&[u8]; MAX_KEYS]>,
     ) -> Result<(), SignerError> {
-        let r = &self.request;
         let mut num = [0u8; 20];
         w.put(SIGNATURE_FIELD.as_bytes());
         w.put(b":");
