@@ -72,6 +72,11 @@ impl<'a> Writer<'a> {
         self.bytes(s.as_bytes())
     }
 
+    /// Append a string of at most 65,535 bytes, its length first as a u16.
+    pub fn str16(&mut self, s: &str) -> Result<(), EncodeError> {
+        self.bytes16(s.as_bytes())
+    }
+
     /// Append bytes after their length as a u16.
     pub fn bytes16(&mut self, b: &[u8]) -> Result<(), EncodeError> {
         let n = u16::try_from(b.len()).map_err(|_| EncodeError {
@@ -147,6 +152,11 @@ impl<'a> Reader<'a> {
         core::str::from_utf8(self.take(n)?).map_err(|_| DecodeError::Invalid)
     }
 
+    /// Read a UTF-8 string after its length as a u16.
+    pub fn str16(&mut self) -> Result<&'a str, DecodeError> {
+        core::str::from_utf8(self.bytes16()?).map_err(|_| DecodeError::Invalid)
+    }
+
     /// Read bytes after their length as a u16.
     pub fn bytes16(&mut self) -> Result<&'a [u8], DecodeError> {
         let n = usize::from(self.u16()?);
@@ -160,6 +170,152 @@ impl<'a> Reader<'a> {
         } else {
             Err(DecodeError::Trailing)
         }
+    }
+}
+
+/// How the strings of a [`Strings`] list travel: each after its length
+/// as one byte (`str8`) or two (`str16`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Width {
+    /// A length byte: at most 255 bytes a string.
+    Str8,
+    /// A u16 length: at most 65,535 bytes a string.
+    Str16,
+}
+
+/// A list of at most 255 strings as it travels in a payload: the count
+/// goes before it (where the message puts it), then each string with its
+/// length. A view: the strings stay in the payload or in the buffer they
+/// were encoded into.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Strings<'a> {
+    width: Width,
+    count: u8,
+    encoded: &'a [u8],
+}
+
+impl fmt::Debug for Strings<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> Strings<'a> {
+    /// No strings.
+    pub const fn empty(width: Width) -> Strings<'a> {
+        Strings {
+            width,
+            count: 0,
+            encoded: &[],
+        }
+    }
+
+    /// Encode `items` into `out` and view them; at most 255 items, each
+    /// within the width.
+    pub fn encode_into(
+        width: Width,
+        items: &[&str],
+        out: &'a mut [u8],
+    ) -> Result<Strings<'a>, EncodeError> {
+        let count = u8::try_from(items.len()).map_err(|_| EncodeError { needed: usize::MAX })?;
+        let mut w = Writer::new(out);
+        for s in items {
+            match width {
+                Width::Str8 => w.str8(s)?,
+                Width::Str16 => w.str16(s)?,
+            }
+        }
+        let len = w.len();
+        Ok(Strings {
+            width,
+            count,
+            encoded: out.get(..len).unwrap_or(&[]),
+        })
+    }
+
+    /// View `count` strings encoded in `encoded`, checking that exactly
+    /// `count` are there, each UTF-8, and nothing after them.
+    pub fn from_encoded(
+        width: Width,
+        count: u8,
+        encoded: &'a [u8],
+    ) -> Result<Strings<'a>, DecodeError> {
+        let mut check = Reader::new(encoded);
+        for _ in 0..count {
+            read_one(&mut check, width)?;
+        }
+        check.end()?;
+        Ok(Strings {
+            width,
+            count,
+            encoded,
+        })
+    }
+
+    /// Read `count` strings from `r`; the rest of the payload may follow.
+    pub fn read(r: &mut Reader<'a>, width: Width, count: u8) -> Result<Strings<'a>, DecodeError> {
+        let before: &'a [u8] = r.rest;
+        for _ in 0..count {
+            read_one(r, width)?;
+        }
+        let used = before.len().saturating_sub(r.rest.len());
+        Ok(Strings {
+            width,
+            count,
+            encoded: before.get(..used).unwrap_or(&[]),
+        })
+    }
+
+    /// Write the count and then the strings.
+    pub fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.u8(self.count)?;
+        w.bytes(self.encoded)
+    }
+
+    /// The count as it travels.
+    pub fn count(&self) -> u8 {
+        self.count
+    }
+
+    /// The encoded strings, without the count.
+    pub fn encoded(&self) -> &'a [u8] {
+        self.encoded
+    }
+
+    /// How many strings.
+    pub fn len(&self) -> usize {
+        usize::from(self.count)
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The strings in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let mut r = Reader::new(self.encoded);
+        let width = self.width;
+        (0..self.count).map_while(move |_| read_one(&mut r, width).ok())
+    }
+
+    /// The strings, collected into `into` (cleared first), as a slice.
+    pub fn collect_into<'n, const N: usize>(
+        &self,
+        into: &'n mut heapless::Vec<&'a str, N>,
+    ) -> Result<&'n [&'a str], DecodeError> {
+        into.clear();
+        for s in self.iter() {
+            into.push(s).map_err(|_| DecodeError::TooMany)?;
+        }
+        Ok(into.as_slice())
+    }
+}
+
+fn read_one<'a>(r: &mut Reader<'a>, width: Width) -> Result<&'a str, DecodeError> {
+    match width {
+        Width::Str8 => r.str8(),
+        Width::Str16 => r.str16(),
     }
 }
 

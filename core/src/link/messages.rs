@@ -93,16 +93,14 @@ pub struct SignBegin<'a> {
     pub copied_headers: bool,
 }
 
-/// The header names of a [`SignBegin`], as they travel (length-prefixed names).
+/// The header names of a [`SignBegin`] or [`super::SealBegin`], as they
+/// travel: a count, then each name a str8.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct HeaderNames<'a> {
-    count: u8,
-    encoded: &'a [u8],
-}
+pub struct HeaderNames<'a>(Strings<'a>);
 
 impl fmt::Debug for HeaderNames<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
+        self.0.fmt(f)
     }
 }
 
@@ -117,11 +115,7 @@ impl<'a> HeaderNames<'a> {
     where
         'a: 'n,
     {
-        names.clear();
-        for n in self.iter() {
-            names.push(n).map_err(|_| DecodeError::TooMany)?;
-        }
-        let names: &'n [&'n str] = names.as_slice();
+        let names: &'n [&'n str] = self.0.collect_into(names)?;
         Ok(if oversign {
             HeaderSelection::Oversign(names)
         } else {
@@ -131,53 +125,33 @@ impl<'a> HeaderNames<'a> {
 
     /// Encode `names` into `out` and view them; at most 255 names of at most 255 bytes.
     pub fn encode_into(names: &[&str], out: &'a mut [u8]) -> Result<HeaderNames<'a>, EncodeError> {
-        let count = u8::try_from(names.len()).map_err(|_| EncodeError { needed: usize::MAX })?;
-        let mut w = Writer::new(out);
-        for n in names {
-            w.str8(n)?;
-        }
-        let len = w.len();
-        Ok(HeaderNames {
-            count,
-            encoded: out.get(..len).unwrap_or(&[]),
-        })
+        Strings::encode_into(Width::Str8, names, out).map(HeaderNames)
     }
 
     /// View `count` names encoded in `encoded` (each a str8), checking
     /// that exactly `count` names are there and nothing after them.
     pub fn from_encoded(count: u8, encoded: &'a [u8]) -> Result<HeaderNames<'a>, DecodeError> {
-        let mut check = Reader::new(encoded);
-        for _ in 0..count {
-            check.str8()?;
-        }
-        check.end()?;
-        Ok(HeaderNames { count, encoded })
+        Strings::from_encoded(Width::Str8, count, encoded).map(HeaderNames)
     }
 
-    /// The name count as it travels.
-    pub(super) fn count(&self) -> u8 {
-        self.count
-    }
-
-    /// The encoded names.
-    pub(super) fn encoded(&self) -> &'a [u8] {
-        self.encoded
+    /// The names as they travel.
+    pub(super) fn strings(&self) -> &Strings<'a> {
+        &self.0
     }
 
     /// How many names.
     pub fn len(&self) -> usize {
-        usize::from(self.count)
+        self.0.len()
     }
 
     /// True when there are none.
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.0.is_empty()
     }
 
     /// The names in order.
     pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
-        let mut r = Reader::new(self.encoded);
-        (0..self.count).map_while(move |_| r.str8().ok())
+        self.0.iter()
     }
 }
 
@@ -275,8 +249,7 @@ impl<'a> SignBegin<'a> {
         if let Some(i) = self.identity {
             w.str8(i)?;
         }
-        w.u8(self.headers.count)?;
-        w.bytes(self.headers.encoded)?;
+        self.headers.strings().write(&mut w)?;
         Ok(w.len())
     }
 

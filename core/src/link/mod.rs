@@ -37,8 +37,10 @@ pub const MAX_FRAME: usize = FRAME_HEADER_LEN + MAX_PAYLOAD + FRAME_TRAILER_LEN;
 /// Protocol version reported by INFO.
 ///
 /// 3 added SEAL-BEGIN ([`SealBegin`]) and its answer [`Kind::ArcSet`]: the
-/// device seals ARC sets (RFC 8617 §5.1) with a provisioned key.
-pub const PROTOCOL_VERSION: u8 = 3;
+/// device seals ARC sets (RFC 8617 §5.1) with a provisioned key. 4 added
+/// DKIM2-BEGIN ([`Dkim2Begin`]), its answer [`Kind::Dkim2Hop`] and
+/// [`ErrorCode::Dkim2`]: the device signs DKIM2 hops.
+pub const PROTOCOL_VERSION: u8 = 4;
 /// The `seq` of frames the device sends on its own (framing errors). Hosts
 /// number their requests from 1 and skip 0.
 pub const SEQ_UNSOLICITED: u8 = 0;
@@ -70,6 +72,9 @@ pub enum Kind {
     /// Request: start sealing the next ARC set ([`SealBegin`]). Answer:
     /// [`Kind::Ok`]. HEADER, BODY and SIGN-END follow as for a signature.
     SealBegin,
+    /// Request: start signing the next DKIM2 hop ([`Dkim2Begin`]). Answer:
+    /// [`Kind::Ok`]. HEADER, BODY and SIGN-END follow as for a signature.
+    Dkim2Begin,
     /// Answer: done, nothing to return.
     Ok,
     /// Answer to INFO ([`InfoReply`]).
@@ -82,6 +87,10 @@ pub enum Kind {
     /// (ARC-Authentication-Results, ARC-Message-Signature, ARC-Seal) joined
     /// by CRLF, without a final CRLF.
     ArcSet,
+    /// Answer to SIGN-END after DKIM2-BEGIN: the DKIM2-Signature and, when
+    /// the hop adds one, CRLF and the Message-Instance, without a final
+    /// CRLF ([`hop_answer`], [`split_hop_answer`]).
+    Dkim2Hop,
     /// Answer: a typed error ([`DeviceError`]).
     Error,
 }
@@ -99,11 +108,13 @@ impl Kind {
             Kind::Abort => 0x07,
             Kind::Stats => 0x08,
             Kind::SealBegin => 0x09,
+            Kind::Dkim2Begin => 0x0A,
             Kind::Ok => 0x80,
             Kind::InfoReply => 0x81,
             Kind::Signature => 0x82,
             Kind::StatsReply => 0x83,
             Kind::ArcSet => 0x84,
+            Kind::Dkim2Hop => 0x85,
             Kind::Error => 0xEE,
         }
     }
@@ -120,11 +131,13 @@ impl Kind {
             0x07 => Kind::Abort,
             0x08 => Kind::Stats,
             0x09 => Kind::SealBegin,
+            0x0A => Kind::Dkim2Begin,
             0x80 => Kind::Ok,
             0x81 => Kind::InfoReply,
             0x82 => Kind::Signature,
             0x83 => Kind::StatsReply,
             0x84 => Kind::ArcSet,
+            0x85 => Kind::Dkim2Hop,
             0xEE => Kind::Error,
             _ => return None,
         })
@@ -160,6 +173,8 @@ pub enum ErrorCode {
     OutOfMemory,
     /// The ARC sealer refused; `detail` says why ([`sealer_error`]).
     Seal,
+    /// The DKIM2 signer refused; `detail` says why ([`dkim2_signer_error`]).
+    Dkim2,
     /// A code this side does not know (newer peer).
     Other(u8),
 }
@@ -180,6 +195,7 @@ impl ErrorCode {
             ErrorCode::Sign => 10,
             ErrorCode::OutOfMemory => 11,
             ErrorCode::Seal => 12,
+            ErrorCode::Dkim2 => 13,
             ErrorCode::Other(b) => b,
         }
     }
@@ -199,6 +215,7 @@ impl ErrorCode {
             10 => ErrorCode::Sign,
             11 => ErrorCode::OutOfMemory,
             12 => ErrorCode::Seal,
+            13 => ErrorCode::Dkim2,
             other => ErrorCode::Other(other),
         }
     }
@@ -219,7 +236,8 @@ pub struct DeviceError {
     /// What went wrong.
     pub code: ErrorCode,
     /// For [`ErrorCode::Sign`], the signer's reason; for
-    /// [`ErrorCode::Seal`], the sealer's; otherwise 0.
+    /// [`ErrorCode::Seal`], the sealer's; for [`ErrorCode::Dkim2`], the
+    /// DKIM2 signer's; otherwise 0.
     pub detail: u8,
 }
 
@@ -262,6 +280,7 @@ impl fmt::Display for DeviceError {
             ErrorCode::Sign => "signer refused",
             ErrorCode::OutOfMemory => "device out of memory",
             ErrorCode::Seal => "ARC sealer refused",
+            ErrorCode::Dkim2 => "DKIM2 signer refused",
             ErrorCode::Other(_) => "unknown device error",
         };
         write!(
@@ -401,12 +420,17 @@ impl core::error::Error for DecodeError {}
 
 mod codec;
 mod crc;
+mod dkim2_begin;
 mod frame;
 mod messages;
 mod seal_begin;
 
-pub use codec::{Reader, Writer, algorithm_from_u8, algorithm_to_u8};
+pub use codec::{Reader, Strings, Width, Writer, algorithm_from_u8, algorithm_to_u8};
 pub use crc::{Crc32, crc32};
+pub use dkim2_begin::{
+    DKIM2_REQUEST_TOO_LARGE, Dkim2Begin, Dkim2BeginError, HopDestination, HopFields, MAX_HOP_FLAGS,
+    MAX_HOP_RECIPE_BYTES, MAX_HOP_RECIPIENTS, dkim2_signer_error, hop_answer, split_hop_answer,
+};
 pub use frame::{Event, Frame, FrameDecoder, encode_frame, seal_frame};
 pub use messages::{HeaderNames, InfoReply, MAX_SLOTS, Provision, SignBegin, SlotInfo, Stats};
 pub use seal_begin::{

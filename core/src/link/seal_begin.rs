@@ -279,8 +279,7 @@ impl<'a> SealBegin<'a> {
         w.str8(self.authserv_id)?;
         w.u8(self.results.count)?;
         w.bytes16(self.results.encoded)?;
-        w.u8(self.headers.count())?;
-        w.bytes(self.headers.encoded())?;
+        self.headers.strings().write(&mut w)?;
         Ok(w.len())
     }
 

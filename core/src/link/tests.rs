@@ -211,6 +211,22 @@ fn signer_error_details_are_pinned() {
     }
 }
 
+/// A signer as long as RSA-4096, for sizes only; counts its signatures.
+struct Wide(usize);
+impl crate::DigestSigner for Wide {
+    fn algorithm(&self) -> SigningAlgorithm {
+        SigningAlgorithm::RsaSha256
+    }
+    fn signature_len(&self) -> usize {
+        512
+    }
+    fn sign_digest(&mut self, _: &[u8; 32], out: &mut [u8]) -> Result<usize, Error> {
+        self.0 += 1;
+        out.get_mut(..512).ok_or(Error::Key)?.fill(0xA5);
+        Ok(512)
+    }
+}
+
 mod seal {
     use super::*;
     use crate::arc::{ArcSealer, ChainStatus, SealRequest, SealerError};
@@ -347,22 +363,6 @@ mod seal {
         assert_eq!(Kind::from_u8(0x84), Some(Kind::ArcSet));
     }
 
-    /// A signer as long as RSA-4096, for sizes only; counts its signatures.
-    struct Wide(usize);
-    impl crate::DigestSigner for Wide {
-        fn algorithm(&self) -> SigningAlgorithm {
-            SigningAlgorithm::RsaSha256
-        }
-        fn signature_len(&self) -> usize {
-            512
-        }
-        fn sign_digest(&mut self, _: &[u8; 32], out: &mut [u8]) -> Result<usize, Error> {
-            self.0 += 1;
-            out.get_mut(..512).ok_or(Error::Key)?.fill(0xA5);
-            Ok(512)
-        }
-    }
-
     /// Seal at instance 50 with RSA-4096-sized signatures, `t=` of 20
     /// digits, 1024 bytes of results in 16 texts, an `h=` of 599 bytes,
     /// and `d=`, `s=` and authserv-id of `name_len` bytes, into a frame's
@@ -420,5 +420,335 @@ mod seal {
                 0
             )
         );
+    }
+}
+
+mod dkim2 {
+    use super::*;
+    use crate::Ed25519Signer;
+    use crate::dkim2::sign::{Destination, HopRequest, SignerError};
+    use crate::dkim2::{Dkim2Signer, MAX_PATH};
+    use std::string::String;
+    use std::vec::Vec;
+
+    fn encode(begin: &Dkim2Begin<'_>) -> Vec<u8> {
+        let mut out = std::vec![0u8; MAX_PAYLOAD];
+        let n = begin.encode(&mut out).unwrap();
+        out.truncate(n);
+        out
+    }
+
+    #[test]
+    fn dkim2_begin_round_trips() {
+        let rcpts = ["<b@example.net>", "c@example.com", "<>"];
+        let flags = ["feedback", "donotexplode"];
+        let recipe = br#"{"h":{"subject":[{"d":["Hello"]}]}}"#;
+        let envelope = Destination::Envelope {
+            mail_from: "bounce@example.org",
+            rcpt_to: &rcpts,
+        };
+        for (destination, nonce, f, r) in [
+            (envelope, None, &flags[..0], None),
+            (envelope, Some("n0nce"), &flags[..], Some(&recipe[..])),
+            (
+                Destination::NextDomain("next.example"),
+                Some("x"),
+                &flags[..1],
+                None,
+            ),
+        ] {
+            let req = HopRequest {
+                domain: "example.org",
+                destination,
+                timestamp: u64::MAX,
+                nonce,
+                flags: f,
+                recipe: r,
+            };
+            let (mut rb, mut fb) = ([0u8; 256], [0u8; 64]);
+            let begin = Dkim2Begin::from_request(3, "sel", &req, &mut rb, &mut fb).unwrap();
+            let wire = encode(&begin);
+            let back = Dkim2Begin::decode(&wire).unwrap();
+            assert_eq!(back, begin);
+            assert_eq!(back.selector, "sel");
+            let mut r_back: heapless::Vec<&str, 8> = heapless::Vec::new();
+            let mut f_back: heapless::Vec<&str, 8> = heapless::Vec::new();
+            assert_eq!(back.to_request(&mut r_back, &mut f_back).unwrap(), req);
+            for cut in 0..wire.len() {
+                assert!(Dkim2Begin::decode(&wire[..cut]).is_err(), "cut {cut}");
+            }
+            let mut longer = wire.clone();
+            longer.push(0);
+            assert!(Dkim2Begin::decode(&longer).is_err());
+        }
+    }
+
+    #[test]
+    fn dkim2_begin_is_bounded() {
+        let path = "p".repeat(MAX_PATH + 1);
+        let nine = ["<a@b.example>"; MAX_HOP_RECIPIENTS + 1];
+        let flags = ["f"; MAX_HOP_FLAGS + 1];
+        let recipe = [b'{'; MAX_HOP_RECIPE_BYTES + 1];
+        let mut req = HopRequest::new("example.org", "", &nine, 1);
+        let (mut rb, mut fb) = (std::vec![0u8; 8192], [0u8; 64]);
+        let e = Dkim2Begin::from_request(0, "s", &req, &mut rb, &mut fb);
+        assert_eq!(
+            e,
+            Err(Dkim2BeginError::TooManyRecipients {
+                count: MAX_HOP_RECIPIENTS + 1
+            })
+        );
+        req.destination = Destination::Envelope {
+            mail_from: &path,
+            rcpt_to: &nine[..1],
+        };
+        let e = Dkim2Begin::from_request(0, "s", &req, &mut rb, &mut fb);
+        assert_eq!(e, Err(Dkim2BeginError::PathTooLong { len: MAX_PATH + 1 }));
+        req.destination = Destination::NextDomain("n.example");
+        req.flags = &flags;
+        let e = Dkim2Begin::from_request(0, "s", &req, &mut rb, &mut fb);
+        assert_eq!(
+            e,
+            Err(Dkim2BeginError::TooManyFlags {
+                count: MAX_HOP_FLAGS + 1
+            })
+        );
+        req.flags = &[];
+        req.recipe = Some(&recipe);
+        let e = Dkim2Begin::from_request(0, "s", &req, &mut rb, &mut fb);
+        assert_eq!(
+            e,
+            Err(Dkim2BeginError::RecipeTooLong {
+                len: MAX_HOP_RECIPE_BYTES + 1
+            })
+        );
+        // At the bounds: 8 paths of 256 bytes, a 256-byte MAIL FROM, 8
+        // flags, a 1 KiB recipe, a nonce of 64 and names of 64 fit a frame.
+        let long = std::format!("<{}@example.org>", "l".repeat(MAX_PATH - 14));
+        assert_eq!(long.len(), MAX_PATH);
+        let eight = [long.as_str(); MAX_HOP_RECIPIENTS];
+        let flags = ["donotmodify"; MAX_HOP_FLAGS];
+        let name = std::format!("{}.example", "d".repeat(56));
+        let nonce = "n".repeat(64);
+        let req = HopRequest {
+            domain: &name,
+            destination: Destination::Envelope {
+                mail_from: &long,
+                rcpt_to: &eight,
+            },
+            timestamp: u64::MAX,
+            nonce: Some(&nonce),
+            flags: &flags,
+            recipe: Some(&recipe[..MAX_HOP_RECIPE_BYTES]),
+        };
+        let (mut rb, mut fb) = (std::vec![0u8; 8192], [0u8; 256]);
+        let begin = Dkim2Begin::from_request(0, &name, &req, &mut rb, &mut fb).unwrap();
+        let wire = encode(&begin);
+        std::eprintln!("the largest DKIM2-BEGIN: {} bytes", wire.len());
+        assert!(wire.len() <= MAX_PAYLOAD);
+        assert_eq!(Dkim2Begin::decode(&wire).unwrap(), begin);
+        // A peer that sends past the bounds is refused when decoding.
+        let mut bad = wire.clone();
+        // key, bits, t (8), d (1 + 64), s (1 + 64), n (1 + 64), mf (2 + 256)
+        let count_at = 2 + 8 + 65 + 65 + 65 + 258;
+        assert_eq!(bad[count_at], MAX_HOP_RECIPIENTS as u8);
+        bad[count_at] = MAX_HOP_RECIPIENTS as u8 + 1;
+        assert_eq!(Dkim2Begin::decode(&bad), Err(DecodeError::TooMany));
+        let mut bad = wire.clone();
+        bad[1] |= 8;
+        assert_eq!(Dkim2Begin::decode(&bad), Err(DecodeError::Invalid));
+        let mut bad = wire;
+        // The MAIL FROM's length, one more (the path reads one byte into
+        // the count, and the rest no longer adds up).
+        bad[count_at - 258] = 1;
+        bad[count_at - 257] = 1;
+        assert!(Dkim2Begin::decode(&bad).is_err());
+    }
+
+    /// Sign a hop with the core signer; lay the answer out as the device
+    /// does and split it as the host does.
+    fn answer(message: &[u8], recipe: Option<&[u8]>) -> (Vec<u8>, Vec<u8>) {
+        let rcpt = ["<b@example.net>"];
+        let mut req = HopRequest::new("example.org", "a@example.org", &rcpt, 1_790_000_000);
+        req.recipe = recipe;
+        let mut signer: Dkim2Signer<'_, 4096, 32> = Dkim2Signer::new(&req).unwrap();
+        signer.update(message).unwrap();
+        let mut key = Ed25519Signer::from_seed(&[4; 32]);
+        let mut keys: [(&str, &mut dyn crate::DigestSigner); 1] = [("ed", &mut key)];
+        let mut out = std::vec![0u8; MAX_PAYLOAD];
+        let room = out.len() - 2;
+        let hop = signer.finish(&mut keys, &mut out[..room]).unwrap();
+        // What the host puts on top: the signature, then the instance.
+        let mut want = Vec::new();
+        for span in [Some(hop.signature), hop.instance].into_iter().flatten() {
+            want.extend_from_slice(span.get(&out).unwrap());
+            want.extend_from_slice(b"\r\n");
+        }
+        let mi = hop.instance.map_or(0, |s| s.len());
+        let n = hop_answer(&mut out, mi, hop.signature.len()).unwrap();
+        out.truncate(n);
+        (out, want)
+    }
+
+    #[test]
+    fn the_hop_answer_is_the_fields_in_order() {
+        let first = b"From: a@example.org\r\nSubject: hi\r\n\r\nbody\r\n";
+        let (wire, want) = answer(first, None);
+        let fields = split_hop_answer(&wire).unwrap();
+        let mut joined = fields.signature.to_vec();
+        joined.extend_from_slice(b"\r\n");
+        joined.extend_from_slice(fields.instance.unwrap());
+        joined.extend_from_slice(b"\r\n");
+        assert_eq!(joined, want);
+        // A hop that changed nothing adds no instance.
+        let mut second = want.clone();
+        second.extend_from_slice(first);
+        let (wire, want) = answer(&second, None);
+        let fields = split_hop_answer(&wire).unwrap();
+        assert_eq!(fields.instance, None);
+        assert_eq!([fields.signature, b"\r\n"].concat(), want);
+        assert!(String::from_utf8_lossy(fields.signature).contains("i=2;"));
+        // With a recipe it adds one again.
+        let (wire, _) = answer(&second, Some(b"{\"h\":{}}"));
+        assert!(split_hop_answer(&wire).unwrap().instance.is_some());
+        // Anything else is refused.
+        for bad in [
+            &b"Message-Instance: m=1"[..],
+            b"DKIM2-Signature: i=1\r\nDKIM2-Signature: i=2",
+            b"DKIM2-Signature: i=1\r\nMessage-Instance: m=1\r\nX: y",
+            b"",
+        ] {
+            assert_eq!(split_hop_answer(bad), Err(DecodeError::Invalid));
+        }
+        // Folded fields stay whole.
+        let folded = b"DKIM2-Signature: i=1;\r\n\td=x\r\nMessage-Instance: m=1;\r\n h=y";
+        let f = split_hop_answer(folded).unwrap();
+        assert_eq!(f.signature, b"DKIM2-Signature: i=1;\r\n\td=x");
+        assert_eq!(f.instance, Some(&b"Message-Instance: m=1;\r\n h=y"[..]));
+        // No room for the CRLF: a typed error.
+        let mut tight = *b"MISIG";
+        assert_eq!(hop_answer(&mut tight, 2, 3), Err(EncodeError { needed: 7 }));
+    }
+
+    #[test]
+    fn dkim2_error_details_are_pinned() {
+        let pinned = [
+            (SignerError::BadDomain, 1),
+            (SignerError::BadEnvelope, 2),
+            (SignerError::BadNonce, 3),
+            (SignerError::BadFlag, 4),
+            (SignerError::BadSelector, 5),
+            (SignerError::BadKeys, 6),
+            (SignerError::BrokenChain, 7),
+            (SignerError::RecipeWithoutInstance, 8),
+            (SignerError::BufferTooSmall { required: 5000 }, 9),
+            (SignerError::Key, 10),
+        ];
+        for (e, detail) in pinned {
+            let d = DeviceError::from(e);
+            assert_eq!((d.code, d.detail), (ErrorCode::Dkim2, detail), "{e:?}");
+            assert_eq!(ErrorCode::from_u8(d.code.to_u8()), ErrorCode::Dkim2);
+        }
+        assert_eq!(DKIM2_REQUEST_TOO_LARGE, 11);
+        let d = DeviceError::from(SignerError::Stream(Error::HeaderFieldsCapacity {
+            limit: 1,
+        }));
+        assert_eq!((d.code, d.detail), (ErrorCode::Sign, 2));
+        assert_eq!(Kind::from_u8(0x0A), Some(Kind::Dkim2Begin));
+        assert_eq!(Kind::from_u8(0x85), Some(Kind::Dkim2Hop));
+        assert_eq!(ErrorCode::Dkim2.to_u8(), 13);
+        assert_eq!(PROTOCOL_VERSION, 4);
+    }
+
+    #[test]
+    fn strings_round_trip_in_both_widths() {
+        let items = ["", "a", &"w".repeat(300)];
+        let mut buf = [0u8; 512];
+        assert!(Strings::encode_into(Width::Str8, &items, &mut buf).is_err());
+        let s = Strings::encode_into(Width::Str16, &items, &mut buf).unwrap();
+        assert_eq!(s.iter().collect::<Vec<_>>(), items);
+        let again = Strings::from_encoded(Width::Str16, 3, s.encoded()).unwrap();
+        assert_eq!(again, s);
+        assert!(Strings::from_encoded(Width::Str16, 2, s.encoded()).is_err());
+        assert!(Strings::from_encoded(Width::Str16, 4, s.encoded()).is_err());
+        let mut two: heapless::Vec<&str, 2> = heapless::Vec::new();
+        assert_eq!(s.collect_into(&mut two), Err(DecodeError::TooMany));
+    }
+}
+
+mod dkim2_sizes {
+    use super::*;
+    use crate::dkim2::Dkim2Signer;
+    use crate::dkim2::sign::{Destination, HopRequest, SignerError};
+
+    /// Sign a second hop that changed the message (so with a
+    /// Message-Instance, `m=2`) with an RSA-4096-sized key, `t=` of 20
+    /// digits, `d=` of 64 bytes, a MAIL FROM and `rcpts` RCPT TO paths of
+    /// `path_len` bytes, a 64-byte nonce, 2 flags and a recipe of
+    /// `recipe_len` bytes, into a frame's payload less the CRLF of the
+    /// answer.
+    fn hop_len(
+        rcpts: usize,
+        path_len: usize,
+        recipe_len: usize,
+    ) -> (Result<usize, SignerError>, usize) {
+        let domain = std::format!("{}.example", "d".repeat(56));
+        let path = std::format!("<{}@x.example>", "p".repeat(path_len - 13));
+        let paths = std::vec![path.as_str(); rcpts];
+        let recipe = std::vec![b'r'; recipe_len];
+        let nonce = "n".repeat(64);
+        let req = HopRequest {
+            domain: &domain,
+            destination: Destination::Envelope {
+                mail_from: &path,
+                rcpt_to: &paths,
+            },
+            timestamp: u64::MAX,
+            nonce: Some(&nonce),
+            flags: &["feedback", "donotmodify"],
+            recipe: (recipe_len > 0).then_some(&recipe[..]),
+        };
+        // The message after a first hop (by the originator, Ed25519).
+        let message = b"From: a@b.example\r\n\r\nbody\r\n";
+        let first = HopRequest::new("b.example", "a@b.example", &["<l@x.example>"], 1);
+        let mut signer: Dkim2Signer<'_, 4096, 32> = Dkim2Signer::new(&first).unwrap();
+        signer.update(message).unwrap();
+        let mut ed = crate::Ed25519Signer::from_seed(&[1; 32]);
+        let mut keys: [(&str, &mut dyn crate::DigestSigner); 1] = [("s", &mut ed)];
+        let mut out = std::vec![0u8; MAX_PAYLOAD];
+        let hop = signer.finish(&mut keys, &mut out).unwrap();
+        let mut signed = std::vec::Vec::new();
+        for span in [Some(hop.signature), hop.instance].into_iter().flatten() {
+            signed.extend_from_slice(span.get(&out).unwrap());
+            signed.extend_from_slice(b"\r\n");
+        }
+        signed.extend_from_slice(message);
+        let mut signer: Dkim2Signer<'_, 4096, 32> = Dkim2Signer::new(&req).unwrap();
+        signer.update(&signed).unwrap();
+        let mut key = Wide(0);
+        let mut keys: [(&str, &mut dyn crate::DigestSigner); 1] = [(&domain, &mut key)];
+        let mut out = std::vec![0u8; MAX_PAYLOAD - 2];
+        let r = signer
+            .finish(&mut keys, &mut out)
+            .map(|h| h.signature.end + 2);
+        (r, key.0)
+    }
+
+    /// What PROTOCOL.md says fits one DKIM2-HOP frame, and that a hop
+    /// past it is refused before anything is signed.
+    #[test]
+    fn a_hop_fits_a_frame_or_is_refused_unsigned() {
+        // 8 recipients of 120 bytes, a 1 KiB recipe, RSA-4096: fits.
+        let (len, signed) = hop_len(8, 120, 1024);
+        std::eprintln!("DKIM2 hop, 8 x 120-byte paths, 1 KiB recipe, RSA-4096: {len:?}");
+        assert!(len.unwrap() <= MAX_PAYLOAD);
+        assert_eq!(signed, 1);
+        // 8 recipients of 256 bytes and a 1 KiB recipe do not.
+        let (len, signed) = hop_len(8, 256, 1024);
+        assert!(
+            matches!(len, Err(SignerError::BufferTooSmall { required }) if required > MAX_PAYLOAD - 2),
+            "{len:?}"
+        );
+        assert_eq!(signed, 0);
     }
 }
