@@ -433,6 +433,9 @@ impl Session {
             Phase::Verifying(Box::new(VerifyJob::start(&state, &m.headers, now)))
         };
         let dkim2 = &state.config.dkim2;
+        if internal && let Phase::Verifying(job) = &mut m.phase {
+            job.skip_dkim2();
+        }
         if internal {
             let from = super::headers::from_domain(&m.headers).ok().flatten();
             let keys = super::dkim2::hop_keys(

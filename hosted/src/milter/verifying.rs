@@ -175,6 +175,14 @@ impl VerifyJob {
         job
     }
 
+    /// Leave DKIM2 out: for mail that leaves through us, whose chain is
+    /// bound to the transaction that brought it, not to this one (the hop
+    /// we sign on exit binds it to this one).
+    pub fn skip_dkim2(&mut self) {
+        self.dkim2 = None;
+        self.dkim2_broken = None;
+    }
+
     /// Feed a body chunk; false when the body is no longer needed.
     pub fn body(&mut self, chunk: &[u8]) -> bool {
         if let Some(dk) = self.domainkeys.as_mut()

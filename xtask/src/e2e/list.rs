@@ -12,6 +12,17 @@
 //! broke it), the ARC chain `cv=pass`, and the AAR of `i=1` must carry the
 //! author's `dkim=pass`.
 //!
+//! DKIM2 (issue 12, Must show 4) rides on the same messages: the author's
+//! host signs them with `mass dkim2 sign` (MAIL FROM the author, RCPT TO
+//! the list); the list host's `mass serve` verifies the chain on arrival
+//! (`dkim2=pass` in its Authentication-Results) and keeps the arrival
+//! (`[dkim2] record_changes`); on the way out it writes the recipe back to
+//! it (mlmmj's tag, footer and any header it added) and signs the list's
+//! hop with a `[[key]]` marked `dkim2` for the list domain, bound to each
+//! copy's envelope. At the sink every copy's chain is verified, for the
+//! envelope smtp-sink recorded, by `mass dkim2 verify` and by mail-auth
+//! (the DKIM2 peer, `xtask/examples/dkim2_peer.rs`).
+//!
 //! Postfix delivers the list domain itself with no line of the harness's
 //! main.cf overridden (an overridden parameter makes every Postfix process
 //! log a warning, and on a reload `postlogd` can wedge on its own warnings):
@@ -62,8 +73,12 @@ pub(super) fn step_list(ctx: &Ctx) -> Result<String, String> {
         "listen = \"{listen}\"\nauthserv_id = \"{LIST_DOMAIN}\"\n\
          internal_networks = []\nsigning_daemons = [\"ORIGINATING\"]\n\
          on_error = \"tempfail\"\non_refuse = \"reject\"\nkey_zone_file = \"{}\"\n\
-         [arc]\ndomain = \"{LIST_DOMAIN}\"\nselector = \"{}\"\nfile = \"{}\"\n",
+         [arc]\ndomain = \"{LIST_DOMAIN}\"\nselector = \"{}\"\nfile = \"{}\"\n\
+         [[key]]\ndomain = \"{LIST_DOMAIN}\"\nselector = \"{}\"\nfile = \"{}\"\n\
+         schemes = [\"dkim2\"]\n[dkim2]\nrecord_changes = true\n",
         zone.display(),
+        arc_key.selector,
+        arc_key.file.display(),
         arc_key.selector,
         arc_key.file.display()
     );
@@ -113,6 +128,22 @@ pub(super) fn step_list(ctx: &Ctx) -> Result<String, String> {
             ));
         }
         std::fs::write(&file, &signed.stdout).map_err(|e| e.to_string())?;
+        // The author's DKIM2 hop, for the transaction that posts it.
+        let signed = Command::new(&ctx.mass)
+            .args(["dkim2", "sign", "--key"])
+            .arg(&ctx.rsa.file)
+            .args(["--domain", &ctx.rsa.domain, "--selector", &ctx.rsa.selector])
+            .args(["--mail-from", AUTHOR, "--rcpt", &format!("{LIST}@{LIST_DOMAIN}")])
+            .arg(&file)
+            .output()
+            .map_err(|e| format!("mass dkim2 sign: {e}"))?;
+        if !signed.status.success() {
+            return Err(format!(
+                "mass dkim2 sign: {}",
+                String::from_utf8_lossy(&signed.stderr).trim()
+            ));
+        }
+        std::fs::write(&file, &signed.stdout).map_err(|e| e.to_string())?;
         messages.push(signed.stdout);
     }
     let (n, sigs, ok) = dkimpy_all(&dir.join("author"), &[&ctx.rsa])?;
@@ -137,23 +168,37 @@ pub(super) fn step_list(ctx: &Ctx) -> Result<String, String> {
         .filter(|l| l.contains("action=\"verify\"") && l.contains("verdicts=\"pass:example.com/"))
         .count();
     let sealed_log = log.lines().filter(|l| l.contains("ARC-sealed")).count();
+    let dkim2_arrival = log
+        .lines()
+        .filter(|l| l.contains("action=\"verify\"") && l.contains("dkim2=pass"))
+        .count();
+    let dkim2_hops = log
+        .lines()
+        .filter(|l| l.contains("DKIM2 hop signed") && l.contains("with a recipe"))
+        .count();
 
     let records = [&ctx.rsa, &arc_key];
     let t = check_sink(&sink, &records)?;
+    let d2 = check_sink_dkim2(ctx, &dir, &sink, &records)?;
     let sealed = t.sealed;
     let summary = format!(
         "{MESSAGES} signed by mass sign, {accepted} accepted for {LIST}@{LIST_DOMAIN} \
          ({} subscribers), {arrived} at the sink in {took:.1}s; mass serve: \
          {verified_pass} dkim=pass on arrival, {sealed_log} ARC sets sealed; dkimpy: {} DKIM fail, \
          {} DKIM pass, {} ARC cv=pass, {} AAR i=1 with the author's dkim=pass; \
-         {} tagged, {} with the footer",
+         {} tagged, {} with the footer; DKIM2: {dkim2_arrival} dkim2=pass on arrival, \
+         {dkim2_hops} list hops signed with a recipe, {} chains passed in mass and {} in \
+         mail-auth of {} copies",
         SUBSCRIBERS.len(),
         t.dkim_fail,
         t.dkim_pass,
         t.arc_pass,
         t.aar_pass,
         t.tagged,
-        t.footer
+        t.footer,
+        d2.mass_pass,
+        d2.peer_pass,
+        d2.copies
     );
     let all = |n: usize| n == want && want == MESSAGES * SUBSCRIBERS.len();
     if sealed == 0 && arrived > 0 {
@@ -173,11 +218,17 @@ pub(super) fn step_list(ctx: &Ctx) -> Result<String, String> {
         || !all(t.footer)
         || verified_pass != MESSAGES
         || !all(sealed_log)
+        || dkim2_arrival != MESSAGES
+        || !all(dkim2_hops)
+        || !all(d2.mass_pass)
+        || !all(d2.peer_pass)
     {
         return Err(format!(
             "want every copy tagged, with the footer, DKIM fail, ARC pass and the \
-             author's dkim=pass in the AAR of i=1: {summary}; first odd ones:\n{}",
-            t.odd.join("\n")
+             author's dkim=pass in the AAR of i=1, and every DKIM2 chain passing: \
+             {summary}; first odd ones:\n{}\n{}",
+            t.odd.join("\n"),
+            d2.odd.join("\n")
         ));
     }
     Ok(summary)
@@ -444,6 +495,96 @@ for f in sorted(os.listdir(target)):
     }
     if t.messages == 0 && std::fs::read_dir(sink).map(|d| d.count()).unwrap_or(0) > 0 {
         return Err(format!("dkimpy output: {out}"));
+    }
+    Ok(t)
+}
+
+/// What `mass dkim2 verify` and mail-auth said of the copies at the sink.
+#[derive(Default)]
+struct Dkim2Tally {
+    copies: usize,
+    mass_pass: usize,
+    peer_pass: usize,
+    odd: Vec<String>,
+}
+
+/// The envelope smtp-sink recorded at the top of a copy (`X-Mail-Args`,
+/// `X-Rcpt-Args`): MAIL FROM and the RCPT TOs, each its first argument.
+fn sink_envelope(raw: &str) -> (String, Vec<String>) {
+    let mut from = String::new();
+    let mut rcpts = Vec::new();
+    for line in raw.lines() {
+        if line.trim().is_empty() {
+            break;
+        }
+        let first = |v: &str| v.split_whitespace().next().unwrap_or_default().to_string();
+        if let Some(v) = line.strip_prefix("X-Mail-Args:") {
+            from = first(v);
+        } else if let Some(v) = line.strip_prefix("X-Rcpt-Args:") {
+            rcpts.push(first(v));
+        }
+    }
+    (from, rcpts)
+}
+
+/// Every copy's DKIM2 chain, verified for its own envelope by `mass dkim2
+/// verify` and by mail-auth (built from `xtask/examples/dkim2_peer.rs`).
+fn check_sink_dkim2(ctx: &Ctx, dir: &Path, sink: &Path, keys: &[&Key]) -> Result<Dkim2Tally, String> {
+    let zone = dir.join("dkim2-zone.txt");
+    let text: String = keys
+        .iter()
+        .map(|k| format!("{}. IN TXT \"{}\"\n", k.dns_name(), k.record))
+        .collect();
+    std::fs::write(&zone, text).map_err(|e| e.to_string())?;
+    sh(Command::new("cargo").args(["build", "-q", "-p", "xtask", "--example", "dkim2_peer"]))?;
+    let peer = crate::util::target_dir().join("debug/examples/dkim2_peer");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        .to_string();
+    let mut t = Dkim2Tally::default();
+    let mut files: Vec<_> = std::fs::read_dir(sink)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    for file in files {
+        let raw = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
+        let (from, rcpts) = sink_envelope(&raw);
+        let envelope = |cmd: &mut Command| {
+            cmd.args(["--mail-from", &from]);
+            for r in &rcpts {
+                cmd.args(["--rcpt", r]);
+            }
+        };
+        let mut mass = Command::new(&ctx.mass);
+        mass.args(["dkim2", "verify", "--json", "--zone"]).arg(&zone);
+        envelope(&mut mass);
+        let mass_out = mass.arg(&file).output().map_err(|e| e.to_string())?;
+        let mass_says = String::from_utf8_lossy(&mass_out.stdout).into_owned();
+        let mut peer_cmd = Command::new(&peer);
+        peer_cmd.args(["verify", "--now", &now, "--zone"]).arg(&zone);
+        envelope(&mut peer_cmd);
+        let peer_out = peer_cmd
+            .stdin(std::fs::File::open(&file).map_err(|e| e.to_string())?)
+            .output()
+            .map_err(|e| format!("{}: {e}", peer.display()))?;
+        let peer_says = String::from_utf8_lossy(&peer_out.stdout).into_owned();
+        t.copies += 1;
+        let mass_ok = mass_says.contains("\"result\":\"pass\"");
+        let peer_ok = peer_says.starts_with("pass");
+        t.mass_pass += usize::from(mass_ok);
+        t.peer_pass += usize::from(peer_ok);
+        if (!mass_ok || !peer_ok) && t.odd.len() < 5 {
+            t.odd.push(format!(
+                "{}: mail from {from} to {rcpts:?}: mass {} / mail-auth {}{}",
+                file.display(),
+                mass_says.trim(),
+                peer_says.trim(),
+                String::from_utf8_lossy(&peer_out.stderr).trim()
+            ));
+        }
     }
     Ok(t)
 }
