@@ -44,7 +44,7 @@ fn hop_with(message: &[u8], req: &HopRequest<'_>, seed: u8) -> Vec<u8> {
     signer.update(message).unwrap();
     let mut k = key(seed);
     let mut keys: [(&str, &mut dyn DigestSigner); 1] = [("ed", &mut k)];
-    let mut out = vec![0u8; 4096];
+    let mut out = vec![0u8; 16384];
     let signed = signer.finish(&mut keys, &mut out).unwrap();
     let mut result = Vec::new();
     for span in [Some(signed.signature), signed.instance]
@@ -482,4 +482,105 @@ fn a_too_small_buffer_says_how_much_and_signs_nothing() {
     let mut out = vec![0u8; required];
     let s = signer.finish(&mut keys, &mut out).unwrap();
     assert_eq!(s.signature.end, required);
+}
+
+/// A hop that changed the message, with `recipe` as its `r=`.
+fn list_hop(message: &[u8], recipe: &[u8]) -> Vec<u8> {
+    let req = HopRequest {
+        recipe: Some(recipe),
+        ..HopRequest::new("l.example", "bounce@l.example", &["bob@b.example"], NOW)
+    };
+    hop_with(message, &req, seed_of("l.example"))
+}
+
+#[test]
+fn a_list_hop_with_its_recipe_verifies_and_a_wrong_recipe_fails() {
+    let one = hop(
+        MESSAGE,
+        "a.example",
+        seed_of("a.example"),
+        "alice@a.example",
+        &["list@l.example"],
+    );
+    // The list tags the subject and adds a footer.
+    let changed = String::from_utf8(one.clone())
+        .unwrap()
+        .replace("Subject: Hello", "Subject: [l] Hello")
+        + "-- \r\nThe list\r\n";
+    let good = list_hop(
+        changed.as_bytes(),
+        br#"{"h":{"subject":[{"d":["Hello"]}]},"b":[{"c":[1,1]}]}"#,
+    );
+    for n in [0, good.len() / 2, good.len()] {
+        let r = verify_split(&good, "bounce@l.example", &["bob@b.example"], Some(n));
+        assert_eq!((r.status, r.hops), (Status::Pass, 2), "{r:?}");
+    }
+    // A recipe that forgets the footer: instance 1's body does not match.
+    let no_body = list_hop(
+        changed.as_bytes(),
+        br#"{"h":{"subject":[{"d":["Hello"]}]}}"#,
+    );
+    let r = verify(&no_body, "bounce@l.example", &["bob@b.example"]);
+    assert_eq!(
+        (r.status, r.reason),
+        (Status::Fail, Reason::BodyHashMismatch { revision: 1 })
+    );
+    // One that forgets the subject: instance 1's header does not match.
+    let no_subject = list_hop(changed.as_bytes(), br#"{"b":[{"c":[1,1]}]}"#);
+    let r = verify(&no_subject, "bounce@l.example", &["bob@b.example"]);
+    assert_eq!(r.reason, Reason::HeaderHashMismatch { revision: 1 });
+}
+
+#[test]
+fn hostile_recipes_get_typed_results() {
+    let one = hop(
+        MESSAGE,
+        "a.example",
+        seed_of("a.example"),
+        "alice@a.example",
+        &["list@l.example"],
+    );
+    let envelope = ("bounce@l.example", ["bob@b.example"]);
+    let check = |recipe: &[u8]| {
+        let signed = list_hop(&one, recipe);
+        verify(&signed, envelope.0, &envelope.1)
+    };
+    use super::recipe::RecipeError;
+    // A range past the end of the body.
+    let r = check(br#"{"b":[{"c":[1,1000000]}]}"#);
+    assert_eq!(r.status, Status::Fail);
+    assert!(
+        matches!(
+            r.reason,
+            Reason::Recipe {
+                revision: 2,
+                error: RecipeError::RangeOutsideBody { .. }
+            }
+        ),
+        "{r:?}"
+    );
+    // Ranges out of order cannot stream: refused before any body.
+    let r = check(br#"{"b":[{"c":[2,2]},{"c":[1,1]}]}"#);
+    assert_eq!(r.status, Status::PermError);
+    assert!(
+        matches!(
+            r.reason,
+            Reason::Recipe {
+                revision: 2,
+                error: RecipeError::NotStreamable
+            }
+        ),
+        "{r:?}"
+    );
+    // A recipe larger than the verifier's arena (2 KiB here): the growth a
+    // recipe can ask for is bounded by what the verifier holds.
+    let big = format!(r#"{{"b":[{{"d":["{}"]}}]}}"#, "x".repeat(4000));
+    let r = check(big.as_bytes());
+    assert_eq!(
+        (r.status, r.reason),
+        (Status::PermError, Reason::RecipesTooLarge { revision: 2 })
+    );
+    // The body cannot be rebuilt.
+    let r = check(br#"{"b":null}"#);
+    assert_eq!(r.reason, Reason::Unreconstructable { revision: 2 });
 }
