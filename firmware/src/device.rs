@@ -64,6 +64,7 @@ impl Device {
             Some(Kind::Provision) => self.provision(frame.payload).map(|()| ok_frame(seq, tx)),
             Some(Kind::SignBegin) => self.sign_begin(frame.payload).map(|()| ok_frame(seq, tx)),
             Some(Kind::SealBegin) => self.seal_begin(frame.payload).map(|()| ok_frame(seq, tx)),
+            Some(Kind::Dkim2Begin) => self.dkim2_begin(frame.payload).map(|()| ok_frame(seq, tx)),
             Some(Kind::Header) => self.header(frame.payload).map(|()| ok_frame(seq, tx)),
             Some(Kind::Body) => self.body(frame.payload).map(|()| ok_frame(seq, tx)),
             Some(Kind::SignEnd) => self.sign_end(seq, tx),
@@ -152,6 +153,20 @@ impl Device {
         Ok(())
     }
 
+    fn dkim2_begin(&mut self, payload: &[u8]) -> Result<(), DeviceError> {
+        // Like SIGN-BEGIN, it replaces whatever was left unfinished.
+        self.session = None;
+        // The slot is the payload's first byte; the session decodes the rest.
+        let key_id = payload
+            .first()
+            .ok_or(DeviceError::new(ErrorCode::Malformed))?;
+        let slot = self
+            .slots
+            .get(usize::from(*key_id))
+            .ok_or(DeviceError::new(ErrorCode::NoSuchKey))?;
+        Session::start_dkim2(&mut self.session, payload, slot)
+    }
+
     fn header(&mut self, field: &[u8]) -> Result<(), DeviceError> {
         let session = self
             .session
@@ -180,9 +195,21 @@ impl Device {
     }
 
     fn sign_end(&mut self, seq: u8, tx: &mut [u8]) -> Result<usize, DeviceError> {
+        // Finished in place, then dropped: the session is too large to
+        // move onto the stack on the budget board.
+        let r = self.finish_session(tx);
+        self.session = None;
+        let (kind, n, ticks) = r?;
+        self.stats.last_sign_ticks = ticks;
+        link::seal_frame(seq, kind, n, tx).map_err(|_| DeviceError::new(ErrorCode::Malformed))
+    }
+
+    /// SIGN-END's work: the answer's kind, its length in `tx`'s payload,
+    /// and the ticks it took.
+    fn finish_session(&mut self, tx: &mut [u8]) -> Result<(Kind, usize, u64), DeviceError> {
         let session = self
             .session
-            .take()
+            .as_mut()
             .ok_or(DeviceError::new(ErrorCode::NoSession))?;
         let slot = self
             .slots
@@ -192,14 +219,8 @@ impl Device {
         let payload = tx
             .get_mut(FRAME_HEADER_LEN..FRAME_HEADER_LEN + MAX_PAYLOAD)
             .ok_or(DeviceError::new(ErrorCode::Malformed))?;
-        let kind = if session.is_seal() {
-            Kind::ArcSet
-        } else {
-            Kind::Signature
-        };
         let n = session.finish(slot, payload)?;
-        self.stats.last_sign_ticks = ticks::now() - t0;
-        link::seal_frame(seq, kind, n, tx).map_err(|_| DeviceError::new(ErrorCode::Malformed))
+        Ok((session.answer_kind(), n, ticks::now() - t0))
     }
 
     fn stats(&mut self, seq: u8, tx: &mut [u8]) -> Result<usize, DeviceError> {

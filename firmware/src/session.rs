@@ -1,12 +1,16 @@
-//! The work in progress between SIGN-BEGIN (or SEAL-BEGIN) and SIGN-END:
-//! the core `MessageSigner` for a DKIM signature, or the core `ArcSealer`
-//! for the next ARC set (RFC 8617 §5.1), fed field by field and chunk by
+//! The work in progress between SIGN-BEGIN (SEAL-BEGIN, DKIM2-BEGIN) and
+//! SIGN-END: the core `MessageSigner` for a DKIM signature, the core
+//! `ArcSealer` for the next ARC set (RFC 8617 §5.1), or the core
+//! `Dkim2Signer` for the next DKIM2 hop, fed field by field and chunk by
 //! chunk, so the device's output is byte for byte the host's.
 
 use mass_core::arc::{ArcSealer, ChainStatus};
+use mass_core::dkim2::Dkim2Signer;
+use mass_core::dkim2::sign::{Destination, HopRequest, SignerError};
 use mass_core::link::{
-    AAR_RESULTS_ENCODED_CAP, AarResults, DeviceError, ErrorCode, MAX_AAR_RESULTS, SealBegin,
-    SignBegin,
+    AAR_RESULTS_ENCODED_CAP, AarResults, DKIM2_REQUEST_TOO_LARGE, DeviceError, Dkim2Begin,
+    ErrorCode, Kind, MAX_AAR_RESULTS, MAX_HOP_FLAGS, MAX_HOP_RECIPIENTS, SealBegin, SignBegin,
+    hop_answer,
 };
 use mass_core::{BodyInterest, MessageSigner};
 
@@ -19,6 +23,23 @@ pub const HEADER_BYTES: usize = crate::board::HEADER_BYTES;
 pub const HEADER_FIELDS: usize = crate::board::HEADER_FIELDS;
 /// Most header names a SIGN-BEGIN or SEAL-BEGIN may list.
 const MAX_NAMES: usize = 64;
+/// The most bytes of DKIM2-BEGIN the session keeps until SIGN-END (the
+/// board sets it).
+pub const HOP_REQUEST_BYTES: usize = crate::board::HOP_REQUEST_BYTES;
+
+/// The request a DKIM2 signer is started for: the real one's bytes are in
+/// a frame that is gone by SIGN-END, so the signer starts for this
+/// stand-in and is finished for the real one, read again from the
+/// session's copy (`Dkim2Signer::finish_for`). `new` uses a request only
+/// to check it.
+const STAND_IN: HopRequest<'static> = HopRequest {
+    domain: "device.invalid",
+    destination: Destination::NextDomain("device.invalid"),
+    timestamp: 0,
+    nonce: None,
+    flags: &[],
+    recipe: None,
+};
 
 /// What the session makes.
 // One of the two lives in a static; the larger sizes it either way.
@@ -32,6 +53,11 @@ enum Work {
         chain: ChainStatus,
         results_count: u8,
         results: heapless::Vec<u8, AAR_RESULTS_ENCODED_CAP>,
+    },
+    /// A DKIM2 hop, with the DKIM2-BEGIN payload that asked for it.
+    Dkim2 {
+        signer: Dkim2Signer<'static, HEADER_BYTES, HEADER_FIELDS>,
+        begin: heapless::Vec<u8, HOP_REQUEST_BYTES>,
     },
 }
 
@@ -100,14 +126,49 @@ impl Session {
         Ok(())
     }
 
+    /// Start from a DKIM2-BEGIN payload, for the key in `slot`, into
+    /// `place`. The payload is checked and kept: the signer reads its
+    /// request again at SIGN-END.
+    #[inline(never)]
+    pub fn start_dkim2(
+        place: &mut Option<Session>,
+        payload: &[u8],
+        slot: &KeySlot,
+    ) -> Result<(), DeviceError> {
+        *place = None;
+        let key_id = with_hop_request(payload, |begin, request| {
+            slot.algorithm()
+                .ok_or(DeviceError::new(ErrorCode::NoSuchKey))?;
+            request.check()?;
+            Ok(begin.key_id)
+        })?;
+        let begin = heapless::Vec::from_slice(payload).map_err(|_| DeviceError {
+            code: ErrorCode::Dkim2,
+            detail: DKIM2_REQUEST_TOO_LARGE,
+        })?;
+        *place = Some(Session {
+            key_id,
+            work: Work::Dkim2 {
+                signer: Dkim2Signer::new(&STAND_IN)?,
+                begin,
+            },
+            in_body: false,
+        });
+        Ok(())
+    }
+
     /// The key slot this session uses.
     pub fn key_id(&self) -> u8 {
         self.key_id
     }
 
-    /// True for a seal (SIGN-END answers ARC-SET).
-    pub fn is_seal(&self) -> bool {
-        matches!(self.work, Work::Arc { .. })
+    /// The kind SIGN-END answers with.
+    pub fn answer_kind(&self) -> Kind {
+        match self.work {
+            Work::Dkim(_) => Kind::Signature,
+            Work::Arc { .. } => Kind::ArcSet,
+            Work::Dkim2 { .. } => Kind::Dkim2Hop,
+        }
     }
 
     /// One raw header field.
@@ -118,6 +179,7 @@ impl Session {
         Ok(match &mut self.work {
             Work::Dkim(s) => s.header_field(field),
             Work::Arc { sealer, .. } => sealer.header_field(field),
+            Work::Dkim2 { signer, .. } => signer.header_field(field),
         }?)
     }
 
@@ -127,6 +189,7 @@ impl Session {
             match &mut self.work {
                 Work::Dkim(s) => s.end_of_headers(),
                 Work::Arc { sealer, .. } => sealer.end_of_headers(),
+                Work::Dkim2 { signer, .. } => signer.end_of_headers(),
             }?;
         }
         Ok(())
@@ -138,14 +201,18 @@ impl Session {
         let _: BodyInterest = match &mut self.work {
             Work::Dkim(s) => s.body(chunk),
             Work::Arc { sealer, .. } => sealer.body(chunk),
+            Work::Dkim2 { signer, .. } => signer.body(chunk),
         }?;
         Ok(())
     }
 
-    /// Sign with the slot's key; writes the whole DKIM-Signature field, or
-    /// the ARC set's three fields joined by CRLF, into `out`. A set longer
-    /// than `out` is refused before anything is signed.
-    pub fn finish(mut self, slot: &mut KeySlot, out: &mut [u8]) -> Result<usize, DeviceError> {
+    /// Sign with the slot's key; writes the whole DKIM-Signature field, the
+    /// ARC set's three fields joined by CRLF, or the DKIM2 hop's
+    /// DKIM2-Signature and Message-Instance joined by CRLF, into `out`. A
+    /// set or hop longer than `out` is refused before anything is signed.
+    /// The session is finished in place (it is large; the caller drops
+    /// it after).
+    pub fn finish(&mut self, slot: &mut KeySlot, out: &mut [u8]) -> Result<usize, DeviceError> {
         self.end_of_headers()?;
         let key = slot
             .signer()
@@ -163,6 +230,32 @@ impl Session {
                     .map_err(|_| DeviceError::new(ErrorCode::Malformed))?;
                 Ok(sealer.finish(&texts, *chain, key, out)?.len)
             }
+            Work::Dkim2 { signer, begin } => with_hop_request(begin, |begin, request| {
+                // The CRLF between the two fields needs 2 bytes more.
+                let room = out.len().saturating_sub(2);
+                let fields = out
+                    .get_mut(..room)
+                    .ok_or(DeviceError::new(ErrorCode::Malformed))?;
+                let hop = signer.finish_for(request, &mut [(begin.selector, key)], fields)?;
+                let instance = hop.instance.map_or(0, |s| s.len());
+                hop_answer(out, instance, hop.signature.len())
+                    .map_err(|_| DeviceError::from(SignerError::BufferTooSmall { required: 0 }))
+            }),
         }
     }
+}
+
+/// Decode a DKIM2-BEGIN payload and give its request to `f`.
+fn with_hop_request<T>(
+    payload: &[u8],
+    f: impl FnOnce(&Dkim2Begin<'_>, &HopRequest<'_>) -> Result<T, DeviceError>,
+) -> Result<T, DeviceError> {
+    let malformed = DeviceError::new(ErrorCode::Malformed);
+    let begin = Dkim2Begin::decode(payload).map_err(|_| malformed)?;
+    let mut rcpts: heapless::Vec<&str, MAX_HOP_RECIPIENTS> = heapless::Vec::new();
+    let mut flags: heapless::Vec<&str, MAX_HOP_FLAGS> = heapless::Vec::new();
+    let request = begin
+        .to_request(&mut rcpts, &mut flags)
+        .map_err(|_| malformed)?;
+    f(&begin, &request)
 }

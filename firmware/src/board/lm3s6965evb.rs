@@ -13,6 +13,8 @@ pub const HEAP_SIZE: usize = 14 * 1024;
 pub const HEADER_BYTES: usize = 4096;
 /// Signed header fields the signer holds per message.
 pub const HEADER_FIELDS: usize = 32;
+/// Bytes of DKIM2-BEGIN the device keeps until SIGN-END.
+pub const HOP_REQUEST_BYTES: usize = 2048;
 
 const UART0: usize = 0x4000_C000;
 const DR: *mut u32 = UART0 as *mut u32;

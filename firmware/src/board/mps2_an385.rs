@@ -11,6 +11,8 @@ pub const HEAP_SIZE: usize = 32 * 1024;
 pub const HEADER_BYTES: usize = 8192;
 /// Signed header fields the signer holds per message.
 pub const HEADER_FIELDS: usize = 64;
+/// Bytes of DKIM2-BEGIN the device keeps until SIGN-END.
+pub const HOP_REQUEST_BYTES: usize = 4096;
 
 const UART0: usize = 0x4000_4000;
 const DATA: *mut u32 = UART0 as *mut u32;
