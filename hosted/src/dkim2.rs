@@ -10,6 +10,7 @@
 use std::fmt;
 
 use mass_core::DigestSigner;
+use mass_core::canon::normalize::LineEndings;
 use mass_core::dkim2::recipe::{BodyLines, RecipeWriter, WriteError};
 use mass_core::dkim2::sign::SignerError;
 use mass_core::dkim2::{Dkim2Signer, HopRequest};
@@ -172,14 +173,10 @@ pub fn revise(message: &[u8], revision: &Revision<'_>) -> Result<Revised, Revise
         if !body.is_empty() && !body.ends_with(b"\r\n") {
             out.extend_from_slice(b"\r\n");
         }
-        let mut prev = 0u8;
-        for &b in footer {
-            if b == b'\n' && prev != b'\r' {
-                out.push(b'\r');
-            }
-            out.push(b);
-            prev = b;
-        }
+        let _ = LineEndings::new().update(footer, |piece| {
+            out.extend_from_slice(piece);
+            Ok::<(), std::convert::Infallible>(())
+        });
         if !out.ends_with(b"\r\n") {
             out.extend_from_slice(b"\r\n");
         }

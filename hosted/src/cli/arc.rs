@@ -66,17 +66,17 @@ enum ArcCommand {
 
 /// Where keys come from and when it is.
 #[derive(clap::Args, Debug)]
-struct Lookup {
+pub(crate) struct Lookup {
     /// Read key records from this zone file instead of DNS.
     #[arg(long, value_name = "FILE")]
-    zone: Option<PathBuf>,
-    /// The time to validate at, unix seconds (default: now).
+    pub(crate) zone: Option<PathBuf>,
+    /// The time to verify at, unix seconds (default: now).
     #[arg(long, value_name = "UNIX")]
-    now: Option<u64>,
+    pub(crate) now: Option<u64>,
     /// Give up on a DNS key lookup after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=60))]
-    dns_timeout: u64,
+    pub(crate) dns_timeout: u64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -149,7 +149,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 /// Answer the key requests of `verifiers` from the zone file or DNS.
-async fn look_up(
+pub(crate) async fn look_up(
     lookup: &Lookup,
     verifiers: Vec<&mut (dyn dns::WantsKeys + Send)>,
 ) -> Result<(), CliError> {

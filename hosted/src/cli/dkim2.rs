@@ -17,7 +17,6 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use mass_core::dkim2::VerifyOptions;
 use mass_core::dkim2::sign::{Destination, SignerError};
@@ -29,7 +28,7 @@ use crate::cli::io::read_message;
 use crate::cli::sign::{HEADER_BYTES, HEADER_FIELDS, read_key};
 use crate::clock::Clock;
 use crate::dkim2::{HopError, Revision, revise, sign_hop};
-use crate::dns::{self, DnsKeySource, ZoneKeySource};
+use crate::cli::arc::{Lookup, look_up};
 use crate::keys::SigningKey;
 
 /// The most distinct keys a DKIM2 verification looks up.
@@ -111,20 +110,12 @@ struct SignArgs {
 struct VerifyArgs {
     #[command(flatten)]
     envelope: EnvelopeArgs,
-    /// Read key records from this zone file instead of DNS.
-    #[arg(long, value_name = "FILE")]
-    zone: Option<PathBuf>,
-    /// The time to verify at, unix seconds (default: now).
-    #[arg(long, value_name = "UNIX")]
-    now: Option<u64>,
+    #[command(flatten)]
+    lookup: Lookup,
     /// Accept mf= and rt= without angle brackets, as early interop
     /// signers wrote them.
     #[arg(long)]
     lax: bool,
-    /// Give up on a DNS key lookup after this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5,
-          value_parser = clap::value_parser!(u64).range(1..=60))]
-    dns_timeout: u64,
     /// Print a JSON object instead of Authentication-Results.
     #[arg(long)]
     json: bool,
@@ -223,7 +214,7 @@ fn signer_error(e: SignerError) -> CliError {
 }
 
 fn run_verify(args: &VerifyArgs) -> Result<bool, CliError> {
-    let now = Clock::System.now_or(args.now)?;
+    let now = Clock::System.now_or(args.lookup.now)?;
     let mut options = VerifyOptions::new(now);
     options.strict = !args.lax;
     let rcpts: Vec<&str> = args.envelope.rcpt_to.iter().map(String::as_str).collect();
@@ -241,18 +232,7 @@ fn run_verify(args: &VerifyArgs) -> Result<bool, CliError> {
             verifier.update(c).map(drop).map_err(CliError::Sign)
         })?;
         verifier.end_of_input().map_err(CliError::Sign)?;
-        match &args.zone {
-            Some(zone) => {
-                let keys = ZoneKeySource::read(zone)
-                    .map_err(|e| CliError::Usage(format!("{}: {e}", zone.display())))?;
-                dns::provide_keys(vec![&mut *verifier], &keys).await;
-            }
-            None => {
-                let keys = DnsKeySource::system(Duration::from_secs(args.dns_timeout))
-                    .map_err(|e| CliError::Usage(format!("cannot set up DNS: {e}")))?;
-                dns::provide_keys(vec![&mut *verifier], &keys).await;
-            }
-        }
+        look_up(&args.lookup, vec![&mut *verifier]).await?;
         verifier.finish(&envelope).map_err(CliError::Sign)
     })?;
     let authserv_id = args

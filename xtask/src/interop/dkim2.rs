@@ -59,7 +59,7 @@ pub fn verify(
     let mut options = VerifyOptions::new(now);
     options.strict = strict;
     let mut verifier = Box::new(Verifier::new(options));
-    let crlf = to_crlf(message);
+    let crlf = super::message::lf_to_crlf(message);
     verifier.update(&crlf).map_err(|e| e.to_string())?;
     verifier.end_of_input().map_err(|e| e.to_string())?;
     let requests: Vec<(usize, String)> = verifier
@@ -77,20 +77,6 @@ pub fn verify(
     }
     let envelope = Envelope { mail_from, rcpt_to };
     verifier.finish(&envelope).map_err(|e| e.to_string())
-}
-
-/// Bare LF to CRLF.
-pub fn to_crlf(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + message.len() / 32);
-    let mut prev = 0u8;
-    for &b in message {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        prev = b;
-    }
-    out
 }
 
 /// Run the corpus step into `run`.
