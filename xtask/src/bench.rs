@@ -19,6 +19,8 @@
 //! - `arc`: validating a 3-hop ARC chain (RFC 8617 §5.2) on a 4 KiB
 //!   message next to verifying one DKIM signature on it, Ed25519 and
 //!   RSA-2048, interleaved: msg/s of each and the ratio;
+//! - `dkim2` ([`dkim2`]): DKIM2 sign and verify of 4 KiB messages, mass-core
+//!   against mail-auth 0.13.3 in one process (`xtask/examples/dkim2_bench.rs`);
 //! - `cli` ([`cli`]): `mass sign --header-only` and `mass verify` (release
 //!   build; `MASS_BIN` picks another binary) on a 64 MiB message with LF
 //!   line ends against `openssl dgst -sha256` on the same file, wall time
@@ -34,6 +36,7 @@
 //! `cli` section times whole processes in wall time.
 
 mod cli;
+mod dkim2;
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -41,7 +44,7 @@ use std::process::Command;
 use crate::util;
 
 /// Sections this task runs itself, not the bench program.
-const OWN_SECTIONS: [&str; 2] = ["cli", "milter"];
+const OWN_SECTIONS: [&str; 3] = ["cli", "dkim2", "milter"];
 
 /// Run the bench program and the baselines; print the figures.
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -52,6 +55,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     {
         match f {
             "cli" => cli::figures(&mut run),
+            "dkim2" => dkim2::figures(&mut run, &args[1..]),
             _ => milter_figures(&mut run),
         }
         return run.finish();
