@@ -118,6 +118,12 @@ pub enum DeviceError {
     SealRequest(link::SealBeginError),
     /// The device's ARC set does not check out under the slot's public key.
     BadSeal(BadSeal),
+    /// A DKIM2 hop request the link cannot carry (more recipients, flags
+    /// or recipe bytes than it takes, or longer than a frame).
+    Dkim2Request(link::Dkim2BeginError),
+    /// The device's DKIM2 hop does not check out under the slot's public
+    /// key.
+    BadHop(BadHop),
 }
 
 impl fmt::Display for DeviceError {
@@ -144,6 +150,8 @@ impl fmt::Display for DeviceError {
             ),
             DeviceError::SealRequest(e) => write!(f, "request not sendable to the device: {e}"),
             DeviceError::BadSeal(e) => write!(f, "signing device: {e}"),
+            DeviceError::Dkim2Request(e) => write!(f, "request not sendable to the device: {e}"),
+            DeviceError::BadHop(e) => write!(f, "signing device: {e}"),
         }
     }
 }
@@ -155,6 +163,8 @@ impl std::error::Error for DeviceError {
             DeviceError::Device(e) => Some(e),
             DeviceError::SealRequest(e) => Some(e),
             DeviceError::BadSeal(e) => Some(e),
+            DeviceError::Dkim2Request(e) => Some(e),
+            DeviceError::BadHop(e) => Some(e),
             _ => None,
         }
     }
@@ -183,9 +193,10 @@ impl DeviceError {
                 | DeviceError::LinkClosed(_)
                 | DeviceError::Timeout
                 | DeviceError::Protocol(_)
-                // A device or link that returns a bad seal is not trusted
-                // further: the next call starts from a fresh INFO.
+                // A device or link that returns a bad seal or hop is not
+                // trusted further: the next call starts from a fresh INFO.
                 | DeviceError::BadSeal(_)
+                | DeviceError::BadHop(_)
         )
     }
 
@@ -825,10 +836,12 @@ pub fn key_from_pem(pem: &str) -> Result<(SigningAlgorithm, Zeroizing<Vec<u8>>),
 }
 
 mod config;
+mod dkim2;
 mod seal;
 mod serial;
 
 pub use config::*;
+pub use dkim2::{BadHop, Dkim2Hop, hop_needs, split_message};
 pub use seal::{BadSeal, SealedArcSet};
 
 #[cfg(test)]
