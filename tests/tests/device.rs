@@ -27,6 +27,7 @@ use mass_hosted::device::{Device, DeviceAddr, key_from_pem};
 use rand_core::SeedableRng;
 
 mod arc;
+mod dkim2;
 
 const RSA_PEM: &str = include_str!("../data/device-test-rsa2048.pem");
 const ED25519_SEED: [u8; 32] = *b"mass device test ed25519 seed 01";
@@ -572,6 +573,12 @@ fn figures_under_icount() {
         println!(
             "FIGURES after seals: heap_peak_bytes={} stack_peak_bytes={}",
             s3.heap_peak, s3.stack_peak
+        );
+        dkim2::hop_figures(&dev).await;
+        let s4 = dev.stats().await.unwrap();
+        println!(
+            "FIGURES after DKIM2 hops: heap_peak_bytes={} stack_peak_bytes={}",
+            s4.heap_peak, s4.stack_peak
         );
     });
 }

@@ -431,6 +431,21 @@ impl Conn {
         first_err.map_or(Ok(()), Err)
     }
 
+    /// [`drain_to`](Self::drain_to) while a message streams: on an error
+    /// answer (the device dropped the session, say at its BEGIN) every
+    /// answer still in flight is read before the error is returned, so
+    /// the next call does not find them and take their `NoSession` for
+    /// its own.
+    async fn settle_to(&mut self, keep: usize) -> Result<(), DeviceError> {
+        match self.drain_to(keep).await {
+            Err(e @ DeviceError::Device(_)) => match self.drain_to(0).await {
+                Err(broken) if broken.breaks_link() => Err(broken),
+                _ => Err(e),
+            },
+            r => r,
+        }
+    }
+
     /// Send a request and read its answer (after any in flight).
     async fn request(
         &mut self,
@@ -466,7 +481,7 @@ impl Conn {
     {
         for field in header_fields {
             self.send(Kind::Header, field.as_ref()).await?;
-            self.drain_to(PIPELINE).await?;
+            self.settle_to(PIPELINE).await?;
         }
         let mut pending: Vec<u8> = Vec::with_capacity(frame);
         for chunk in body_chunks {
@@ -487,7 +502,7 @@ impl Conn {
                 if pending.len() == frame {
                     self.send(Kind::Body, &pending).await?;
                     pending.clear();
-                    self.drain_to(PIPELINE).await?;
+                    self.settle_to(PIPELINE).await?;
                 }
             }
         }
