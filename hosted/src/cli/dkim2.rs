@@ -8,15 +8,17 @@
 //! ```
 //!
 //! `sign` signs one hop for the SMTP envelope given (`--mail-from`,
-//! `--rcpt`), with one or two keys. With `--subject-tag` or `--footer`,
-//! mass makes the change itself (as a list host would) and records the
-//! recipe that undoes it, so the chain still verifies. `verify` checks the
+//! `--rcpt`), with one or two keys, or on a signing device with the key in
+//! one of its slots (`--device`, `--slot`). With `--subject-tag` or
+//! `--footer`, mass makes the change itself (as a list host would) and
+//! records the recipe that undoes it, so the chain still verifies. `verify` checks the
 //! whole chain for the envelope given and prints one Authentication-Results
 //! field with `dkim2=` (exit 0 pass, 1 otherwise, 2 on an error).
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use mass_core::dkim2::VerifyOptions;
 use mass_core::dkim2::sign::{Destination, SignerError};
@@ -27,6 +29,7 @@ use crate::cli::CliError;
 use crate::cli::io::read_message;
 use crate::cli::sign::{HEADER_BYTES, HEADER_FIELDS, read_key};
 use crate::clock::Clock;
+use crate::device::{Device, DeviceAddr, split_message};
 use crate::dkim2::{HopError, Revision, revise, sign_hop};
 use crate::cli::arc::{Lookup, look_up};
 use crate::keys::SigningKey;
@@ -77,8 +80,20 @@ struct SignArgs {
     #[arg(long = "selector", required = true)]
     selectors: Vec<String>,
     /// A private key (PEM, PKCS#8 or PKCS#1); one or two (RSA and Ed25519).
-    #[arg(long = "key", value_name = "FILE", required = true)]
+    #[arg(long = "key", value_name = "FILE", required_unless_present = "device")]
     keys: Vec<PathBuf>,
+    /// Sign on this signing device (`tcp:HOST:PORT` or a serial device
+    /// path) with the key in --slot instead of a --key file: the key never
+    /// leaves the device, and the hop is checked under the slot's public
+    /// key before it is printed. One --selector.
+    #[arg(long, value_name = "ADDR", requires = "slot", conflicts_with = "keys")]
+    device: Option<String>,
+    /// The device's key slot (`mass device info` lists them).
+    #[arg(long, value_name = "N", requires = "device")]
+    slot: Option<u8>,
+    /// Seconds to wait for each read or write on the device link.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    device_timeout: u64,
     #[command(flatten)]
     envelope: EnvelopeArgs,
     /// t= (seconds since the epoch); default now.
@@ -144,9 +159,14 @@ pub fn run(args: &Dkim2Args) -> ExitCode {
 }
 
 fn run_sign(args: &SignArgs) -> Result<bool, CliError> {
-    if args.selectors.len() != args.keys.len() {
+    let keys_given = if args.device.is_some() {
+        1
+    } else {
+        args.keys.len()
+    };
+    if args.selectors.len() != keys_given {
         return Err(CliError::Usage(
-            "give one --selector for each --key".to_owned(),
+            "give one --selector for each --key (one with --device)".to_owned(),
         ));
     }
     let now = Clock::System.now_or(args.now)?;
@@ -192,10 +212,13 @@ fn run_sign(args: &SignArgs) -> Result<bool, CliError> {
         recipe: recipe.as_deref(),
     };
     let key_refs: Vec<&SigningKey> = keys.iter().collect();
-    let fields = sign_hop(&request, &message, &key_refs).map_err(|e| match e {
-        HopError::Signer(e) => signer_error(e),
-        HopError::Stream(e) => CliError::Sign(e),
-    })?;
+    let fields = match &args.device {
+        Some(addr) => device_hop(args, addr, &request, &message)?,
+        None => sign_hop(&request, &message, &key_refs).map_err(|e| match e {
+            HopError::Signer(e) => signer_error(e),
+            HopError::Stream(e) => CliError::Sign(e),
+        })?,
+    };
     let mut out = io::BufWriter::new(io::stdout().lock());
     fields
         .iter()
@@ -204,6 +227,35 @@ fn run_sign(args: &SignArgs) -> Result<bool, CliError> {
         .and_then(|()| out.flush())
         .map_err(CliError::Write)?;
     Ok(true)
+}
+
+/// `--device`: the hop signed on the signing device with the key in
+/// `--slot`, and checked by the device client under the slot's public key
+/// (the chain's numbering, the tags asked for, the new instance's hashes,
+/// the signature over its input) before it goes on top of the message.
+fn device_hop(
+    args: &SignArgs,
+    addr: &str,
+    request: &HopRequest<'_>,
+    message: &[u8],
+) -> Result<Vec<Vec<u8>>, CliError> {
+    let (Some(slot), [selector]) = (args.slot, args.selectors.as_slice()) else {
+        return Err(CliError::Usage(
+            "--device needs --slot and one --selector".to_owned(),
+        ));
+    };
+    let device = Device::new(
+        addr.parse::<DeviceAddr>()?,
+        Duration::from_secs(args.device_timeout.max(1)),
+    );
+    let (fields, body_at) = split_message(message).map_err(CliError::Sign)?;
+    let body = message.get(body_at..).unwrap_or_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    let hop = runtime.block_on(device.dkim2_hop(slot, selector, request, &fields, [body]))?;
+    Ok(hop.fields())
 }
 
 fn signer_error(e: SignerError) -> CliError {
