@@ -133,7 +133,12 @@ pub(super) fn step_list(ctx: &Ctx) -> Result<String, String> {
             .args(["dkim2", "sign", "--key"])
             .arg(&ctx.rsa.file)
             .args(["--domain", &ctx.rsa.domain, "--selector", &ctx.rsa.selector])
-            .args(["--mail-from", AUTHOR, "--rcpt", &format!("{LIST}@{LIST_DOMAIN}")])
+            .args([
+                "--mail-from",
+                AUTHOR,
+                "--rcpt",
+                &format!("{LIST}@{LIST_DOMAIN}"),
+            ])
             .arg(&file)
             .output()
             .map_err(|e| format!("mass dkim2 sign: {e}"))?;
@@ -529,7 +534,12 @@ fn sink_envelope(raw: &str) -> (String, Vec<String>) {
 
 /// Every copy's DKIM2 chain, verified for its own envelope by `mass dkim2
 /// verify` and by mail-auth (built from `xtask/examples/dkim2_peer.rs`).
-fn check_sink_dkim2(ctx: &Ctx, dir: &Path, sink: &Path, keys: &[&Key]) -> Result<Dkim2Tally, String> {
+fn check_sink_dkim2(
+    ctx: &Ctx,
+    dir: &Path,
+    sink: &Path,
+    keys: &[&Key],
+) -> Result<Dkim2Tally, String> {
     let zone = dir.join("dkim2-zone.txt");
     let text: String = keys
         .iter()
@@ -559,12 +569,15 @@ fn check_sink_dkim2(ctx: &Ctx, dir: &Path, sink: &Path, keys: &[&Key]) -> Result
             }
         };
         let mut mass = Command::new(&ctx.mass);
-        mass.args(["dkim2", "verify", "--json", "--zone"]).arg(&zone);
+        mass.args(["dkim2", "verify", "--json", "--zone"])
+            .arg(&zone);
         envelope(&mut mass);
         let mass_out = mass.arg(&file).output().map_err(|e| e.to_string())?;
         let mass_says = String::from_utf8_lossy(&mass_out.stdout).into_owned();
         let mut peer_cmd = Command::new(&peer);
-        peer_cmd.args(["verify", "--now", &now, "--zone"]).arg(&zone);
+        peer_cmd
+            .args(["verify", "--now", &now, "--zone"])
+            .arg(&zone);
         envelope(&mut peer_cmd);
         let peer_out = peer_cmd
             .stdin(std::fs::File::open(&file).map_err(|e| e.to_string())?)

@@ -112,7 +112,9 @@ pub(super) fn structure<const B: usize, const F: usize>(
         }
     }
     for i in 2..=hops {
-        if let (Some(prev), Some(cur)) = (intake.signature(i.saturating_sub(1)), intake.signature(i)) {
+        if let (Some(prev), Some(cur)) =
+            (intake.signature(i.saturating_sub(1)), intake.signature(i))
+        {
             custody(&prev, &cur).map_err(|r| Dkim2Result::new(Status::PermError, hops, r))?;
         }
     }
