@@ -13,7 +13,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use mass_core::link::{
-    DeviceError, Event, FrameDecoder, InfoReply, Kind, MAX_FRAME, Provision, SignBegin, Stats,
+    DeviceError, Dkim2Begin, Event, FrameDecoder, InfoReply, Kind, MAX_FRAME, Provision, SignBegin,
+    Stats, split_hop_answer,
 };
 
 #[derive(Debug, PartialEq, Eq)]
@@ -26,6 +27,8 @@ fn decode_payload(kind: u8, payload: &[u8]) {
     match Kind::from_u8(kind) {
         Some(Kind::Provision) => drop(Provision::decode(payload)),
         Some(Kind::SignBegin) => drop(SignBegin::decode(payload)),
+        Some(Kind::Dkim2Begin) => drop(Dkim2Begin::decode(payload)),
+        Some(Kind::Dkim2Hop) => drop(split_hop_answer(payload)),
         Some(Kind::InfoReply) => drop(InfoReply::decode(payload)),
         Some(Kind::StatsReply) => drop(Stats::decode(payload)),
         Some(Kind::Error) => drop(DeviceError::decode(payload)),

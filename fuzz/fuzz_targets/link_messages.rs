@@ -5,13 +5,16 @@
 //! pieces, and every frame goes to a model of the device's command handler
 //! (`firmware/src/device.rs`): PROVISION (Ed25519 seeds, RSA DER parsed with
 //! the device's ChaCha20 RNG), SIGN-BEGIN into core's `MessageSigner`,
-//! SEAL-BEGIN into core's `ArcSealer` (protocol 3), HEADER, BODY, SIGN-END
-//! signing or sealing with the slot's key, ABORT, and the decoders of the
-//! answers (INFO-REPLY, STATS-REPLY, ERROR) for the host's side.
+//! SEAL-BEGIN into core's `ArcSealer` (protocol 3), DKIM2-BEGIN into core's
+//! `Dkim2Signer` with the payload kept as the device keeps it (protocol 4),
+//! HEADER, BODY, SIGN-END signing, sealing or signing the hop with the
+//! slot's key, ABORT, and the decoders of the answers (INFO-REPLY,
+//! STATS-REPLY, DKIM2-HOP, ERROR) for the host's side.
 //!
 //! Checked: nothing panics; a payload that decodes encodes back to the same
 //! bytes (the encodings are canonical); a signature fits one frame, and an
-//! ARC set does or is refused before signing; and when
+//! ARC set or a DKIM2 hop does or is refused before signing (a hop laid
+//! out as DKIM2-HOP splits back into its fields); and when
 //! the script put only clean junk between whole frames, exactly the sealed
 //! frames come out, in order.
 #![no_main]
@@ -20,18 +23,23 @@ use chacha20::ChaCha20Rng;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use mass_core::arc::{ArcSealer, ChainStatus};
+use mass_core::dkim2::Dkim2Signer;
+use mass_core::dkim2::sign::{Destination, HopRequest, SignerError};
 use mass_core::link::{
-    AAR_RESULTS_ENCODED_CAP, AarResults, DeviceError, Event, FrameDecoder, InfoReply, Kind,
-    MAX_AAR_RESULTS, MAX_FRAME, MAX_PAYLOAD, Provision, SealBegin, SignBegin, Stats, encode_frame,
+    AAR_RESULTS_ENCODED_CAP, AarResults, DeviceError, Dkim2Begin, Event, FrameDecoder, InfoReply,
+    Kind, MAX_AAR_RESULTS, MAX_FRAME, MAX_HOP_FLAGS, MAX_HOP_RECIPIENTS, MAX_PAYLOAD, Provision,
+    SealBegin, SignBegin, Stats, encode_frame, hop_answer, split_hop_answer,
 };
 use mass_core::{DigestSigner, Ed25519Signer, MessageSigner, RsaSha256Signer, SigningAlgorithm};
 use rand_core::SeedableRng;
 
-const KINDS: [Kind; 15] = [
+const KINDS: [Kind; 17] = [
     Kind::Info,
     Kind::Provision,
     Kind::SignBegin,
     Kind::SealBegin,
+    Kind::Dkim2Begin,
+    Kind::Dkim2Hop,
     Kind::Header,
     Kind::Body,
     Kind::SignEnd,
@@ -65,6 +73,35 @@ enum Work {
         count: u8,
         results: heapless::Vec<u8, AAR_RESULTS_ENCODED_CAP>,
     },
+    /// Started for a stand-in and finished for the kept request, as the
+    /// firmware's session does (the budget board keeps 2 KiB of it).
+    Dkim2 {
+        signer: Box<Dkim2Signer<'static, 4096, 32>>,
+        begin: heapless::Vec<u8, 2048>,
+    },
+}
+
+const STAND_IN: HopRequest<'static> = HopRequest {
+    domain: "device.invalid",
+    destination: Destination::NextDomain("device.invalid"),
+    timestamp: 0,
+    nonce: None,
+    flags: &[],
+    recipe: None,
+};
+
+/// Decode a DKIM2-BEGIN payload and give its request to `f`.
+fn with_hop_request<T>(
+    payload: &[u8],
+    f: impl FnOnce(&Dkim2Begin<'_>, &HopRequest<'_>) -> core::result::Result<T, &'static str>,
+) -> core::result::Result<T, &'static str> {
+    let begin = Dkim2Begin::decode(payload).map_err(|_| "malformed")?;
+    let mut rcpts: heapless::Vec<&str, MAX_HOP_RECIPIENTS> = heapless::Vec::new();
+    let mut flags: heapless::Vec<&str, MAX_HOP_FLAGS> = heapless::Vec::new();
+    let request = begin
+        .to_request(&mut rcpts, &mut flags)
+        .expect("decode bounds the lists");
+    f(&begin, &request)
 }
 
 impl Work {
@@ -72,6 +109,7 @@ impl Work {
         match self {
             Work::Dkim(s) => s.header_field(field),
             Work::Arc { sealer, .. } => sealer.header_field(field),
+            Work::Dkim2 { signer, .. } => signer.header_field(field),
         }
     }
 
@@ -79,6 +117,7 @@ impl Work {
         match self {
             Work::Dkim(s) => s.end_of_headers(),
             Work::Arc { sealer, .. } => sealer.end_of_headers(),
+            Work::Dkim2 { signer, .. } => signer.end_of_headers(),
         }
     }
 
@@ -86,6 +125,7 @@ impl Work {
         match self {
             Work::Dkim(s) => s.body(chunk).map(drop),
             Work::Arc { sealer, .. } => sealer.body(chunk).map(drop),
+            Work::Dkim2 { signer, .. } => signer.body(chunk).map(drop),
         }
     }
 }
@@ -180,6 +220,35 @@ impl Device {
                 ));
                 Ok(())
             }
+            Some(Kind::Dkim2Begin) => {
+                self.session = None;
+                let key_id = with_hop_request(payload, |begin, request| {
+                    reencodes(payload, |o| begin.encode(o));
+                    if !matches!(
+                        self.slots.get(usize::from(begin.key_id)),
+                        Some(Slot::Ed25519(_) | Slot::Rsa)
+                    ) {
+                        return Err("no such key");
+                    }
+                    request.check().map_err(|_| "dkim2")?;
+                    Ok(begin.key_id)
+                })?;
+                let begin = heapless::Vec::from_slice(payload).map_err(|_| "too large")?;
+                let signer = Dkim2Signer::new(&STAND_IN).expect("the stand-in is a request");
+                self.session = Some((
+                    key_id,
+                    Work::Dkim2 {
+                        signer: Box::new(signer),
+                        begin,
+                    },
+                    false,
+                ));
+                Ok(())
+            }
+            Some(Kind::Dkim2Hop) => {
+                let _ = split_hop_answer(payload);
+                Ok(())
+            }
             Some(Kind::Header) => {
                 let (_, work, in_body) = self.session.as_mut().ok_or("no session")?;
                 let r = if *in_body {
@@ -246,6 +315,30 @@ impl Device {
                             Err(_) => return Err("seal"),
                         }
                     }
+                    Work::Dkim2 { signer, begin } => with_hop_request(begin, |begin, request| {
+                        let mut keys: [(&str, &mut dyn DigestSigner); 1] = [(begin.selector, key)];
+                        let room = MAX_PAYLOAD - 2;
+                        match signer.finish_for(request, &mut keys, &mut out[..room]) {
+                            Ok(hop) => {
+                                let mi = hop.instance.map_or(0, |s| s.len());
+                                let sig = hop.signature.get(&out).expect("in the buffer").to_vec();
+                                let instance = hop.instance.map(|s| out[s.start..s.end].to_vec());
+                                let n = hop_answer(&mut out, mi, hop.signature.len())
+                                    .expect("room was left for the CRLF");
+                                let fields = split_hop_answer(&out[..n]).expect("a hop splits");
+                                assert_eq!(fields.signature, &sig[..]);
+                                assert_eq!(fields.instance, instance.as_deref());
+                                encode_frame(1, Kind::Dkim2Hop, &out[..n], &mut frame)
+                                    .expect("a hop that was written fits a frame");
+                                Ok(())
+                            }
+                            Err(SignerError::BufferTooSmall { required }) => {
+                                assert!(required > room);
+                                Ok(())
+                            }
+                            Err(_) => Err("dkim2"),
+                        }
+                    })?,
                 }
                 Ok(())
             }

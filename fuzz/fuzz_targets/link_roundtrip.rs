@@ -1,18 +1,22 @@
 //! Link messages round trip: message structs built from the input (PROVISION,
-//! SIGN-BEGIN, SEAL-BEGIN, INFO-REPLY, STATS-REPLY, ERROR), encoded, sealed in frames,
-//! decoded from the wire in pieces and decoded again, come back equal. An
-//! encoding that does not fit fails with an `EncodeError` that says at least
-//! how much room it needs. SIGN-BEGIN and SEAL-BEGIN also go through
-//! `to_request` and `from_request` and back; AAR results over their bounds
-//! are refused with a typed error.
+//! SIGN-BEGIN, SEAL-BEGIN, DKIM2-BEGIN, INFO-REPLY, STATS-REPLY, ERROR),
+//! encoded, sealed in frames, decoded from the wire in pieces and decoded
+//! again, come back equal. An encoding that does not fit fails with an
+//! `EncodeError` that says at least how much room it needs. SIGN-BEGIN,
+//! SEAL-BEGIN and DKIM2-BEGIN also go through `to_request` and
+//! `from_request` and back; AAR results, recipients, flags, paths and
+//! recipes over their bounds are refused with a typed error.
 #![no_main]
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use mass_core::arc::ChainStatus;
+use mass_core::dkim2::MAX_PATH;
+use mass_core::dkim2::sign::{Destination, HopRequest};
 use mass_core::link::{
-    AarResults, DeviceError, ErrorCode, Event, FrameDecoder, HeaderNames, InfoReply, Kind,
-    MAX_AAR_RESULTS, MAX_AAR_RESULTS_BYTES, MAX_FRAME, MAX_PAYLOAD, MAX_SLOTS, Provision, SEED_LEN,
+    AarResults, DeviceError, Dkim2Begin, Dkim2BeginError, ErrorCode, Event, FrameDecoder,
+    HeaderNames, InfoReply, Kind, MAX_AAR_RESULTS, MAX_AAR_RESULTS_BYTES, MAX_FRAME, MAX_HOP_FLAGS,
+    MAX_HOP_RECIPE_BYTES, MAX_HOP_RECIPIENTS, MAX_PAYLOAD, MAX_SLOTS, Provision, SEED_LEN,
     SealBegin, SealBeginError, SignBegin, SlotInfo, Stats, encode_frame,
 };
 use mass_core::{BodyLength, Canon, Canonicalization, SigningAlgorithm};
@@ -66,7 +70,7 @@ fn encoded(
 }
 
 fn message(u: &mut Unstructured<'_>) -> Result<Option<Sent>> {
-    let which: u8 = u.int_in_range(0..=5)?;
+    let which: u8 = u.int_in_range(0..=6)?;
     Ok(match which {
         0 => {
             let mut seed = [0u8; SEED_LEN];
@@ -270,6 +274,83 @@ fn message(u: &mut Unstructured<'_>) -> Result<Option<Sent>> {
                 }
             })
         }
+        6 => {
+            let count = u.int_in_range(0..=MAX_HOP_RECIPIENTS + 1)?;
+            let mut rcpts = Vec::with_capacity(count);
+            for _ in 0..count {
+                rcpts.push(text(u)?);
+            }
+            let count = u.int_in_range(0..=MAX_HOP_FLAGS + 1)?;
+            let mut flags = Vec::with_capacity(count);
+            for _ in 0..count {
+                flags.push(text(u)?);
+            }
+            let recipe = if u.arbitrary()? {
+                let len = u.int_in_range(0..=MAX_HOP_RECIPE_BYTES + 64)?;
+                Some(u.bytes(len.min(u.len()))?)
+            } else {
+                None
+            };
+            let destination = if u.arbitrary()? {
+                Destination::NextDomain(text(u)?)
+            } else {
+                Destination::Envelope {
+                    mail_from: text(u)?,
+                    rcpt_to: &rcpts,
+                }
+            };
+            let req = HopRequest {
+                domain: text(u)?,
+                destination,
+                timestamp: u.arbitrary()?,
+                nonce: if u.arbitrary()? { Some(text(u)?) } else { None },
+                flags: &flags,
+                recipe,
+            };
+            let selector = text(u)?;
+            let (mut rb, mut fb) = (vec![0u8; 8192], vec![0u8; 8192]);
+            let begin =
+                match Dkim2Begin::from_request(u.arbitrary()?, selector, &req, &mut rb, &mut fb) {
+                    Ok(b) => b,
+                    Err(Dkim2BeginError::TooManyRecipients { count }) => {
+                        assert!(count > MAX_HOP_RECIPIENTS);
+                        return Ok(None);
+                    }
+                    Err(Dkim2BeginError::TooManyFlags { count }) => {
+                        assert!(count > MAX_HOP_FLAGS);
+                        return Ok(None);
+                    }
+                    Err(Dkim2BeginError::RecipeTooLong { len }) => {
+                        assert!(len > MAX_HOP_RECIPE_BYTES);
+                        return Ok(None);
+                    }
+                    Err(Dkim2BeginError::PathTooLong { len }) => {
+                        assert!(len > MAX_PATH);
+                        return Ok(None);
+                    }
+                    // A flag past 255 bytes.
+                    Err(Dkim2BeginError::Encode(e)) => {
+                        assert!(e.needed > 256, "{e:?}");
+                        return Ok(None);
+                    }
+                    Err(e) => panic!("{e:?}"),
+                };
+            let mut r: heapless::Vec<&str, MAX_HOP_RECIPIENTS> = heapless::Vec::new();
+            let mut f: heapless::Vec<&str, MAX_HOP_FLAGS> = heapless::Vec::new();
+            let back = begin
+                .to_request(&mut r, &mut f)
+                .expect("within the bounds it was built with");
+            assert_eq!(back, req);
+            encoded(|o| begin.encode(o)).map(|payload| {
+                let back = Dkim2Begin::decode(&payload).expect("own DKIM2-BEGIN decodes");
+                assert_eq!(back, begin);
+                Sent {
+                    kind: Kind::Dkim2Begin,
+                    debug: format!("{back:?}"),
+                    payload,
+                }
+            })
+        }
         _ => {
             let e = DeviceError {
                 code: ErrorCode::from_u8(u.arbitrary()?),
@@ -296,6 +377,7 @@ fn redecode(kind: u8, payload: &[u8]) -> String {
         }
         Kind::SignBegin => format!("{:?}", SignBegin::decode(payload).expect("decodes")),
         Kind::SealBegin => format!("{:?}", SealBegin::decode(payload).expect("decodes")),
+        Kind::Dkim2Begin => format!("{:?}", Dkim2Begin::decode(payload).expect("decodes")),
         Kind::InfoReply => format!("{:?}", InfoReply::decode(payload).expect("decodes")),
         Kind::StatsReply => format!("{:?}", Stats::decode(payload).expect("decodes")),
         Kind::Error => format!("{:?}", DeviceError::decode(payload).expect("decodes")),
