@@ -6,11 +6,10 @@
 
 use mass_core::arc::{ArcSealer, ChainStatus};
 use mass_core::dkim2::Dkim2Signer;
-use mass_core::dkim2::sign::{Destination, HopRequest, SignerError};
+use mass_core::dkim2::sign::SignerError;
 use mass_core::link::{
     AAR_RESULTS_ENCODED_CAP, AarResults, DKIM2_REQUEST_TOO_LARGE, DeviceError, Dkim2Begin,
-    ErrorCode, Kind, MAX_AAR_RESULTS, MAX_HOP_FLAGS, MAX_HOP_RECIPIENTS, SealBegin, SignBegin,
-    hop_answer,
+    ErrorCode, HOP_STAND_IN, Kind, MAX_AAR_RESULTS, SealBegin, SignBegin, hop_answer,
 };
 use mass_core::{BodyInterest, MessageSigner};
 
@@ -26,20 +25,6 @@ const MAX_NAMES: usize = 64;
 /// The most bytes of DKIM2-BEGIN the session keeps until SIGN-END (the
 /// board sets it).
 pub const HOP_REQUEST_BYTES: usize = crate::board::HOP_REQUEST_BYTES;
-
-/// The request a DKIM2 signer is started for: the real one's bytes are in
-/// a frame that is gone by SIGN-END, so the signer starts for this
-/// stand-in and is finished for the real one, read again from the
-/// session's copy (`Dkim2Signer::finish_for`). `new` uses a request only
-/// to check it.
-const STAND_IN: HopRequest<'static> = HopRequest {
-    domain: "device.invalid",
-    destination: Destination::NextDomain("device.invalid"),
-    timestamp: 0,
-    nonce: None,
-    flags: &[],
-    recipe: None,
-};
 
 /// What the session makes.
 // One of the two lives in a static; the larger sizes it either way.
@@ -136,12 +121,13 @@ impl Session {
         slot: &KeySlot,
     ) -> Result<(), DeviceError> {
         *place = None;
-        let key_id = with_hop_request(payload, |begin, request| {
+        let key_id = Dkim2Begin::decode_with(payload, |begin, request| {
             slot.algorithm()
                 .ok_or(DeviceError::new(ErrorCode::NoSuchKey))?;
             request.check()?;
-            Ok(begin.key_id)
-        })?;
+            Ok::<_, DeviceError>(begin.key_id)
+        })
+        .map_err(|_| DeviceError::new(ErrorCode::Malformed))??;
         let begin = heapless::Vec::from_slice(payload).map_err(|_| DeviceError {
             code: ErrorCode::Dkim2,
             detail: DKIM2_REQUEST_TOO_LARGE,
@@ -149,7 +135,7 @@ impl Session {
         *place = Some(Session {
             key_id,
             work: Work::Dkim2 {
-                signer: Dkim2Signer::new(&STAND_IN)?,
+                signer: Dkim2Signer::new(&HOP_STAND_IN)?,
                 begin,
             },
             in_body: false,
@@ -230,7 +216,7 @@ impl Session {
                     .map_err(|_| DeviceError::new(ErrorCode::Malformed))?;
                 Ok(sealer.finish(&texts, *chain, key, out)?.len)
             }
-            Work::Dkim2 { signer, begin } => with_hop_request(begin, |begin, request| {
+            Work::Dkim2 { signer, begin } => Dkim2Begin::decode_with(begin, |begin, request| {
                 // The CRLF between the two fields needs 2 bytes more.
                 let room = out.len().saturating_sub(2);
                 let fields = out
@@ -240,22 +226,8 @@ impl Session {
                 let instance = hop.instance.map_or(0, |s| s.len());
                 hop_answer(out, instance, hop.signature.len())
                     .map_err(|_| DeviceError::from(SignerError::BufferTooSmall { required: 0 }))
-            }),
+            })
+            .map_err(|_| DeviceError::new(ErrorCode::Malformed))?,
         }
     }
-}
-
-/// Decode a DKIM2-BEGIN payload and give its request to `f`.
-fn with_hop_request<T>(
-    payload: &[u8],
-    f: impl FnOnce(&Dkim2Begin<'_>, &HopRequest<'_>) -> Result<T, DeviceError>,
-) -> Result<T, DeviceError> {
-    let malformed = DeviceError::new(ErrorCode::Malformed);
-    let begin = Dkim2Begin::decode(payload).map_err(|_| malformed)?;
-    let mut rcpts: heapless::Vec<&str, MAX_HOP_RECIPIENTS> = heapless::Vec::new();
-    let mut flags: heapless::Vec<&str, MAX_HOP_FLAGS> = heapless::Vec::new();
-    let request = begin
-        .to_request(&mut rcpts, &mut flags)
-        .map_err(|_| malformed)?;
-    f(&begin, &request)
 }

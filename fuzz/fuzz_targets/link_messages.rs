@@ -24,11 +24,11 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use mass_core::arc::{ArcSealer, ChainStatus};
 use mass_core::dkim2::Dkim2Signer;
-use mass_core::dkim2::sign::{Destination, HopRequest, SignerError};
+use mass_core::dkim2::sign::SignerError;
 use mass_core::link::{
-    AAR_RESULTS_ENCODED_CAP, AarResults, DeviceError, Dkim2Begin, Event, FrameDecoder, InfoReply,
-    Kind, MAX_AAR_RESULTS, MAX_FRAME, MAX_HOP_FLAGS, MAX_HOP_RECIPIENTS, MAX_PAYLOAD, Provision,
-    SealBegin, SignBegin, Stats, encode_frame, hop_answer, split_hop_answer,
+    AAR_RESULTS_ENCODED_CAP, AarResults, DeviceError, Dkim2Begin, Event, FrameDecoder,
+    HOP_STAND_IN, InfoReply, Kind, MAX_AAR_RESULTS, MAX_FRAME, MAX_PAYLOAD, Provision, SealBegin,
+    SignBegin, Stats, encode_frame, hop_answer, split_hop_answer,
 };
 use mass_core::{DigestSigner, Ed25519Signer, MessageSigner, RsaSha256Signer, SigningAlgorithm};
 use rand_core::SeedableRng;
@@ -79,29 +79,6 @@ enum Work {
         signer: Box<Dkim2Signer<'static, 4096, 32>>,
         begin: heapless::Vec<u8, 2048>,
     },
-}
-
-const STAND_IN: HopRequest<'static> = HopRequest {
-    domain: "device.invalid",
-    destination: Destination::NextDomain("device.invalid"),
-    timestamp: 0,
-    nonce: None,
-    flags: &[],
-    recipe: None,
-};
-
-/// Decode a DKIM2-BEGIN payload and give its request to `f`.
-fn with_hop_request<T>(
-    payload: &[u8],
-    f: impl FnOnce(&Dkim2Begin<'_>, &HopRequest<'_>) -> core::result::Result<T, &'static str>,
-) -> core::result::Result<T, &'static str> {
-    let begin = Dkim2Begin::decode(payload).map_err(|_| "malformed")?;
-    let mut rcpts: heapless::Vec<&str, MAX_HOP_RECIPIENTS> = heapless::Vec::new();
-    let mut flags: heapless::Vec<&str, MAX_HOP_FLAGS> = heapless::Vec::new();
-    let request = begin
-        .to_request(&mut rcpts, &mut flags)
-        .expect("decode bounds the lists");
-    f(&begin, &request)
 }
 
 impl Work {
@@ -222,7 +199,7 @@ impl Device {
             }
             Some(Kind::Dkim2Begin) => {
                 self.session = None;
-                let key_id = with_hop_request(payload, |begin, request| {
+                let key_id = Dkim2Begin::decode_with(payload, |begin, request| {
                     reencodes(payload, |o| begin.encode(o));
                     if !matches!(
                         self.slots.get(usize::from(begin.key_id)),
@@ -232,9 +209,10 @@ impl Device {
                     }
                     request.check().map_err(|_| "dkim2")?;
                     Ok(begin.key_id)
-                })?;
+                })
+                .map_err(|_| "malformed")??;
                 let begin = heapless::Vec::from_slice(payload).map_err(|_| "too large")?;
-                let signer = Dkim2Signer::new(&STAND_IN).expect("the stand-in is a request");
+                let signer = Dkim2Signer::new(&HOP_STAND_IN).expect("the stand-in is a request");
                 self.session = Some((
                     key_id,
                     Work::Dkim2 {
@@ -315,30 +293,36 @@ impl Device {
                             Err(_) => return Err("seal"),
                         }
                     }
-                    Work::Dkim2 { signer, begin } => with_hop_request(begin, |begin, request| {
-                        let mut keys: [(&str, &mut dyn DigestSigner); 1] = [(begin.selector, key)];
-                        let room = MAX_PAYLOAD - 2;
-                        match signer.finish_for(request, &mut keys, &mut out[..room]) {
-                            Ok(hop) => {
-                                let mi = hop.instance.map_or(0, |s| s.len());
-                                let sig = hop.signature.get(&out).expect("in the buffer").to_vec();
-                                let instance = hop.instance.map(|s| out[s.start..s.end].to_vec());
-                                let n = hop_answer(&mut out, mi, hop.signature.len())
-                                    .expect("room was left for the CRLF");
-                                let fields = split_hop_answer(&out[..n]).expect("a hop splits");
-                                assert_eq!(fields.signature, &sig[..]);
-                                assert_eq!(fields.instance, instance.as_deref());
-                                encode_frame(1, Kind::Dkim2Hop, &out[..n], &mut frame)
-                                    .expect("a hop that was written fits a frame");
-                                Ok(())
+                    Work::Dkim2 { signer, begin } => {
+                        Dkim2Begin::decode_with(begin, |begin, request| {
+                            let mut keys: [(&str, &mut dyn DigestSigner); 1] =
+                                [(begin.selector, key)];
+                            let room = MAX_PAYLOAD - 2;
+                            match signer.finish_for(request, &mut keys, &mut out[..room]) {
+                                Ok(hop) => {
+                                    let mi = hop.instance.map_or(0, |s| s.len());
+                                    let sig =
+                                        hop.signature.get(&out).expect("in the buffer").to_vec();
+                                    let instance =
+                                        hop.instance.map(|s| out[s.start..s.end].to_vec());
+                                    let n = hop_answer(&mut out, mi, hop.signature.len())
+                                        .expect("room was left for the CRLF");
+                                    let fields = split_hop_answer(&out[..n]).expect("a hop splits");
+                                    assert_eq!(fields.signature, &sig[..]);
+                                    assert_eq!(fields.instance, instance.as_deref());
+                                    encode_frame(1, Kind::Dkim2Hop, &out[..n], &mut frame)
+                                        .expect("a hop that was written fits a frame");
+                                    Ok(())
+                                }
+                                Err(SignerError::BufferTooSmall { required }) => {
+                                    assert!(required > room);
+                                    Ok(())
+                                }
+                                Err(_) => Err("dkim2"),
                             }
-                            Err(SignerError::BufferTooSmall { required }) => {
-                                assert!(required > room);
-                                Ok(())
-                            }
-                            Err(_) => Err("dkim2"),
-                        }
-                    })?,
+                        })
+                        .expect("the kept payload decodes")?
+                    }
                 }
                 Ok(())
             }

@@ -12,10 +12,10 @@ use std::path::Path;
 use std::thread::JoinHandle;
 
 use mass_core::Ed25519Signer;
-use mass_core::dkim2::Dkim2Signer;
+use mass_core::dkim2::{Dkim2Signer, HopRequest};
 use mass_core::link::{
-    Dkim2Begin, Event, FrameDecoder, InfoReply, Kind, MAX_FRAME, MAX_HOP_FLAGS, MAX_HOP_RECIPIENTS,
-    MAX_PAYLOAD, PROTOCOL_VERSION, SlotInfo, encode_frame, hop_answer,
+    Dkim2Begin, Event, FrameDecoder, InfoReply, Kind, MAX_FRAME, MAX_PAYLOAD, PROTOCOL_VERSION,
+    SlotInfo, encode_frame, hop_answer,
 };
 use mass_core::{DigestSigner, SigningAlgorithm};
 
@@ -115,13 +115,23 @@ fn sign(
     tamper: bool,
     out: &mut [u8],
 ) -> usize {
-    let begin = Dkim2Begin::decode(begin).unwrap();
-    assert_eq!(begin.key_id, SLOT);
-    let (mut rcpts, mut flags) = Default::default();
-    let request = begin
-        .to_request::<MAX_HOP_RECIPIENTS, MAX_HOP_FLAGS>(&mut rcpts, &mut flags)
-        .unwrap();
-    let mut signer: Box<Dkim2Signer<'_, 8192, 64>> = Box::new(Dkim2Signer::new(&request).unwrap());
+    Dkim2Begin::decode_with(begin, |begin, request| {
+        assert_eq!(begin.key_id, SLOT);
+        sign_hop(begin.selector, request, header, body, seed, tamper, out)
+    })
+    .unwrap()
+}
+
+fn sign_hop(
+    selector: &str,
+    request: &HopRequest<'_>,
+    header: &[Vec<u8>],
+    body: &[u8],
+    seed: [u8; 32],
+    tamper: bool,
+    out: &mut [u8],
+) -> usize {
+    let mut signer: Box<Dkim2Signer<'_, 8192, 64>> = Box::new(Dkim2Signer::new(request).unwrap());
     for f in header {
         // The host keeps trace fields: no DKIM2 hash covers them.
         assert!(!f.starts_with(b"Received:"));
@@ -130,7 +140,7 @@ fn sign(
     signer.end_of_headers().unwrap();
     signer.body(body).unwrap();
     let mut key = Ed25519Signer::from_seed(&seed);
-    let mut keys: [(&str, &mut dyn DigestSigner); 1] = [(begin.selector, &mut key)];
+    let mut keys: [(&str, &mut dyn DigestSigner); 1] = [(selector, &mut key)];
     let room = out.len() - 2;
     let hop = signer.finish(&mut keys, &mut out[..room]).unwrap();
     if tamper {

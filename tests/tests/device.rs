@@ -200,6 +200,22 @@ fn request(i: usize, algorithm: SigningAlgorithm) -> SignRequest<'static> {
     r
 }
 
+/// The host's copy of the key in a test slot of `algorithm`.
+fn host_key(algorithm: SigningAlgorithm) -> Box<dyn mass_core::DigestSigner> {
+    match algorithm {
+        SigningAlgorithm::RsaSha256 => Box::new(rsa_host_key()),
+        SigningAlgorithm::Ed25519Sha256 => Box::new(Ed25519Signer::from_seed(&ED25519_SEED)),
+    }
+}
+
+/// The test slot that holds a key of `algorithm`.
+fn slot_of(algorithm: SigningAlgorithm) -> u8 {
+    match algorithm {
+        SigningAlgorithm::RsaSha256 => RSA_SLOT,
+        SigningAlgorithm::Ed25519Sha256 => ED_SLOT,
+    }
+}
+
 fn rsa_host_key() -> RsaSha256Signer<rsa::PrivateKey, ChaCha20Rng> {
     use rsa::pkcs8::DecodePrivateKey;
     let key = rsa::PrivateKey::from_pkcs8_pem(RSA_PEM).unwrap();
@@ -243,10 +259,7 @@ async fn device_sign(
 fn compare_many(algorithm: SigningAlgorithm, slot: u8, seed: u64) {
     runtime().block_on(async {
         let dev = device().await;
-        let mut host: Box<dyn mass_core::DigestSigner> = match algorithm {
-            SigningAlgorithm::RsaSha256 => Box::new(rsa_host_key()),
-            SigningAlgorithm::Ed25519Sha256 => Box::new(Ed25519Signer::from_seed(&ED25519_SEED)),
-        };
+        let mut host = host_key(algorithm);
         let started = Instant::now();
         let msgs = messages(100, seed);
         for (i, m) in msgs.iter().enumerate() {

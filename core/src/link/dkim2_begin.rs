@@ -26,6 +26,21 @@ pub const MAX_HOP_RECIPE_BYTES: usize = 1024;
 /// frame).
 pub const DKIM2_REQUEST_TOO_LARGE: u8 = 11;
 
+/// The request a device starts its [`crate::dkim2::Dkim2Signer`] for. The
+/// real request's bytes are in a frame that is gone by SIGN-END, so the
+/// device keeps the DKIM2-BEGIN payload, starts the signer for this
+/// stand-in (`new` uses a request only to check it) and finishes it for the
+/// real one, decoded again from its copy
+/// ([`crate::dkim2::Dkim2Signer::finish_for`], [`Dkim2Begin::decode_with`]).
+pub const HOP_STAND_IN: HopRequest<'static> = HopRequest {
+    domain: "device.invalid",
+    destination: Destination::NextDomain("device.invalid"),
+    timestamp: 0,
+    nonce: None,
+    flags: &[],
+    recipe: None,
+};
+
 const HOP_NONCE: u8 = 1;
 const HOP_RECIPE: u8 = 2;
 const HOP_NEXT_DOMAIN: u8 = 4;
@@ -213,6 +228,20 @@ impl<'a> Dkim2Begin<'a> {
             flags: self.flags.collect_into(flags)?,
             recipe: self.recipe,
         })
+    }
+
+    /// Decode `payload` and give the message and its request to `f`; the
+    /// recipients and flags are collected on the stack (decoding bounds
+    /// them to [`MAX_HOP_RECIPIENTS`] and [`MAX_HOP_FLAGS`]).
+    pub fn decode_with<T>(
+        payload: &[u8],
+        f: impl FnOnce(&Dkim2Begin<'_>, &HopRequest<'_>) -> T,
+    ) -> Result<T, DecodeError> {
+        let begin = Dkim2Begin::decode(payload)?;
+        let mut rcpt_to: heapless::Vec<&str, MAX_HOP_RECIPIENTS> = heapless::Vec::new();
+        let mut flags: heapless::Vec<&str, MAX_HOP_FLAGS> = heapless::Vec::new();
+        let request = begin.to_request(&mut rcpt_to, &mut flags)?;
+        Ok(f(&begin, &request))
     }
 
     /// Encode as a payload.

@@ -428,8 +428,9 @@ mod seal_begin;
 pub use codec::{Reader, Strings, Width, Writer, algorithm_from_u8, algorithm_to_u8};
 pub use crc::{Crc32, crc32};
 pub use dkim2_begin::{
-    DKIM2_REQUEST_TOO_LARGE, Dkim2Begin, Dkim2BeginError, HopDestination, HopFields, MAX_HOP_FLAGS,
-    MAX_HOP_RECIPE_BYTES, MAX_HOP_RECIPIENTS, dkim2_signer_error, hop_answer, split_hop_answer,
+    DKIM2_REQUEST_TOO_LARGE, Dkim2Begin, Dkim2BeginError, HOP_STAND_IN, HopDestination, HopFields,
+    MAX_HOP_FLAGS, MAX_HOP_RECIPE_BYTES, MAX_HOP_RECIPIENTS, dkim2_signer_error, hop_answer,
+    split_hop_answer,
 };
 pub use frame::{Event, Frame, FrameDecoder, encode_frame, seal_frame};
 pub use messages::{HeaderNames, InfoReply, MAX_SLOTS, Provision, SignBegin, SlotInfo, Stats};

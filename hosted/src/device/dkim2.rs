@@ -22,7 +22,7 @@ use std::sync::atomic::Ordering;
 use mass_core::canon::Canon;
 use mass_core::canon::body_hash::BodyHasher;
 use mass_core::dkim::public_key::PublicKey;
-use mass_core::dkim::signature_field::{KeyType, SignatureAlgorithm};
+use mass_core::dkim::signature_field::SignatureAlgorithm;
 use mass_core::dkim2::fields::{INSTANCE_FIELD, SIGNATURE_FIELD, decode_path, rcpt_items};
 use mass_core::dkim2::hash::{header_hash, is_unsigned_field, signature_input_hash};
 use mass_core::dkim2::sign::{Destination, HopRequest};
@@ -32,6 +32,7 @@ use mass_core::link::{Dkim2Begin, Kind, MAX_PAYLOAD, split_hop_answer};
 use mass_core::syntax::tag_list::decode_base64;
 use mass_core::{BodyInterest, SigningAlgorithm};
 
+use super::seal::key_type;
 use super::{Device, DeviceError, DeviceSlot};
 
 /// The host's room for the header block when checking a hop: eight times
@@ -205,13 +206,6 @@ impl Device {
             check(&payload, &fields, &digest, request, selector, slot).map_err(DeviceError::BadHop)
         })
         .await
-    }
-}
-
-fn key_type(a: SigningAlgorithm) -> KeyType {
-    match a {
-        SigningAlgorithm::RsaSha256 => KeyType::Rsa,
-        SigningAlgorithm::Ed25519Sha256 => KeyType::Ed25519,
     }
 }
 

@@ -200,7 +200,8 @@ fn split_fields(payload: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-fn key_type(a: SigningAlgorithm) -> KeyType {
+/// The key type of a slot's algorithm, to load its public key.
+pub(super) fn key_type(a: SigningAlgorithm) -> KeyType {
     match a {
         SigningAlgorithm::RsaSha256 => KeyType::Rsa,
         SigningAlgorithm::Ed25519Sha256 => KeyType::Ed25519,

@@ -156,20 +156,6 @@ fn split_set(set: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-fn host_key(algorithm: SigningAlgorithm) -> Box<dyn DigestSigner> {
-    match algorithm {
-        SigningAlgorithm::RsaSha256 => Box::new(rsa_host_key()),
-        SigningAlgorithm::Ed25519Sha256 => Box::new(Ed25519Signer::from_seed(&ED25519_SEED)),
-    }
-}
-
-fn slot_of(algorithm: SigningAlgorithm) -> u8 {
-    match algorithm {
-        SigningAlgorithm::RsaSha256 => RSA_SLOT,
-        SigningAlgorithm::Ed25519Sha256 => ED_SLOT,
-    }
-}
-
 /// Seal `n` messages on the device and on the host; returns how many
 /// were equal (all, or the test fails) and the instructions of the last
 /// seal of each algorithm when the device counts them.

@@ -178,20 +178,6 @@ fn with_hops(message: &[u8], depth: usize) -> Vec<u8> {
     message
 }
 
-fn host_key(algorithm: SigningAlgorithm) -> Box<dyn DigestSigner> {
-    match algorithm {
-        SigningAlgorithm::RsaSha256 => Box::new(rsa_host_key()),
-        SigningAlgorithm::Ed25519Sha256 => Box::new(Ed25519Signer::from_seed(&ED25519_SEED)),
-    }
-}
-
-fn slot_of(algorithm: SigningAlgorithm) -> u8 {
-    match algorithm {
-        SigningAlgorithm::RsaSha256 => RSA_SLOT,
-        SigningAlgorithm::Ed25519Sha256 => ED_SLOT,
-    }
-}
-
 /// The key record of each domain a chain names.
 fn record(domain: &str, algorithm: SigningAlgorithm) -> String {
     use base64ct::{Base64, Encoding};
