@@ -17,10 +17,9 @@
 //! host's, not the device's.
 
 use std::fmt;
-use std::sync::atomic::Ordering;
 
+use mass_core::SigningAlgorithm;
 use mass_core::canon::Canon;
-use mass_core::canon::body_hash::BodyHasher;
 use mass_core::dkim::public_key::PublicKey;
 use mass_core::dkim::signature_field::SignatureAlgorithm;
 use mass_core::dkim2::fields::{INSTANCE_FIELD, SIGNATURE_FIELD, decode_path, rcpt_items};
@@ -30,10 +29,9 @@ use mass_core::dkim2::{Binding, Dkim2Signature, MAX_PATH, MessageInstance};
 use mass_core::header::{FieldSink, HeaderSplitter, HeaderStore, field_name};
 use mass_core::link::{Dkim2Begin, Kind, MAX_PAYLOAD, split_hop_answer};
 use mass_core::syntax::tag_list::decode_base64;
-use mass_core::{BodyInterest, SigningAlgorithm};
 
 use super::seal::key_type;
-use super::{Device, DeviceError, DeviceSlot};
+use super::{Device, DeviceError, DeviceSlot, Exchange};
 
 /// The host's room for the header block when checking a hop: eight times
 /// the main board's store, which holds the fields the hop needs.
@@ -187,23 +185,16 @@ impl Device {
             .into_iter()
             .map(|f| f.as_ref().to_vec())
             .collect();
-        let frame = self.body_frame.load(Ordering::Relaxed);
-        let mut body = BodyHasher::new(Canon::Simple, None);
-        self.with_conn(async |c| {
-            c.drain_to(0).await?;
-            c.send(Kind::Dkim2Begin, &begin).await?;
-            let needed = fields.iter().filter(|f| hop_needs(f));
-            c.stream_message(needed, body_chunks, frame, |chunk| {
-                let _: BodyInterest = body.update(chunk);
-            })
-            .await?;
-            let (kind, payload) = c.request(Kind::SignEnd, &[]).await?;
-            if kind != Kind::Dkim2Hop {
-                return Err(DeviceError::Protocol("expected DKIM2-HOP"));
-            }
-            let slot = c.slot(key_id).await?;
-            let digest = body.clone().finish().digest;
-            check(&payload, &fields, &digest, request, selector, slot).map_err(DeviceError::BadHop)
+        let ex = Exchange {
+            key_id,
+            begin: Kind::Dkim2Begin,
+            payload: &begin,
+            answer: (Kind::Dkim2Hop, "expected DKIM2-HOP"),
+            body_canon: Canon::Simple,
+        };
+        let needed = fields.iter().filter(|f| hop_needs(f));
+        self.checked_session(ex, needed, body_chunks, |payload, slot, digest| {
+            check(payload, &fields, digest, request, selector, slot).map_err(DeviceError::BadHop)
         })
         .await
     }
@@ -381,6 +372,7 @@ fn check(
 mod tests {
     use super::*;
     use mass_core::Ed25519Signer;
+    use mass_core::canon::body_hash::BodyHasher;
     use mass_core::dkim2::Dkim2Signer;
     use mass_core::link::hop_answer;
 

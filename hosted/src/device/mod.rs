@@ -309,6 +309,20 @@ pub struct SignedField {
     pub slot: DeviceSlot,
 }
 
+/// What a checked session ([`Device::checked_session`]) sends and expects.
+struct Exchange<'a> {
+    /// The slot that signs.
+    key_id: u8,
+    /// The BEGIN request's kind.
+    begin: Kind,
+    /// Its payload.
+    payload: &'a [u8],
+    /// The kind SIGN-END must answer with, and the protocol error if not.
+    answer: (Kind, &'static str),
+    /// How the host hashes the body as it streams, to check the answer.
+    body_canon: mass_core::Canon,
+}
+
 /// How many requests may be in flight before the client reads answers.
 const PIPELINE: usize = 8;
 
@@ -792,6 +806,42 @@ impl Device {
             }
             let slot = c.slot(key_id).await?;
             Ok(SignedField { field: p, slot })
+        })
+        .await
+    }
+
+    /// One session whose answer is checked before anyone uses it (a seal,
+    /// a DKIM2 hop): the BEGIN of `ex`, `header_fields`, the body chunks
+    /// (hashed with `ex.body_canon` as they stream, whole), and SIGN-END,
+    /// whose answer must be of kind `ex.answer`. `check` gets the answer,
+    /// the slot as INFO reported it and the body hash; a check that fails
+    /// with an error that breaks the link drops it.
+    async fn checked_session<H, B, T>(
+        &self,
+        ex: Exchange<'_>,
+        header_fields: impl IntoIterator<Item = H>,
+        body_chunks: impl IntoIterator<Item = std::io::Result<B>>,
+        check: impl FnOnce(&[u8], DeviceSlot, &[u8; 32]) -> Result<T, DeviceError>,
+    ) -> Result<T, DeviceError>
+    where
+        H: AsRef<[u8]>,
+        B: AsRef<[u8]>,
+    {
+        let frame = self.body_frame.load(Ordering::Relaxed);
+        let mut body = mass_core::canon::body_hash::BodyHasher::new(ex.body_canon, None);
+        self.with_conn(async |c| {
+            c.drain_to(0).await?;
+            c.send(ex.begin, ex.payload).await?;
+            c.stream_message(header_fields, body_chunks, frame, |chunk| {
+                let _: mass_core::BodyInterest = body.update(chunk);
+            })
+            .await?;
+            let (kind, payload) = c.request(Kind::SignEnd, &[]).await?;
+            if kind != ex.answer.0 {
+                return Err(DeviceError::Protocol(ex.answer.1));
+            }
+            let slot = c.slot(ex.key_id).await?;
+            check(&payload, slot, &body.clone().finish().digest)
         })
         .await
     }

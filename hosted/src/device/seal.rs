@@ -17,20 +17,18 @@
 
 use std::fmt;
 
+use mass_core::SigningAlgorithm;
 use mass_core::arc::{
     ArcMessageSignature, ArcSeal, ChainStatus, MAX_INSTANCES, Member, SealRequest, instance_of,
 };
 use mass_core::canon::Canon;
-use mass_core::canon::body_hash::BodyHasher;
 use mass_core::dkim::public_key::PublicKey;
 use mass_core::dkim::sign::{fields_hash, header_hash};
 use mass_core::dkim::signature_field::KeyType;
 use mass_core::header::{HeaderStore, field_name};
 use mass_core::link::{AAR_RESULTS_ENCODED_CAP, Kind, MAX_PAYLOAD, SealBegin};
-use mass_core::{BodyInterest, SigningAlgorithm};
 
-use super::{Device, DeviceError, DeviceSlot};
-use std::sync::atomic::Ordering;
+use super::{Device, DeviceError, DeviceSlot, Exchange};
 
 /// The host's room for the header fields an AMS names, when checking it:
 /// eight times the main board's whole header store (8 KiB, 64 fields),
@@ -157,23 +155,16 @@ impl Device {
             .into_iter()
             .map(|f| f.as_ref().to_vec())
             .collect();
-        let frame = self.body_frame.load(Ordering::Relaxed);
-        let mut body = BodyHasher::new(request.canonicalization.body, None);
-        self.with_conn(async |c| {
-            c.drain_to(0).await?;
-            c.send(Kind::SealBegin, &begin).await?;
-            // Without l= the hasher takes the whole body.
-            c.stream_message(&fields, body_chunks, frame, |chunk| {
-                let _: BodyInterest = body.update(chunk);
-            })
-            .await?;
-            let (kind, payload) = c.request(Kind::SignEnd, &[]).await?;
-            if kind != Kind::ArcSet {
-                return Err(DeviceError::Protocol("expected ARC-SET"));
-            }
-            let slot = c.slot(key_id).await?;
-            let digest = body.clone().finish().digest;
-            check(&payload, &fields, &digest, request, chain, slot).map_err(DeviceError::BadSeal)
+        // Without l= the body hash takes the whole body.
+        let ex = Exchange {
+            key_id,
+            begin: Kind::SealBegin,
+            payload: &begin,
+            answer: (Kind::ArcSet, "expected ARC-SET"),
+            body_canon: request.canonicalization.body,
+        };
+        self.checked_session(ex, &fields, body_chunks, |payload, slot, digest| {
+            check(payload, &fields, digest, request, chain, slot).map_err(DeviceError::BadSeal)
         })
         .await
     }
@@ -340,6 +331,7 @@ mod tests {
     use super::*;
     use mass_core::Ed25519Signer;
     use mass_core::arc::ArcSealer;
+    use mass_core::canon::body_hash::BodyHasher;
 
     const FIELDS: [&[u8]; 3] = [
         b"From: a@example.org",
