@@ -26,12 +26,12 @@ use mass_core::dkim2::{Dkim2Result, Dkim2Verifier, Envelope, HopRequest, Status}
 
 use crate::auth_results;
 use crate::cli::CliError;
+use crate::cli::arc::{Lookup, look_up};
 use crate::cli::io::read_message;
 use crate::cli::sign::{HEADER_BYTES, HEADER_FIELDS, read_key};
 use crate::clock::Clock;
 use crate::device::{Device, DeviceAddr, split_message};
 use crate::dkim2::{HopError, Revision, revise, sign_hop};
-use crate::cli::arc::{Lookup, look_up};
 use crate::keys::SigningKey;
 
 /// The most distinct keys a DKIM2 verification looks up.
