@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use mass_core::Ed25519Signer;
 use mass_core::dkim2::{Dkim2Signer, HopRequest};
@@ -29,8 +30,20 @@ const SLOT: u8 = 1;
 fn stand_in(key: [u8; 32], tamper: bool) -> (String, JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = format!("tcp:{}", listener.local_addr().unwrap());
+    // A `mass` that never connects must fail the test, not hang it.
+    listener.set_nonblocking(true).unwrap();
     let handle = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut s = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("no connection from mass: {e}"),
+            }
+        };
+        s.set_nonblocking(false).unwrap();
         serve(&mut s, key, tamper);
     });
     (addr, handle)
@@ -215,12 +228,12 @@ fn a_device_hop_is_the_key_files_hop_and_a_bad_one_is_refused() {
     assert!(with_key.status.success());
     let (addr, device) = stand_in(seed, false);
     let with_device = dkim2_sign(&first, &["--device", &addr, "--slot", "1"], &message);
-    device.join().unwrap();
     assert!(
         with_device.status.success(),
         "{}",
         String::from_utf8_lossy(&with_device.stderr)
     );
+    device.join().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&with_device.stdout),
         String::from_utf8_lossy(&with_key.stdout)
@@ -246,8 +259,12 @@ fn a_device_hop_is_the_key_files_hop_and_a_bad_one_is_refused() {
     let with_key = dkim2_sign(&second, &["--key", key.to_str().unwrap()], &hop1);
     let (addr, device) = stand_in(seed, false);
     let with_device = dkim2_sign(&second, &["--device", &addr, "--slot", "1"], &hop1);
+    assert!(
+        with_device.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with_device.stderr)
+    );
     device.join().unwrap();
-    assert!(with_device.status.success());
     assert_eq!(with_device.stdout, with_key.stdout);
     assert!(String::from_utf8_lossy(&with_device.stdout).starts_with("DKIM2-Signature: i=2; m=2;"));
 
