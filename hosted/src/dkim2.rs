@@ -135,6 +135,20 @@ pub fn revise(message: &[u8], revision: &Revision<'_>) -> Result<Revised, Revise
         return Err(ReviseError::BadTag);
     }
     let mut out = Vec::with_capacity(message.len() + 256);
+    // Every Subject value as it was, top to bottom: the recipe gives back
+    // all values of a name it mentions, not only the one that changed.
+    let subjects: Vec<&[u8]> = fields
+        .iter()
+        .filter(|f| is_subject(f))
+        .map(|f| mass_core::header::field_value(f))
+        .collect();
+    // The first Subject is tagged, unless it has the tag already or is not
+    // UTF-8 (a draft-03 recipe holds text only: its old value could not be
+    // given back).
+    let taggable = subjects.first().is_some_and(|v| {
+        std::str::from_utf8(v).is_ok()
+            && !tag.is_some_and(|t| v.trim_ascii_start().starts_with(t.as_bytes()))
+    });
     let mut old_subjects: Vec<&[u8]> = Vec::new();
     let mut tagged = false;
     for field in &fields {
@@ -144,10 +158,10 @@ pub fn revise(message: &[u8], revision: &Revision<'_>) -> Result<Revised, Revise
                 let colon = field.iter().position(|&b| b == b':').unwrap_or(field.len());
                 let value = field.get(colon + 1..).unwrap_or_default();
                 let trimmed = value.trim_ascii_start();
-                if trimmed.starts_with(tag.as_bytes()) {
+                if !taggable {
                     out.extend_from_slice(field);
                 } else {
-                    old_subjects.push(value);
+                    old_subjects.clone_from(&subjects);
                     out.extend_from_slice(&field[..=colon.min(field.len() - 1)]);
                     out.push(b' ');
                     out.extend_from_slice(tag.as_bytes());
@@ -436,6 +450,40 @@ mod tests {
             String::from_utf8(recipe_between(a, e).unwrap().unwrap()).unwrap(),
             r#"{"b":[{"d":["one","two"]},{"c":[4,4]}]}"#
         );
+    }
+
+    /// With two Subject fields, the recipe gives both back; a Subject that
+    /// is not UTF-8 is left untagged (its old value could not be written).
+    #[test]
+    fn every_subject_comes_back() {
+        let two = b"Subject: one\r\nSubject: two\r\n\r\nbody\r\n";
+        let r = revise(
+            two,
+            &Revision {
+                subject_tag: Some("[l] "),
+                footer: None,
+            },
+        )
+        .unwrap();
+        assert!(
+            r.message
+                .starts_with(b"Subject: [l] one\r\nSubject: two\r\n")
+        );
+        assert_eq!(
+            String::from_utf8(r.recipe).unwrap(),
+            r#"{"h":{"subject":[{"d":["two","one"]}]}}"#
+        );
+        let latin1 = b"Subject: caf\xe9\r\n\r\nbody\r\n";
+        let r = revise(
+            latin1,
+            &Revision {
+                subject_tag: Some("[l] "),
+                footer: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(r.message, latin1);
+        assert_eq!(r.recipe, b"{}");
     }
 
     #[test]
