@@ -13,7 +13,6 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
@@ -29,62 +28,6 @@ use crate::keys::KeyError;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::{Mutex, MutexGuard};
 use zeroize::Zeroizing;
-
-/// Where the device is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeviceAddr {
-    /// `tcp:HOST:PORT`, e.g. QEMU's UART on a socket.
-    Tcp(String),
-    /// A serial device (`/dev/ttyUSB0`, a QEMU pty), set to raw mode.
-    Serial(PathBuf),
-}
-
-/// A device address that is neither `tcp:HOST:PORT` nor a device path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceAddrError(pub String);
-
-impl fmt::Display for DeviceAddrError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "device address `{}`: expected tcp:HOST:PORT or a serial device path",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for DeviceAddrError {}
-
-impl std::str::FromStr for DeviceAddr {
-    type Err = DeviceAddrError;
-
-    fn from_str(s: &str) -> Result<Self, DeviceAddrError> {
-        if let Some(hostport) = s.strip_prefix("tcp:") {
-            if hostport
-                .rsplit_once(':')
-                .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
-            {
-                return Err(DeviceAddrError(s.to_string()));
-            }
-            Ok(DeviceAddr::Tcp(hostport.to_string()))
-        } else if let Some(path) = s.strip_prefix("serial:") {
-            Ok(DeviceAddr::Serial(PathBuf::from(path)))
-        } else if s.starts_with('/') {
-            Ok(DeviceAddr::Serial(PathBuf::from(s)))
-        } else {
-            Err(DeviceAddrError(s.to_string()))
-        }
-    }
-}
-
-impl fmt::Display for DeviceAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DeviceAddr::Tcp(a) => write!(f, "tcp:{a}"),
-            DeviceAddr::Serial(p) => write!(f, "{}", p.display()),
-        }
-    }
-}
 
 /// Why a device call failed.
 #[derive(Debug)]
@@ -900,11 +843,13 @@ pub fn key_from_pem(pem: &str) -> Result<(SigningAlgorithm, Zeroizing<Vec<u8>>),
     }
 }
 
+mod addr;
 mod config;
 mod dkim2;
 mod seal;
 mod serial;
 
+pub use addr::{DeviceAddr, DeviceAddrError};
 pub use config::*;
 pub use dkim2::{BadHop, Dkim2Hop, hop_needs, split_message};
 pub use seal::{BadSeal, SealedArcSet};

@@ -118,7 +118,7 @@ impl<'j> Reader<'j> {
     }
 
     /// Take `b`, which must come next (after white space).
-    pub(super) fn expect(&mut self, b: u8) -> Result<(), RecipeError> {
+    pub(super) fn require(&mut self, b: u8) -> Result<(), RecipeError> {
         match self.peek_value() {
             Some(got) if got == b => {
                 self.bump();
@@ -137,7 +137,7 @@ impl<'j> Reader<'j> {
             return Ok(false);
         }
         if !*first {
-            self.expect(b',')?;
+            self.require(b',')?;
         }
         *first = false;
         Ok(true)
@@ -155,7 +155,7 @@ impl<'j> Reader<'j> {
     /// Take an object's key followed by its colon.
     pub(super) fn key(&mut self) -> Result<Span, RecipeError> {
         let key = self.string()?;
-        self.expect(b':')?;
+        self.require(b':')?;
         Ok(key)
     }
 
@@ -365,7 +365,7 @@ impl<'j> Reader<'j> {
                     open = inner;
                     continue;
                 }
-                self.expect(b',')?;
+                self.require(b',')?;
                 if is_object {
                     self.key()?;
                 }

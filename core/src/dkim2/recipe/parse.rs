@@ -160,7 +160,7 @@ pub(super) fn step_entry(r: &mut Reader<'_>, depth: usize) -> Result<Option<Step
         r.skip_value(depth)?;
         return Ok(None);
     }
-    r.expect(b'{')?;
+    r.require(b'{')?;
     let mut copy: Option<(u32, u32)> = None;
     let mut data: Option<Span> = None;
     let mut first = true;
@@ -187,7 +187,7 @@ pub(super) fn step_entry(r: &mut Reader<'_>, depth: usize) -> Result<Option<Step
 /// `[start, end, …]` of depth `depth`: two unsigned integers, then
 /// anything (ignored).
 fn copy_range(r: &mut Reader<'_>, depth: usize) -> Result<(u32, u32), RecipeError> {
-    r.expect(b'[')?;
+    r.require(b'[')?;
     let short = |r: &mut Reader<'_>| {
         r.skip_ws();
         RecipeError::NotARecipe { at: r.pos() }
@@ -199,10 +199,10 @@ fn copy_range(r: &mut Reader<'_>, depth: usize) -> Result<(u32, u32), RecipeErro
     if r.peek_value() == Some(b']') {
         return Err(short(r));
     }
-    r.expect(b',')?;
+    r.require(b',')?;
     let end = r.copy_bound()?;
     while !r.eat(b']') {
-        r.expect(b',')?;
+        r.require(b',')?;
         r.skip_value(depth.saturating_add(1))?;
     }
     Ok((start, end))
@@ -260,7 +260,7 @@ pub(super) fn recipe<const S: usize, const N: usize>(
         r.end()?;
         return Err(RecipeError::NotARecipe { at });
     }
-    r.expect(b'{')?;
+    r.require(b'{')?;
     let (mut seen_h, mut seen_b) = (false, false);
     let mut first = true;
     while r.next_member(&mut first, b'}')? {
@@ -305,7 +305,7 @@ fn headers<const S: usize, const N: usize>(
     if r.peek_value() != Some(b'{') {
         return Err(not_a_recipe(r, TOP_VALUE));
     }
-    r.expect(b'{')?;
+    r.require(b'{')?;
     let mut first = true;
     while r.next_member(&mut first, b'}')? {
         let at = {
